@@ -1,0 +1,130 @@
+# inetboot: the one build entry.  GNU make, pkg-config, C11 (gnu11).
+#
+#   make            build the library, the programs and the tests into build/
+#   make deps       install every Debian package the project needs (idempotent)
+#   make check      deps + build + unit tests (also under ASan/UBSan) + fuzz
+#                   smoke runs + host integration tests; closing line "N passed, N failed"
+#   make demo       build a small bootable ISO, sign it, verify it, show the manifest
+#   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Objects go under $(BUILD) (default build/); nothing is written into the tree.
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= cc
+PKG_CONFIG ?= pkg-config
+
+PKGS       := openssl libarchive
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+           -Wstrict-prototypes -Wno-unused-parameter -Wvla
+# SAN (sanitizers) and FORTIFY do not mix well; the sanitizer builds drop FORTIFY.
+ifeq ($(SAN),)
+HARDEN  := -D_FORTIFY_SOURCE=2
+endif
+HARDEN  += -fstack-protector-strong -fPIE
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -Isrc/lib $(PKG_CFLAGS) \
+              -DIB_KEYS_DIR='"$(PREFIX)/share/inetboot/keys"' $(CFLAGS) $(SAN) -MMD -MP
+ALL_LDFLAGS = -pie -pthread -Wl,-z,relro,-z,now $(LDFLAGS) $(SAN)
+
+LIB_SRCS  := $(wildcard src/lib/*.c)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB       := $(BUILD)/libinetboot.a
+PROG_NAMES := inetboot-sign
+PROGS     := $(PROG_NAMES:%=$(BUILD)/bin/%)
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: all deps check unit demo fuzz install clean asan
+.DELETE_ON_ERROR:
+
+all: $(LIB) $(PROGS) $(UNITS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+# Programs live in src/<name>/ (one folder each, man page beside the code).
+define program
+$(BUILD)/bin/$(1): $(BUILD)/src/$(1:inetboot-%=%)/$(1).o $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
+endef
+$(foreach p,$(PROG_NAMES),$(eval $(call program,$(p))))
+
+$(BUILD)/tests/test-%: $(BUILD)/tests/unit/test-%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# ---- sanitizer and fuzz builds: the same sources, other flags, other dirs ----
+asan:
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CC=$(CC) \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		CFLAGS="-O1 -g" all
+
+# libFuzzer targets: clang, library built with fuzzer-no-link instrumentation.
+fuzz:
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzzlib CC=clang \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+		CFLAGS="-O1 -g" FUZZ_OUT=$(abspath $(BUILD)/fuzz) fuzzers
+
+fuzzers: $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_OUT)/%)
+
+$(FUZZ_OUT)/fuzz-%: tests/fuzz/fuzz-%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(PKG_LIBS)
+
+# ---- packages --------------------------------------------------------------
+# Build, test and run dependencies, from Debian 12's archive only.
+DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev
+DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
+              cpio linux-image-amd64 openssl python3 ca-certificates
+DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
+
+deps:
+	@missing=$$(for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then echo "deps: all $(words $(DEPS)) packages present"; exit 0; fi; \
+	echo "deps: installing$$(echo $$missing | tr '\n' ' ' | sed 's/^/ /')"; \
+	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	$$sudo apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
+
+# ---- tests -----------------------------------------------------------------
+check: deps
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory asan
+	$(MAKE) --no-print-directory fuzz
+	BUILD=$(abspath $(BUILD)) tests/run-tests
+
+unit: all
+	BUILD=$(abspath $(BUILD)) tests/run-tests --unit
+
+demo: deps all
+	BUILD=$(abspath $(BUILD)) tests/demo
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/inetboot/keys
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	for p in $(PROG_NAMES); do \
+		install -m 0644 src/$${p#inetboot-}/$$p.1 $(DESTDIR)$(PREFIX)/share/man/man1/; done
+	for k in keys/*.pub; do case $$k in *test-only*) ;; *) [ -e "$$k" ] && \
+		install -m 0644 $$k $(DESTDIR)$(PREFIX)/share/inetboot/keys/;; esac; done; true
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

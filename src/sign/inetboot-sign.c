@@ -1,0 +1,644 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * inetboot-sign: the publisher's tool.  keygen, make, verify, show.
+ * See inetboot-sign(1) beside this file and docs/manifest.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bootcfg.h"
+#include "image.h"
+#include "iso.h"
+#include "manifest.h"
+#include "sig.h"
+
+#ifndef IB_KEYS_DIR
+#define IB_KEYS_DIR "/usr/local/share/inetboot/keys"
+#endif
+
+static const char *prog = "inetboot-sign";
+static bool quiet;
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "Usage: %1$s keygen [--type ed25519|rsa|ecdsa] NAME\n"
+                "       %1$s make --key KEY.key [OPTIONS] IMAGE [-o NAME.manifest]\n"
+                "       %1$s verify [--keys DIR] [--sig FILE] NAME.manifest [IMAGE]\n"
+                "       %1$s show NAME.manifest\n"
+                "\n"
+                "Sign live ISO images for inetboot: a manifest of block hashes and boot entries,\n"
+                "with a detached signature NAME.manifest.sig.\n"
+                "\n"
+                "keygen    writes NAME.key (private, mode 0600) and NAME.pub\n"
+                "make      hashes IMAGE, finds its boot entries, writes and signs the manifest\n"
+                "  -k, --key FILE          private key (PEM) to sign with (required)\n"
+                "  -o, --output FILE       manifest to write (default IMAGE.manifest)\n"
+                "  -b, --block-size N      block size, power of two, 4K..16M (default %2$uK)\n"
+                "  -u, --url URL           a raw image mirror (repeatable)\n"
+                "  -s, --store URL         a block-store base URL (repeatable)\n"
+                "  -n, --name NAME         image name (default: IMAGE's file name)\n"
+                "      --serial N          serial number for rollback protection (default: creation time)\n"
+                "      --created SECONDS   creation time (default: $SOURCE_DATE_EPOCH or now)\n"
+                "      --profile FILE      boot profile: block indices/ranges to prefetch (\"0-15 200\")\n"
+                "      --no-scan           do not read the image's boot loader configs\n"
+                "  -e, --entry LABEL       add or override an entry; the options below apply to it:\n"
+                "      --kernel PATH  --initrd PATH (repeatable)  --cmdline ARGS  --family NAME\n"
+                "      --hypervisor PATH  --hypervisor-args ARGS\n"
+                "verify    checks the signature against trusted keys; with IMAGE, every block\n"
+                "  -K, --keys DIR          trusted public keys (default %3$s)\n"
+                "      --sig FILE          signature file (default NAME.manifest.sig)\n"
+                "show      prints the manifest for people\n"
+                "\n"
+                "  -q, --quiet             print only errors\n"
+                "  -h, --help              this text\n"
+                "\n"
+                "Exit status: 0 success, 1 failure (with a message), 2 usage error.\n",
+                prog, IB_MANIFEST_DEFAULT_BLOCK_SIZE >> 10, IB_KEYS_DIR);
+}
+
+static int usage_error(const char *fmt, ...) _printf_(1, 2);
+static int usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "%s: ", prog);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry '%s --help'.\n", prog);
+        return 2;
+}
+
+static int error(const char *what, const struct ib_err *e) {
+        if (e->line)
+                fprintf(stderr, "%s: %s:%u: %s\n", prog, what, e->line, e->msg);
+        else
+                fprintf(stderr, "%s: %s: %s\n", prog, what, e->msg);
+        return 1;
+}
+
+static void pkey_freep(EVP_PKEY **k) { EVP_PKEY_free(*k); }
+
+/* ---- keygen ---------------------------------------------------------------- */
+
+static int cmd_keygen(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "type", required_argument, NULL, 't' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(pkey_freep) EVP_PKEY *k = NULL;
+        const char *type = "ed25519";
+        struct ib_err e = {};
+        uint8_t id[32];
+        char hex[65];
+        int c;
+
+        while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) >= 0)
+                switch (c) {
+                case 't': type = optarg; break;
+                case 'h': usage(stdout); return 0;
+                default: return usage_error("%s", "keygen: bad option");
+                }
+        if (optind + 1 != argc)
+                return usage_error("%s", "keygen takes one NAME");
+        if (ib_key_generate(type, &k, &e) < 0 || ib_key_save(k, argv[optind], &e) < 0)
+                return error("keygen", &e);
+        ib_key_fingerprint(k, id);
+        ib_hex(id, 32, hex);
+        if (!quiet)
+                printf("%s.key (private, keep it safe) and %s.pub (give to users)\nkey sha256:%s\n",
+                       argv[optind], argv[optind], hex);
+        return 0;
+}
+
+/* ---- make ------------------------------------------------------------------- */
+
+struct entry_opt {
+        char *label, *kernel, *cmdline, *family, *hypervisor, *hypervisor_args;
+        char **initrds;
+        size_t n_initrds;
+};
+
+static int parse_size(const char *s, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || end == s || s[0] == '-')
+                return -EINVAL;
+        if (*end == 'K' || *end == 'k')
+                v <<= 10, end++;
+        else if (*end == 'M' || *end == 'm')
+                v <<= 20, end++;
+        if (end[0] == 'i' && end[1] == 'B')
+                end += 2;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int iso_read_cb(void *ud, const char *path, char **ret, size_t *ret_len) {
+        const char *canon;
+        int r = ib_iso_resolve(ud, path, &canon);
+
+        if (r < 0)
+                return r;
+        return ib_iso_read(ud, canon, IB_BOOTCFG_MAX_FILE, ret, ret_len, NULL);
+}
+
+static int hash_file_ref(struct ib_iso *iso, const char *path, struct ib_file_ref *f, struct ib_err *e) {
+        if (!iso)
+                return ib_err_set(e, -ENOENT, 0, "%s: the image has no ISO 9660 file system to read it from", path);
+        f->path = strdup(path);
+        if (!f->path)
+                return ib_err_set(e, -ENOMEM, 0, "out of memory");
+        return ib_iso_hash(iso, path, &f->size, f->sha256, e);
+}
+
+/* Turn the image's own entries plus the --entry options into manifest entries. */
+static int build_entries(struct ib_iso *iso, bool scan, struct entry_opt *eo, size_t n_eo, struct ib_manifest *m,
+                         struct ib_err *e) {
+        struct ib_bootcfg_entry *found = NULL;
+        size_t n_found = 0;
+        int r = 0;
+
+        if (scan && iso) {
+                r = ib_bootcfg_scan(iso_read_cb, iso, &found, &n_found, e);
+                if (r < 0)
+                        return r;
+        }
+        /* Overrides replace the same label's fields; new labels are appended. */
+        m->entries = calloc(n_found + n_eo + 1, sizeof(struct ib_entry));
+        if (!m->entries) {
+                ib_bootcfg_entries_free(found, n_found);
+                return ib_err_set(e, -ENOMEM, 0, "out of memory");
+        }
+        for (size_t i = 0; i < n_found + n_eo && r >= 0; i++) {
+                struct ib_bootcfg_entry *b = i < n_found ? &found[i] : NULL;
+                struct entry_opt *o = NULL;
+                struct ib_entry *out;
+                const char *label = b ? b->label : eo[i - n_found].label;
+                const char *kernel, *cmdline, *family, *hyp, *hyp_args;
+                char **initrds;
+                size_t n_initrds;
+
+                for (size_t j = 0; j < n_eo; j++)
+                        if (strcmp(eo[j].label, label) == 0)
+                                o = &eo[j];
+                if (!b) {
+                        bool seen = false;
+
+                        for (size_t j = 0; j < n_found; j++)
+                                seen = seen || strcmp(found[j].label, label) == 0;
+                        if (seen || o != &eo[i - n_found])
+                                continue; /* applied to the scanned entry, or a later --entry of the same label */
+                }
+                /* Two scanned entries with one label (e.g. the same menu in isolinux and GRUB, other args): keep the first. */
+                for (size_t j = 0; j < m->n_entries; j++)
+                        if (strcmp(m->entries[j].label, label) == 0)
+                                goto next;
+                kernel = o && o->kernel ? o->kernel : b ? b->kernel : NULL;
+                if (!kernel) {
+                        r = ib_err_set(e, -EINVAL, 0, "entry '%s': --kernel is required for a new entry", label);
+                        break;
+                }
+                initrds = o && o->n_initrds ? o->initrds : b ? b->initrds : NULL;
+                n_initrds = o && o->n_initrds ? o->n_initrds : b ? b->n_initrds : 0;
+                cmdline = o && o->cmdline ? o->cmdline : b && b->cmdline ? b->cmdline : "";
+                family = o && o->family ? o->family : ib_bootcfg_family(cmdline);
+                hyp = o && o->hypervisor ? o->hypervisor : b ? b->hypervisor : NULL;
+                hyp_args = o && o->hypervisor_args ? o->hypervisor_args : b ? b->hypervisor_args : NULL;
+                if (n_initrds > IB_MANIFEST_MAX_INITRDS) {
+                        r = ib_err_set(e, -E2BIG, 0, "entry '%s': more than %u initrds", label, IB_MANIFEST_MAX_INITRDS);
+                        break;
+                }
+                if (m->n_entries >= IB_MANIFEST_MAX_ENTRIES) {
+                        r = ib_err_set(e, -E2BIG, 0, "more than %u boot entries", IB_MANIFEST_MAX_ENTRIES);
+                        break;
+                }
+                out = &m->entries[m->n_entries++];
+                if (!(out->label = strdup(label)) || !(out->family = strdup(family)) || !(out->cmdline = strdup(cmdline)) ||
+                    (hyp_args && !(out->hypervisor_args = strdup(hyp_args))) ||
+                    !(out->initrds = calloc(n_initrds + 1, sizeof(struct ib_file_ref)))) {
+                        r = ib_err_set(e, -ENOMEM, 0, "out of memory");
+                        break;
+                }
+                r = hash_file_ref(iso, kernel, &out->kernel, e);
+                for (size_t j = 0; r >= 0 && j < n_initrds; j++, out->n_initrds++)
+                        r = hash_file_ref(iso, initrds[j], &out->initrds[j], e);
+                if (r >= 0 && hyp) {
+                        out->has_hypervisor = true;
+                        r = hash_file_ref(iso, hyp, &out->hypervisor, e);
+                }
+                if (r < 0) {
+                        char tmp[sizeof(e->msg)];
+
+                        snprintf(tmp, sizeof(tmp), "entry '%.100s': %.380s", label, e->msg);
+                        memcpy(e->msg, tmp, sizeof(tmp));
+                }
+        next:;
+        }
+        ib_bootcfg_entries_free(found, n_found);
+        return r;
+}
+
+static int cmd_make(int argc, char **argv) {
+        enum { O_SERIAL = 256, O_CREATED, O_PROFILE, O_NO_SCAN, O_KERNEL, O_INITRD, O_CMDLINE, O_FAMILY, O_HYP, O_HYP_ARGS };
+        static const struct option opts[] = {
+                { "key", required_argument, NULL, 'k' },
+                { "output", required_argument, NULL, 'o' },
+                { "block-size", required_argument, NULL, 'b' },
+                { "url", required_argument, NULL, 'u' },
+                { "store", required_argument, NULL, 's' },
+                { "name", required_argument, NULL, 'n' },
+                { "serial", required_argument, NULL, O_SERIAL },
+                { "created", required_argument, NULL, O_CREATED },
+                { "profile", required_argument, NULL, O_PROFILE },
+                { "no-scan", no_argument, NULL, O_NO_SCAN },
+                { "entry", required_argument, NULL, 'e' },
+                { "kernel", required_argument, NULL, O_KERNEL },
+                { "initrd", required_argument, NULL, O_INITRD },
+                { "cmdline", required_argument, NULL, O_CMDLINE },
+                { "family", required_argument, NULL, O_FAMILY },
+                { "hypervisor", required_argument, NULL, O_HYP },
+                { "hypervisor-args", required_argument, NULL, O_HYP_ARGS },
+                { "quiet", no_argument, NULL, 'q' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(ib_manifest_freep) struct ib_manifest *m = calloc(1, sizeof(*m));
+        _cleanup_(ib_iso_freep) struct ib_iso *iso = NULL;
+        _cleanup_(pkey_freep) EVP_PKEY *key = NULL;
+        _cleanup_(freep) char *out_default = NULL, *text = NULL, *sig = NULL, *sig_path = NULL, *profile_text = NULL;
+        _cleanup_(closep) int fd = -1;
+        struct entry_opt eo[IB_MANIFEST_MAX_ENTRIES] = {};
+        size_t n_eo = 0, text_len, sig_len, profile_len = 0;
+        const char *key_path = NULL, *out = NULL, *image, *profile_path = NULL, *name = NULL;
+        bool scan = true, serial_set = false, created_set = false;
+        uint64_t block_size = IB_MANIFEST_DEFAULT_BLOCK_SIZE;
+        struct ib_err e = {};
+        struct stat st;
+        int c, r, ret = 1;
+
+        if (!m)
+                return error("make", &(struct ib_err) { .msg = "out of memory" });
+        while ((c = getopt_long(argc, argv, "k:o:b:u:s:n:e:qh", opts, NULL)) >= 0) {
+                struct entry_opt *cur = n_eo ? &eo[n_eo - 1] : NULL;
+
+                if (c >= O_KERNEL && c <= O_HYP_ARGS && !cur)
+                        return usage_error("--%s must follow an --entry LABEL", opts[c - O_KERNEL + 11].name);
+                switch (c) {
+                case 'k': key_path = optarg; break;
+                case 'o': out = optarg; break;
+                case 'b':
+                        if (parse_size(optarg, &block_size) < 0)
+                                return usage_error("bad --block-size '%s'", optarg);
+                        break;
+                case 'u':
+                case 's':
+                        if (ib_strv_push(c == 'u' ? &m->urls : &m->stores, c == 'u' ? &m->n_urls : &m->n_stores, optarg) < 0)
+                                return 1;
+                        break;
+                case 'n': name = optarg; break;
+                case O_SERIAL:
+                        if (ib_parse_u64(optarg, strlen(optarg), &m->serial) < 0)
+                                return usage_error("bad --serial '%s'", optarg);
+                        serial_set = true;
+                        break;
+                case O_CREATED:
+                        if (ib_parse_u64(optarg, strlen(optarg), &m->created) < 0)
+                                return usage_error("bad --created '%s' (seconds since 1970)", optarg);
+                        created_set = true;
+                        break;
+                case O_PROFILE: profile_path = optarg; break;
+                case O_NO_SCAN: scan = false; break;
+                case 'e':
+                        if (n_eo >= ELEMENTSOF(eo))
+                                return usage_error("%s", "too many --entry options");
+                        if (!optarg[0])
+                                return usage_error("%s", "--entry needs a label");
+                        eo[n_eo++].label = optarg;
+                        break;
+                case O_KERNEL: cur->kernel = optarg; break;
+                case O_INITRD:
+                        if (ib_strv_push(&cur->initrds, &cur->n_initrds, optarg) < 0)
+                                return 1;
+                        break;
+                case O_CMDLINE: cur->cmdline = optarg; break;
+                case O_FAMILY: cur->family = optarg; break;
+                case O_HYP: cur->hypervisor = optarg; break;
+                case O_HYP_ARGS: cur->hypervisor_args = optarg; break;
+                case 'q': quiet = true; break;
+                case 'h': usage(stdout); return 0;
+                default: return usage_error("%s", "make: bad option");
+                }
+        }
+        if (optind + 1 != argc)
+                return usage_error("%s", "make takes one IMAGE");
+        if (!key_path)
+                return usage_error("%s", "make needs --key KEY.key (create one with 'inetboot-sign keygen NAME')");
+        if (block_size < IB_MANIFEST_MIN_BLOCK_SIZE || block_size > IB_MANIFEST_MAX_BLOCK_SIZE || (block_size & (block_size - 1)))
+                return usage_error("%s", "--block-size must be a power of two from 4K to 16M");
+        image = argv[optind];
+        if (!out) {
+                if (asprintf(&out_default, "%s.manifest", image) < 0)
+                        return 1;
+                out = out_default;
+        }
+        if (ib_key_load_private(key_path, &key, &e) < 0)
+                goto fail;
+
+        fd = open(image, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                ib_err_set(&e, -errno, 0, "cannot open %s: %m", image);
+                goto fail;
+        }
+        m->size = S_ISBLK(st.st_mode) ? (uint64_t)lseek(fd, 0, SEEK_END) : (uint64_t)st.st_size;
+        m->block_size = (uint32_t)block_size;
+        m->n_blocks = ib_manifest_block_count(m->size, m->block_size);
+        if (!name) {
+                name = strrchr(image, '/');
+                name = name ? name + 1 : image;
+        }
+        if (!(m->name = strdup(name)))
+                goto fail;
+        if (!created_set) {
+                const char *sde = getenv("SOURCE_DATE_EPOCH");
+
+                if (!sde || ib_parse_u64(sde, strlen(sde), &m->created) < 0)
+                        m->created = (uint64_t)time(NULL);
+        }
+        if (!serial_set)
+                m->serial = m->created;
+        if (profile_path) {
+                if ((r = ib_read_file(profile_path, 64u << 20, &profile_text, &profile_len)) < 0) {
+                        ib_err_set(&e, r, 0, "cannot read profile %s: %s", profile_path, strerror(-r));
+                        goto fail;
+                }
+                for (char *p = profile_text; *p; p++)
+                        if (*p == '\n' || *p == '\t')
+                                *p = ' ';
+                while (profile_len && profile_text[profile_len - 1] == ' ')
+                        profile_len--;
+                if (ib_profile_parse(profile_text, profile_len, m->n_blocks, &m->profile, &m->n_profile, &e) < 0)
+                        goto fail;
+        }
+
+        /* An image without ISO 9660 can still be signed; it has no boot entries of its own. */
+        if (ib_iso_open(image, &iso, &e) < 0) {
+                if (!quiet)
+                        fprintf(stderr, "%s: warning: %s: no boot entries read from it\n", prog, e.msg);
+                iso = NULL;
+                e = (struct ib_err) {};
+        }
+        if (build_entries(iso, scan, eo, n_eo, m, &e) < 0)
+                goto fail;
+        if (m->n_entries == 0 && !quiet)
+                fprintf(stderr, "%s: warning: no boot entries (add them with --entry LABEL --kernel PATH ...)\n", prog);
+
+        if (ib_image_hash(fd, m->size, m->block_size, m->sha256, &m->blocks, &e) < 0)
+                goto fail;
+        if (ib_manifest_format(m, &text, &text_len, &e) < 0 || ib_sign(key, text, text_len, &sig, &sig_len, &e) < 0)
+                goto fail;
+        if (asprintf(&sig_path, "%s.sig", out) < 0)
+                goto fail;
+        /* The signature first: a manifest next to a stale signature would fail to verify, the reverse likewise. */
+        if ((r = ib_write_file_atomic(out, text, text_len, 0644)) < 0 ||
+            (r = ib_write_file_atomic(sig_path, sig, sig_len, 0644)) < 0) {
+                ib_err_set(&e, r, 0, "cannot write %s: %s", out, strerror(-r));
+                goto fail;
+        }
+        if (!quiet) {
+                printf("%s: %s, %" PRIu64 " bytes, %" PRIu64 " blocks of %u bytes, %zu boot entr%s\n", out, m->name, m->size,
+                       m->n_blocks, m->block_size, m->n_entries, m->n_entries == 1 ? "y" : "ies");
+                for (size_t i = 0; i < m->n_entries; i++)
+                        printf("  entry '%s' (%s): %s\n", m->entries[i].label, m->entries[i].family, m->entries[i].kernel.path);
+                printf("%s: signed\n", sig_path);
+        }
+        ret = 0;
+fail:
+        for (size_t i = 0; i < n_eo; i++)
+                ib_strv_free(eo[i].initrds, eo[i].n_initrds);
+        if (ret)
+                return error("make", &e);
+        return 0;
+}
+
+/* ---- verify ----------------------------------------------------------------- */
+
+static int report_bad(void *ud, uint64_t block, uint64_t offset) {
+        unsigned *shown = ud;
+
+        if ((*shown)++ < 10)
+                fprintf(stderr, "%s: block %" PRIu64 " (offset %" PRIu64 ") does not match the manifest\n", prog, block, offset);
+        return 0;
+}
+
+static int cmd_verify(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "keys", required_argument, NULL, 'K' },
+                { "sig", required_argument, NULL, 'S' },
+                { "quiet", no_argument, NULL, 'q' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(ib_manifest_freep) struct ib_manifest *m = NULL;
+        _cleanup_(freep) char *text = NULL, *sig = NULL, *sig_default = NULL;
+        const char *keys = IB_KEYS_DIR, *sig_path = NULL, *path;
+        size_t text_len, sig_len;
+        struct ib_err e = {};
+        uint8_t id[32];
+        char hex[65];
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "K:S:qh", opts, NULL)) >= 0)
+                switch (c) {
+                case 'K': keys = optarg; break;
+                case 'S': sig_path = optarg; break;
+                case 'q': quiet = true; break;
+                case 'h': usage(stdout); return 0;
+                default: return usage_error("%s", "verify: bad option");
+                }
+        if (optind + 1 != argc && optind + 2 != argc)
+                return usage_error("%s", "verify takes NAME.manifest and optionally IMAGE");
+        path = argv[optind];
+        if (!sig_path) {
+                if (asprintf(&sig_default, "%s.sig", path) < 0)
+                        return 1;
+                sig_path = sig_default;
+        }
+        if ((r = ib_read_file(path, IB_MANIFEST_MAX_BYTES, &text, &text_len)) < 0) {
+                fprintf(stderr, "%s: cannot read %s: %s\n", prog, path, strerror(-r));
+                return 1;
+        }
+        if ((r = ib_read_file(sig_path, IB_SIG_MAX_BYTES, &sig, &sig_len)) < 0) {
+                fprintf(stderr, "%s: cannot read the signature %s: %s\n", prog, sig_path,
+                        r == -EFBIG ? "malformed signature file: too large" : strerror(-r));
+                return 1;
+        }
+        if (ib_verify(keys, text, text_len, sig, sig_len, id, &e) < 0)
+                return error(sig_path, &e);
+        ib_hex(id, 32, hex);
+        /* Signed is not enough: the manifest must also be well-formed. */
+        if (ib_manifest_parse(text, text_len, &m, &e) < 0)
+                return error(path, &e);
+        if (!quiet)
+                printf("%s: good signature by key sha256:%s\n", path, hex);
+        if (optind + 2 == argc) {
+                _cleanup_(closep) int fd = open(argv[optind + 1], O_RDONLY | O_CLOEXEC);
+                _cleanup_(ib_iso_freep) struct ib_iso *iso = NULL;
+                unsigned shown = 0;
+                int64_t bad;
+
+                if (fd < 0) {
+                        fprintf(stderr, "%s: cannot open %s: %m\n", prog, argv[optind + 1]);
+                        return 1;
+                }
+                bad = ib_image_verify(fd, m, report_bad, &shown, &e);
+                if (bad < 0)
+                        return error(argv[optind + 1], &e);
+                if (bad > 0) {
+                        fprintf(stderr, "%s: %s: %" PRId64 " of %" PRIu64 " blocks do not match the manifest\n", prog,
+                                argv[optind + 1], bad, m->n_blocks);
+                        return 1;
+                }
+                /* The entries' files are inside verified blocks; their own hashes must agree too. */
+                if (m->n_entries && ib_iso_open(argv[optind + 1], &iso, &e) < 0)
+                        return error(argv[optind + 1], &e);
+                for (size_t i = 0; i < m->n_entries; i++) {
+                        const struct ib_entry *en = &m->entries[i];
+
+                        for (size_t j = 0; j < en->n_initrds + 1 + en->has_hypervisor; j++) {
+                                const struct ib_file_ref *f = j == 0 ? &en->kernel : j <= en->n_initrds ? &en->initrds[j - 1] : &en->hypervisor;
+                                uint8_t sha[32];
+                                uint64_t size;
+
+                                if (ib_iso_hash(iso, f->path, &size, sha, &e) < 0)
+                                        return error(argv[optind + 1], &e);
+                                if (size != f->size || memcmp(sha, f->sha256, 32) != 0) {
+                                        fprintf(stderr, "%s: entry '%s': %s differs from the manifest\n", prog, en->label, f->path);
+                                        return 1;
+                                }
+                        }
+                }
+                if (!quiet)
+                        printf("%s: all %" PRIu64 " blocks and %zu entries match\n", argv[optind + 1], m->n_blocks, m->n_entries);
+        }
+        return 0;
+}
+
+/* ---- show ------------------------------------------------------------------- */
+
+static const char *human(uint64_t n, char buf[32]) {
+        static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+        double v = (double)n;
+        unsigned u = 0;
+
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units))
+                v /= 1024, u++;
+        snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+        return buf;
+}
+
+static void show_file(const char *what, const struct ib_file_ref *f) {
+        char hex[65], h[32];
+
+        ib_hex(f->sha256, 32, hex);
+        printf("    %-10s %s (%s, sha256 %.16s...)\n", what, f->path, human(f->size, h), hex);
+}
+
+static int cmd_show(int argc, char **argv) {
+        _cleanup_(ib_manifest_freep) struct ib_manifest *m = NULL;
+        _cleanup_(freep) char *sig_path = NULL, *sig = NULL;
+        struct ib_err e = {};
+        char hex[65], h[32], when[64];
+        struct tm tm;
+        time_t t;
+        size_t sig_len;
+        struct ib_sigfile sf = {};
+
+        if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+                usage(stdout);
+                return 0;
+        }
+        if (argc != 2)
+                return usage_error("%s", "show takes one NAME.manifest");
+        if (ib_manifest_load(argv[1], &m, &e) < 0)
+                return error(argv[1], &e);
+        ib_hex(m->sha256, 32, hex);
+        t = (time_t)m->created;
+        if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm))
+                snprintf(when, sizeof(when), "%" PRIu64, m->created);
+        printf("image      %s\n", m->name);
+        printf("size       %" PRIu64 " bytes (%s)\n", m->size, human(m->size, h));
+        printf("sha256     %s\n", hex);
+        printf("blocks     %" PRIu64 " of %u bytes\n", m->n_blocks, m->block_size);
+        printf("serial     %" PRIu64 "\n", m->serial);
+        printf("created    %s\n", when);
+        for (size_t i = 0; i < m->n_urls; i++)
+                printf("mirror     %s\n", m->urls[i]);
+        for (size_t i = 0; i < m->n_stores; i++)
+                printf("store      %s\n", m->stores[i]);
+        if (m->n_profile)
+                printf("profile    %zu blocks to prefetch\n", m->n_profile);
+        for (size_t i = 0; i < m->n_entries; i++) {
+                const struct ib_entry *en = &m->entries[i];
+
+                printf("entry      %s [%s]\n", en->label, en->family);
+                show_file("kernel", &en->kernel);
+                for (size_t j = 0; j < en->n_initrds; j++)
+                        show_file("initrd", &en->initrds[j]);
+                printf("    %-10s %s\n", "cmdline", en->cmdline);
+                if (en->has_hypervisor) {
+                        show_file("hypervisor", &en->hypervisor);
+                        if (en->hypervisor_args)
+                                printf("    %-10s %s\n", "hyp. args", en->hypervisor_args);
+                }
+        }
+        if (asprintf(&sig_path, "%s.sig", argv[1]) >= 0 && ib_read_file(sig_path, IB_SIG_MAX_BYTES, &sig, &sig_len) == 0 &&
+            ib_sigfile_parse(sig, sig_len, &sf, NULL) == 0) {
+                ib_hex(sf.key_id, 32, hex);
+                printf("signature  %s by key sha256:%s (not checked here: use 'verify')\n", sf.algorithm, hex);
+                ib_sigfile_clear(&sf);
+        } else
+                printf("signature  none found at %s\n", sig_path ?: "?");
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        const char *cmd;
+
+        if (argc < 2) {
+                usage(stderr);
+                return 2;
+        }
+        cmd = argv[1];
+        if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+                usage(stdout);
+                return 0;
+        }
+        if (strcmp(cmd, "-q") == 0 || strcmp(cmd, "--quiet") == 0) {
+                quiet = true;
+                argv++, argc--;
+                if (argc < 2)
+                        return usage_error("%s", "missing command");
+                cmd = argv[1];
+        }
+        if (strcmp(cmd, "keygen") == 0)
+                return cmd_keygen(argc - 1, argv + 1);
+        if (strcmp(cmd, "make") == 0)
+                return cmd_make(argc - 1, argv + 1);
+        if (strcmp(cmd, "verify") == 0)
+                return cmd_verify(argc - 1, argv + 1);
+        if (strcmp(cmd, "show") == 0)
+                return cmd_show(argc - 1, argv + 1);
+        return usage_error("unknown command '%s' (keygen, make, verify, show)", cmd);
+}

@@ -1,0 +1,68 @@
+# Shared by the integration tests (sourced).  nbdkit-style: `requires` skips
+# cleanly (exit 77), cleanup always runs, results are "ok"/"not ok" lines.
+set -u
+IB_SRCDIR=${IB_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${BUILD:-$IB_SRCDIR/build}
+PATH=$BUILD/bin:$PATH
+TEST_KEYS=$IB_SRCDIR/keys
+TEST_KEY=$IB_SRCDIR/keys/test-only-publisher.key
+_failures=0
+_cleanups=()
+
+requires() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || { echo "skip - requires $c"; exit 77; }
+    done
+}
+
+cleanup_add() { _cleanups+=("$*"); }
+_cleanup() {
+    local i
+    for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[i]}" || true; done
+}
+trap _cleanup EXIT
+
+# A scratch directory removed at exit.
+scratch() {
+    local d
+    d=$(mktemp -d "${TMPDIR:-/tmp}/inetboot-test.XXXXXX")
+    cleanup_add "rm -rf '$d'"
+    echo "$d"
+}
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; _failures=$((_failures + 1)); }
+
+# check NAME COMMAND...: the command succeeds.
+check() { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n (command: $*)"; fi; }
+
+# expect_fail NAME PATTERN COMMAND...: the command fails (exit != 0) and says PATTERN (grep -E) on stderr/stdout.
+expect_fail() {
+    local n=$1 pat=$2 out rc
+    shift 2
+    out=$("$@" 2>&1); rc=$?
+    if [ "$rc" -ne 0 ] && grep -Eq -- "$pat" <<<"$out"; then ok "$n"
+    else not_ok "$n (exit $rc, wanted /$pat/, got: $(head -c 400 <<<"$out"))"; fi
+}
+
+# expect_out NAME PATTERN COMMAND...: the command succeeds and prints PATTERN.
+expect_out() {
+    local n=$1 pat=$2 out rc
+    shift 2
+    out=$("$@" 2>&1); rc=$?
+    if [ "$rc" -eq 0 ] && grep -Eq -- "$pat" <<<"$out"; then ok "$n"
+    else not_ok "$n (exit $rc, wanted /$pat/, got: $(head -c 400 <<<"$out"))"; fi
+}
+
+# flip_byte FILE OFFSET: XOR one byte with 0x01 in place.
+flip_byte() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+path, off = sys.argv[1], int(sys.argv[2])
+with open(path, 'r+b') as f:
+    f.seek(off); b = f.read(1); f.seek(off); f.write(bytes([b[0] ^ 1]))
+PY
+}
+
+finish() { exit $((_failures > 0)); }

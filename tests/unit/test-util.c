@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "unit.h"
+#include "util.h"
+
+int main(void) {
+        uint64_t v = 0;
+        uint8_t b[4], *d = NULL;
+        size_t dl = 0;
+        char hex[9], *s, dir[] = "/tmp/ib-util-XXXXXX", path[64], *buf = NULL;
+        size_t len;
+        struct stat st;
+
+        CHECK("u64 0", ib_parse_u64("0", 1, &v) == 0 && v == 0);
+        CHECK("u64 max", ib_parse_u64("18446744073709551615", 20, &v) == 0 && v == UINT64_MAX);
+        CHECK("u64 overflow", ib_parse_u64("18446744073709551616", 20, &v) == -ERANGE);
+        CHECK("u64 leading zero", ib_parse_u64("01", 2, &v) == -EINVAL);
+        CHECK("u64 sign", ib_parse_u64("-1", 2, &v) == -EINVAL && ib_parse_u64("+1", 2, &v) == -EINVAL);
+        CHECK("u64 empty", ib_parse_u64("", 0, &v) == -EINVAL);
+        ib_hex((const uint8_t *)"\x01\xab\xff\x00", 4, hex);
+        CHECK("hex", strcmp(hex, "01abff00") == 0);
+        CHECK("unhex", ib_unhex("01abff00", 8, b, 4) == 0 && memcmp(b, "\x01\xab\xff\x00", 4) == 0);
+        CHECK("unhex rejects upper case", ib_unhex("01ABff00", 8, b, 4) == -EINVAL);
+        CHECK("unhex rejects wrong length", ib_unhex("01ab", 4, b, 4) == -EINVAL);
+        for (size_t n = 0; n < 4; n++) {
+                s = ib_base64_encode((const uint8_t *)"abc", n);
+                CHECK("base64 round trip", n == 0 || (ib_base64_decode(s, strlen(s), &d, &dl) == 0 && dl == n && memcmp(d, "abc", n) == 0));
+                free(s);
+                free(d);
+                d = NULL;
+        }
+        s = ib_base64_encode((const uint8_t *)"ab", 2);
+        CHECK("base64 vector", strcmp(s, "YWI=") == 0);
+        free(s);
+        CHECK("base64 rejects bad padding", ib_base64_decode("YW=I", 4, &d, &dl) == -EINVAL);
+        CHECK("base64 rejects non-canonical bits", ib_base64_decode("YWJ=", 4, &d, &dl) == -EINVAL);
+        CHECK("base64 rejects bad char", ib_base64_decode("YW!=", 4, &d, &dl) == -EINVAL);
+        CHECK("base64 rejects short", ib_base64_decode("YWI", 3, &d, &dl) == -EINVAL);
+
+        REQUIRE("mkdtemp", mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/f", dir);
+        CHECK("atomic write", ib_write_file_atomic(path, "hello", 5, 0600) == 0);
+        CHECK("atomic write mode", stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+        CHECK("read back", ib_read_file(path, 100, &buf, &len) == 0 && len == 5 && strcmp(buf, "hello") == 0);
+        free(buf);
+        CHECK("read limit", ib_read_file(path, 4, &buf, &len) == -EFBIG);
+        CHECK("replace", ib_write_file_atomic(path, "bye", 3, 0644) == 0 && ib_read_file(path, 100, &buf, &len) == 0 && len == 3);
+        free(buf);
+        snprintf(path, sizeof(path), "%s/missing/f", dir);
+        CHECK("write into missing dir fails", ib_write_file_atomic(path, "x", 1, 0644) == -ENOENT);
+        snprintf(path, sizeof(path), "%s/f", dir);
+        unlink(path);
+        CHECK("no temp files left", rmdir(dir) == 0);
+        UNIT_EXIT();
+}
