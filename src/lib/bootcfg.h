@@ -25,9 +25,9 @@ struct ib_bootcfg_entry {
         char *kernel;           /* absolute path in the image, normalised */
         char **initrds;         /* absolute paths, in load order */
         size_t n_initrds;
-        char *cmdline;          /* kernel arguments; initrd= removed; single spaces */
+        char *cmdline;          /* kernel arguments; initrd= removed; single spaces; "" if none */
         char *hypervisor;       /* multiboot kernel (e.g. /boot/xen.gz) or NULL */
-        char *hypervisor_args;  /* its arguments or NULL */
+        char *hypervisor_args;  /* its arguments ("" if none), NULL without hypervisor */
         char *source;           /* config file the entry came from */
 };
 
@@ -46,16 +46,27 @@ typedef int (*ib_bootcfg_read_fn)(void *userdata, const char *path, char **ret_d
 int ib_bootcfg_scan(ib_bootcfg_read_fn read, void *userdata,
                     struct ib_bootcfg_entry **ret, size_t *ret_n, struct ib_err *err);
 
-/* Parse one syslinux-family config at @path (and what it includes). */
+/*
+ * Parse one syslinux-family config at @path (and what it includes); relative
+ * paths are taken from @path's directory.  New entries are appended to
+ * *entries (which holds *n already, may be NULL/0); on failure both are left
+ * as they were.  No de-duplication.  -ENOENT when @path does not exist.
+ */
 int ib_bootcfg_parse_syslinux(ib_bootcfg_read_fn read, void *userdata, const char *path,
                               struct ib_bootcfg_entry **entries, size_t *n, struct ib_err *err);
 
-/* Parse one GRUB config at @path (and what it sources). */
+/*
+ * Parse one GRUB config at @path (and what it sources), with no variable set
+ * but $prefix (@path's directory).  Appends like ib_bootcfg_parse_syslinux().
+ */
 int ib_bootcfg_parse_grub(ib_bootcfg_read_fn read, void *userdata, const char *path,
                           struct ib_bootcfg_entry **entries, size_t *n, struct ib_err *err);
 
-/* Distro family from a kernel command line: debian-live, casper, dracut-live, arch, opensuse, generic. */
-const char *ib_bootcfg_family(const char *cmdline);
+/*
+ * Distro family from a kernel command line and (may be NULL) the kernel's
+ * path: debian-live, casper, dracut-live, arch, opensuse, generic.
+ */
+const char *ib_bootcfg_family(const char *cmdline, const char *kernel);
 
 void ib_bootcfg_entries_free(struct ib_bootcfg_entry *e, size_t n);
 

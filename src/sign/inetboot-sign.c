@@ -165,7 +165,7 @@ static int hash_file_ref(struct ib_iso *iso, const char *path, struct ib_file_re
 
 /* Turn the image's own entries plus the --entry options into manifest entries. */
 static int build_entries(struct ib_iso *iso, bool scan, struct entry_opt *eo, size_t n_eo, struct ib_manifest *m,
-                         struct ib_err *e) {
+                         size_t *dropped, struct ib_err *e) {
         struct ib_bootcfg_entry *found = NULL;
         size_t n_found = 0;
         int r = 0;
@@ -213,7 +213,7 @@ static int build_entries(struct ib_iso *iso, bool scan, struct entry_opt *eo, si
                 initrds = o && o->n_initrds ? o->initrds : b ? b->initrds : NULL;
                 n_initrds = o && o->n_initrds ? o->n_initrds : b ? b->n_initrds : 0;
                 cmdline = o && o->cmdline ? o->cmdline : b && b->cmdline ? b->cmdline : "";
-                family = o && o->family ? o->family : ib_bootcfg_family(cmdline);
+                family = o && o->family ? o->family : ib_bootcfg_family(cmdline, kernel);
                 hyp = o && o->hypervisor ? o->hypervisor : b ? b->hypervisor : NULL;
                 hyp_args = o && o->hypervisor_args ? o->hypervisor_args : b ? b->hypervisor_args : NULL;
                 if (n_initrds > IB_MANIFEST_MAX_INITRDS) {
@@ -221,7 +221,13 @@ static int build_entries(struct ib_iso *iso, bool scan, struct entry_opt *eo, si
                         break;
                 }
                 if (m->n_entries >= IB_MANIFEST_MAX_ENTRIES) {
-                        r = ib_err_set(e, -E2BIG, 0, "more than %u boot entries", IB_MANIFEST_MAX_ENTRIES);
+                        /* A huge menu: keep its first entries; a hand-made entry must never be lost silently. */
+                        if (b) {
+                                (*dropped)++;
+                                continue;
+                        }
+                        r = ib_err_set(e, -E2BIG, 0, "entry '%s': more than %u boot entries (use --no-scan to keep only yours)",
+                                       label, IB_MANIFEST_MAX_ENTRIES);
                         break;
                 }
                 out = &m->entries[m->n_entries++];
@@ -280,7 +286,7 @@ static int cmd_make(int argc, char **argv) {
         _cleanup_(freep) char *out_default = NULL, *text = NULL, *sig = NULL, *sig_path = NULL, *profile_text = NULL;
         _cleanup_(closep) int fd = -1;
         struct entry_opt eo[IB_MANIFEST_MAX_ENTRIES] = {};
-        size_t n_eo = 0, text_len, sig_len, profile_len = 0;
+        size_t n_eo = 0, text_len, sig_len, profile_len = 0, dropped = 0;
         const char *key_path = NULL, *out = NULL, *image, *profile_path = NULL, *name = NULL;
         bool scan = true, serial_set = false, created_set = false;
         uint64_t block_size = IB_MANIFEST_DEFAULT_BLOCK_SIZE;
@@ -399,8 +405,11 @@ static int cmd_make(int argc, char **argv) {
                 iso = NULL;
                 e = (struct ib_err) {};
         }
-        if (build_entries(iso, scan, eo, n_eo, m, &e) < 0)
+        if (build_entries(iso, scan, eo, n_eo, m, &dropped, &e) < 0)
                 goto fail;
+        if (dropped && !quiet)
+                fprintf(stderr, "%s: warning: the image's menus have %zu entries more than the %u a manifest holds; kept the first\n",
+                        prog, dropped, IB_MANIFEST_MAX_ENTRIES);
         if (m->n_entries == 0 && !quiet)
                 fprintf(stderr, "%s: warning: no boot entries (add them with --entry LABEL --kernel PATH ...)\n", prog);
 

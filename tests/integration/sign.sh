@@ -119,6 +119,17 @@ echo "0-3 7" > "$d/prof"
 sign -q make --key "$d/pub.key" --profile "$d/prof" "$d/live.iso" -o "$d/p.manifest"
 check "a boot profile goes into the manifest" grep -qx 'profile 0-3 7' "$d/p.manifest"
 
+# --- a menu larger than a manifest holds ----------------------------------------------
+mkdir -p "$d/many/boot/grub" "$d/many/live"
+echo kernel > "$d/many/live/vmlinuz"
+for i in $(seq 1 70); do printf 'menuentry "Entry %d" {\n linux /live/vmlinuz n=%d\n}\n' "$i" "$i"; done > "$d/many/boot/grub/grub.cfg"
+xorriso -as mkisofs -quiet -R -V MANY -o "$d/many.iso" "$d/many" 2>/dev/null
+expect_out "70 menu entries: warned, the first 64 kept" 'kept the first' \
+    sign make --key "$d/pub.key" "$d/many.iso" -o "$d/many.manifest"
+check "70 menu entries: 64 in the manifest" test "$(grep -c '^entry ' "$d/many.manifest")" = 64
+expect_fail "a hand-made entry beyond 64 is an error, not lost" 'more than 64 boot entries' \
+    sign make --key "$d/pub.key" --entry Mine --kernel /live/vmlinuz "$d/many.iso" -o "$d/many.manifest"
+
 # --- over 4 GiB (sparse) ------------------------------------------------------------
 cp "$d/live.iso" "$d/big.iso"
 truncate -s $((4 * 1024 * 1024 * 1024 + 512 * 1024 * 1024 + 12345)) "$d/big.iso"
