@@ -43,6 +43,7 @@ FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all deps check unit demo fuzz install clean asan
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(LIB) $(PROGS) $(UNITS)
 
