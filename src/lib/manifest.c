@@ -55,6 +55,7 @@ static bool slot_in_entry(enum slot s) {
 #define MAX_LABEL 256u
 #define MAX_FAMILY 32u
 #define MAX_CMDLINE 4096u
+#define PROFILE_TOKENS_PER_LINE 512
 
 /* ---- value checks, shared by the parser and the validator ---------------- */
 
@@ -133,6 +134,7 @@ struct parser {
         struct ib_manifest *m;
         enum slot slot;
         unsigned count[_S_MAX];         /* for entry slots: within the current entry */
+        size_t profile_tokens;          /* tokens on the previous profile line */
 };
 
 static int fail(struct parser *p, int cls, const char *fmt, ...) _printf_(3, 4);
@@ -277,9 +279,10 @@ static int finish_entry(struct parser *p, const char *before) {
         return 0;
 }
 
-int ib_profile_parse(const char *s, size_t len, uint64_t n_blocks, uint64_t **profile, size_t *n_profile,
-                     struct ib_err *err) {
+int ib_profile_parse(const char *s, size_t len, uint64_t n_blocks, bool canonical, uint64_t **profile, size_t *n_profile,
+                     size_t *ret_tokens, struct ib_err *err) {
         const char *end = s + len;
+        size_t tokens = 0;
 
         while (s < end) {
                 const char *tok = s, *dash;
@@ -301,6 +304,11 @@ int ib_profile_parse(const char *s, size_t len, uint64_t n_blocks, uint64_t **pr
                                           (int)(tlen > 40 ? 40 : tlen), tok);
                 if (!dash)
                         b = a;
+                /* The signed form has one way to write a list: maximal runs, "N" rather than "N-N". */
+                if (canonical && ((dash && a >= b) || (*n_profile && a == (*profile)[*n_profile - 1] + 1)))
+                        return ib_err_set(err, IB_MANIFEST_ESYNTAX, 0, "profile: '%.*s' is not in canonical form (maximal N-M runs)",
+                                          (int)(tlen > 40 ? 40 : tlen), tok);
+                tokens++;
                 if (a > b || b >= n_blocks)
                         return ib_err_set(err, IB_MANIFEST_ERANGE, 0, "profile: range %" PRIu64 "-%" PRIu64
                                           " outside blocks 0-%" PRIu64, a, b, n_blocks - 1);
@@ -314,6 +322,8 @@ int ib_profile_parse(const char *s, size_t len, uint64_t n_blocks, uint64_t **pr
                 for (uint64_t i = a; i <= b; i++)
                         np[(*n_profile)++] = i;
         }
+        if (ret_tokens)
+                *ret_tokens = tokens;
         return 0;
 }
 
@@ -421,11 +431,21 @@ static int parse_field(struct parser *p, enum slot s, const char *v, size_t len)
                 if (len > MAX_CMDLINE)
                         return fail(p, IB_MANIFEST_EVALUE, "hypervisor-args longer than %u bytes", MAX_CMDLINE);
                 return parse_string(p, v, len, &e->hypervisor_args);
-        case S_PROFILE:
-                r = ib_profile_parse(v, len, m->n_blocks, &m->profile, &m->n_profile, p->err);
+        case S_PROFILE: {
+                size_t tokens;
+
+                /* Canonical lines hold 512 tokens each, the last one fewer. */
+                if (p->profile_tokens && p->profile_tokens != PROFILE_TOKENS_PER_LINE)
+                        return fail(p, IB_MANIFEST_ESYNTAX, "profile: a line before the last holds %zu tokens, not %d",
+                                    p->profile_tokens, PROFILE_TOKENS_PER_LINE);
+                r = ib_profile_parse(v, len, m->n_blocks, true, &m->profile, &m->n_profile, &tokens, p->err);
                 if (r < 0 && p->err)
                         p->err->line = p->line;
+                if (r >= 0 && tokens > PROFILE_TOKENS_PER_LINE)
+                        return fail(p, IB_MANIFEST_ESYNTAX, "profile: more than %d tokens on a line", PROFILE_TOKENS_PER_LINE);
+                p->profile_tokens = tokens;
                 return r;
+        }
         case S_BLOCKS:
         case _S_MAX:
                 break;
@@ -744,13 +764,13 @@ int ib_manifest_format(const struct ib_manifest *m, char **ret, size_t *ret_len,
 
                 while (j + 1 < m->n_profile && m->profile[j + 1] == m->profile[j] + 1)
                         j++;
-                out_printf(&o, "%s", tokens % 512 == 0 ? "profile " : " ");
+                out_printf(&o, "%s", tokens % PROFILE_TOKENS_PER_LINE == 0 ? "profile " : " ");
                 if (j > i)
                         out_printf(&o, "%" PRIu64 "-%" PRIu64, m->profile[i], m->profile[j]);
                 else
                         out_printf(&o, "%" PRIu64, m->profile[i]);
                 i = j + 1;
-                if (tokens % 512 == 511 || i == m->n_profile)
+                if (tokens % PROFILE_TOKENS_PER_LINE == PROFILE_TOKENS_PER_LINE - 1 || i == m->n_profile)
                         out_printf(&o, "\n");
         }
         out_printf(&o, "blocks %" PRIu64 "\n", m->n_blocks);

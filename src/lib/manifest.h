@@ -112,8 +112,13 @@ int ib_manifest_format(const struct ib_manifest *m, char **ret, size_t *ret_len,
 /* Validate an in-memory manifest against the format's rules. */
 int ib_manifest_validate(const struct ib_manifest *m, struct ib_err *err);
 
-/* The profile syntax ("0-15 200 230-231"), shared with inetboot-sign --profile. */
-int ib_profile_parse(const char *s, size_t len, uint64_t n_blocks, uint64_t **profile, size_t *n_profile, struct ib_err *err);
+/*
+ * The profile syntax ("0-15 200 230-231"), shared with inetboot-sign --profile:
+ * appends to *profile.  @canonical demands the signed form (maximal runs).
+ * *ret_tokens (may be NULL) is the number of tokens read.
+ */
+int ib_profile_parse(const char *s, size_t len, uint64_t n_blocks, bool canonical, uint64_t **profile, size_t *n_profile,
+                     size_t *ret_tokens, struct ib_err *err);
 
 void ib_entry_clear(struct ib_entry *e);
 struct ib_manifest *ib_manifest_free(struct ib_manifest *m);

@@ -394,7 +394,7 @@ static int cmd_make(int argc, char **argv) {
                                 *p = ' ';
                 while (profile_len && profile_text[profile_len - 1] == ' ')
                         profile_len--;
-                if (ib_profile_parse(profile_text, profile_len, m->n_blocks, &m->profile, &m->n_profile, &e) < 0)
+                if (ib_profile_parse(profile_text, profile_len, m->n_blocks, false, &m->profile, &m->n_profile, NULL, &e) < 0)
                         goto fail;
         }
 

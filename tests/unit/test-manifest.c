@@ -139,6 +139,9 @@ int main(void) {
                     IB_MANIFEST_EDUPLICATE, 9);
         expect_edit("duplicate label", text, "entry Xen", "entry Live system (amd64)", IB_MANIFEST_EDUPLICATE, 0);
         expect_edit("profile beyond the blocks", text, "profile 0-2 5", "profile 0-2 11", IB_MANIFEST_ERANGE, 0);
+        expect_edit("profile not canonical (split run)", text, "profile 0-2 5", "profile 0-1 2 5", IB_MANIFEST_ESYNTAX, 0);
+        expect_edit("profile not canonical (N-N)", text, "profile 0-2 5", "profile 0-2 5-5", IB_MANIFEST_ESYNTAX, 0);
+        expect_edit("profile split over short lines", text, "profile 0-2 5", "profile 0-2\nprofile 5", IB_MANIFEST_ESYNTAX, 0);
         expect_edit("profile malformed", text, "profile 0-2 5", "profile 0--2 5", IB_MANIFEST_ENUMBER, 0);
         expect_edit("hypervisor-args without hypervisor", text, "cmdline boot=live components quiet\n",
                     "cmdline boot=live components quiet\nhypervisor-args x\n", IB_MANIFEST_EMISSING, 0);
