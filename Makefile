@@ -6,6 +6,7 @@
 #                   smoke runs + host integration tests; closing line "N passed, N failed"
 #   make demo       build a small bootable ISO, sign it, verify it, show the manifest
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
+#   make bench      run the benchmarks in tests/bench/ (reports, not tests)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Objects go under $(BUILD) (default build/); nothing is written into the tree.
@@ -15,9 +16,9 @@ BUILD    ?= build
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS       := openssl libarchive
+PKGS       := openssl libarchive libcurl fuse3
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive -lcurl -lfuse3)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
            -Wstrict-prototypes -Wno-unused-parameter -Wvla
@@ -34,14 +35,14 @@ ALL_LDFLAGS = -pie -pthread -Wl,-z,relro,-z,now $(LDFLAGS) $(SAN)
 LIB_SRCS  := $(wildcard src/lib/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libinetboot.a
-PROG_NAMES := inetboot-sign
+PROG_NAMES := inetboot-sign inetboot-httpfs
 PROGS     := $(PROG_NAMES:%=$(BUILD)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps check unit demo fuzz install clean asan
+.PHONY: all deps check unit demo fuzz install clean asan bench
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -88,9 +89,10 @@ $(FUZZ_OUT)/fuzz-%: tests/fuzz/fuzz-%.c $(LIB)
 
 # ---- packages --------------------------------------------------------------
 # Build, test and run dependencies, from Debian 12's archive only.
-DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev
+DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl4-openssl-dev libfuse3-dev
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
-              cpio linux-image-amd64 openssl python3 ca-certificates
+              cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
+              squashfs-tools strace
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
 
 deps:
@@ -112,6 +114,10 @@ check: deps
 
 unit: all
 	BUILD=$(abspath $(BUILD)) tests/run-tests --unit
+
+# Benchmarks print reports (figures and ratios), never pass/fail on timings.
+bench: deps all
+	@for b in tests/bench/*; do [ -x "$$b" ] && { echo "== $$b"; BUILD=$(abspath $(BUILD)) "$$b" || exit 1; }; done
 
 demo: deps all
 	BUILD=$(abspath $(BUILD)) tests/demo

@@ -5,7 +5,7 @@
 # key refused; RSA and ECDSA keys; --entry overrides; an image over 4 GiB.
 . "$(dirname "$0")/../lib/common.sh"
 requires inetboot-sign xorriso python3 cpio
-d=$(scratch)
+scratch d
 sign() { inetboot-sign "$@"; }
 
 "$IB_SRCDIR/tests/lib/mkiso" "$d/live.iso" || { not_ok "build the test ISO"; finish; }

@@ -23,12 +23,13 @@ _cleanup() {
 }
 trap _cleanup EXIT
 
-# A scratch directory removed at exit.
+# scratch VAR: a scratch directory, removed at exit, into VAR.  (Not d=$(scratch):
+# the cleanup must be registered in this shell, not in a command substitution's.)
 scratch() {
-    local d
-    d=$(mktemp -d "${TMPDIR:-/tmp}/inetboot-test.XXXXXX")
-    cleanup_add "rm -rf '$d'"
-    echo "$d"
+    local _d
+    _d=$(mktemp -d "${TMPDIR:-/tmp}/inetboot-test.XXXXXX") || return 1
+    cleanup_add "rm -rf '$_d'"
+    printf -v "$1" '%s' "$_d"
 }
 
 ok() { echo "ok - $*"; }

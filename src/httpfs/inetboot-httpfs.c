@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * inetboot-httpfs: the verifying HTTP file system.  Serves the image a
+ * signed manifest describes, read-only, as MOUNTPOINT/<image name>; every
+ * byte handed to the kernel was checked against the manifest.  The data
+ * path is src/lib/blockdev.c; this file is the FUSE front and the setup.
+ * See inetboot-httpfs(1) beside this file.
+ */
+#define FUSE_USE_VERSION 31
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fuse.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "blockdev.h"
+#include "manifest.h"
+#include "sig.h"
+
+#ifndef IB_KEYS_DIR
+#define IB_KEYS_DIR "/usr/local/share/inetboot/keys"
+#endif
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+#define STATS_NAME ".inetboot-stats"
+
+static const char *prog = "inetboot-httpfs";
+
+static struct {
+        struct ib_manifest *m;
+        struct ib_blockdev *bd;
+        char *image_path;               /* "/<name>" */
+        bool foreground, prefetch_profile;
+        FILE *log_file;
+        pthread_t sig_thread;
+} g = { .prefetch_profile = true };
+
+/* ---- logging: stderr in the foreground, else the log file or syslog ---------------- */
+
+static void log_line(void *ud, const char *msg) {
+        if (g.log_file) {
+                time_t t = time(NULL);
+                struct tm tm;
+                char ts[32];
+
+                localtime_r(&t, &tm);
+                strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+                fprintf(g.log_file, "%s %s: %s\n", ts, prog, msg);
+                fflush(g.log_file);
+        } else if (g.foreground)
+                fprintf(stderr, "%s: %s\n", prog, msg);
+        else
+                syslog(LOG_WARNING, "%s", msg);
+}
+
+/* ---- FUSE operations ------------------------------------------------------------- */
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
+        memset(st, 0, sizeof(*st));
+        st->st_uid = getuid();
+        st->st_gid = getgid();
+        st->st_mtime = st->st_ctime = st->st_atime = (time_t)g.m->created;
+        if (strcmp(path, "/") == 0) {
+                st->st_mode = S_IFDIR | 0555;
+                st->st_nlink = 2;
+                return 0;
+        }
+        if (strcmp(path, g.image_path) == 0) {
+                st->st_mode = S_IFREG | 0444;
+                st->st_nlink = 1;
+                st->st_size = (off_t)g.m->size;
+                st->st_blksize = (blksize_t)g.m->block_size;
+                st->st_blocks = (blkcnt_t)((g.m->size + 511) / 512);
+                return 0;
+        }
+        if (strcmp(path, "/" STATS_NAME) == 0) {
+                st->st_mode = S_IFREG | 0444;
+                st->st_nlink = 1;
+                st->st_size = 0; /* generated when opened; read with direct I/O */
+                st->st_mtime = time(NULL);
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi,
+                      enum fuse_readdir_flags flags) {
+        if (strcmp(path, "/") != 0)
+                return -ENOTDIR;
+        fill(buf, ".", NULL, 0, 0);
+        fill(buf, "..", NULL, 0, 0);
+        fill(buf, g.image_path + 1, NULL, 0, 0);
+        fill(buf, STATS_NAME, NULL, 0, 0);
+        return 0;
+}
+
+struct stats_buf {
+        char *data;
+        size_t len;
+};
+
+static int fs_open(const char *path, struct fuse_file_info *fi) {
+        if ((fi->flags & O_ACCMODE) != O_RDONLY)
+                return -EROFS;
+        if (strcmp(path, g.image_path) == 0) {
+                fi->keep_cache = 1;
+                fi->fh = 0;
+                return 0;
+        }
+        if (strcmp(path, "/" STATS_NAME) == 0) {
+                struct stats_buf *sb = calloc(1, sizeof(*sb));
+                FILE *f;
+
+                if (!sb)
+                        return -ENOMEM;
+                f = open_memstream(&sb->data, &sb->len);
+                if (!f) {
+                        free(sb);
+                        return -ENOMEM;
+                }
+                ib_blockdev_stats(g.bd, f);
+                fclose(f);
+                fi->direct_io = 1;
+                fi->fh = (uint64_t)(uintptr_t)sb;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+        if (fi->fh) {
+                struct stats_buf *sb = (struct stats_buf *)(uintptr_t)fi->fh;
+
+                if ((size_t)off >= sb->len)
+                        return 0;
+                if (size > sb->len - (size_t)off)
+                        size = sb->len - (size_t)off;
+                memcpy(buf, sb->data + off, size);
+                return (int)size;
+        }
+        return (int)ib_blockdev_pread(g.bd, buf, size, (uint64_t)off);
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi) {
+        if (fi->fh) {
+                struct stats_buf *sb = (struct stats_buf *)(uintptr_t)fi->fh;
+
+                free(sb->data);
+                free(sb);
+        }
+        return 0;
+}
+
+/* SIGUSR1: statistics to the log. */
+static void *signal_thread(void *p) {
+        sigset_t *set = p;
+
+        for (;;) {
+                char *text = NULL;
+                size_t len = 0;
+                FILE *f;
+                int sig;
+
+                if (sigwait(set, &sig) != 0)
+                        continue;
+                f = open_memstream(&text, &len);
+                if (!f)
+                        continue;
+                ib_blockdev_stats(g.bd, f);
+                fclose(f);
+                for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+                        log_line(NULL, line);
+                free(text);
+        }
+        return NULL;
+}
+
+/* Runs in the daemon (after the fork): threads start here. */
+static sigset_t usr1_set;
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
+        struct ib_err e = {};
+
+        cfg->kernel_cache = 1;
+        cfg->entry_timeout = cfg->attr_timeout = 3600;
+        cfg->nullpath_ok = 0;
+        /* SIGUSR1 is blocked in every thread (main blocked it before any was made): this one takes it. */
+        pthread_create(&g.sig_thread, NULL, signal_thread, &usr1_set);
+        if (ib_blockdev_start(g.bd, &e) < 0) {
+                log_line(NULL, e.msg);
+                exit(1);
+        }
+        if (g.prefetch_profile && g.m->n_profile)
+                ib_blockdev_prefetch(g.bd, g.m->profile, g.m->n_profile);
+        return NULL;
+}
+
+static const struct fuse_operations ops = {
+        .init = fs_init,
+        .getattr = fs_getattr,
+        .readdir = fs_readdir,
+        .open = fs_open,
+        .read = fs_read,
+        .release = fs_release,
+};
+
+/* ---- setup ------------------------------------------------------------------------ */
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "Usage: %s [OPTIONS] MANIFEST MOUNTPOINT\n"
+                "\n"
+                "Mount the image a signed inetboot manifest describes, read-only, as\n"
+                "MOUNTPOINT/<image name>.  Blocks are fetched lazily over HTTP(S) from the\n"
+                "manifest's mirrors and every one is checked against the manifest's SHA-256.\n"
+                "MANIFEST is a file or an http(s) URL; its signature is MANIFEST.sig.\n"
+                "\n"
+                "  -K, --keys DIR        trusted public keys (default %s)\n"
+                "      --sig FILE|URL    the manifest's signature (default MANIFEST.sig)\n"
+                "      --insecure        accept an unsigned manifest (NOT verified against keys)\n"
+                "  -m, --mirror URL      a raw image mirror, preferred to the manifest's (repeatable)\n"
+                "      --no-manifest-mirrors  only the --mirror URLs\n"
+                "  -c, --cache DIR       persistent block cache (blocks by hash, re-verified when read)\n"
+                "      --ram-cache MiB   RAM cache size (default 64)\n"
+                "  -j, --parallel N      requests in flight per mirror (default 4)\n"
+                "      --readahead N     blocks to read ahead on sequential access (default 8, 0 = off)\n"
+                "      --timeout S       seconds a read waits for a mirror before EIO (default 120)\n"
+                "      --no-profile      do not prefetch the manifest's boot profile\n"
+                "      --ca-file FILE    extra CA certificates for HTTPS\n"
+                "      --log FILE        append log lines to FILE (default: stderr with -f, else syslog)\n"
+                "      --root-daemon     run as a root-storage daemon: argv[0] '@', mlockall,\n"
+                "                        PR_SET_IO_FLUSHER (survives switch-root and shutdown sweeps)\n"
+                "  -f, --foreground      do not daemonize\n"
+                "  -d, --debug           FUSE debug output (implies -f)\n"
+                "  -o OPT[,OPT...]       FUSE mount options\n"
+                "  -h, --help            this text\n"
+                "\n"
+                "Statistics: MOUNTPOINT/" STATS_NAME ", or SIGUSR1 (to the log).\n",
+                prog, IB_KEYS_DIR);
+}
+
+struct membuf {
+        char *data;
+        size_t len, max;
+};
+
+static size_t mem_write(char *p, size_t size, size_t n, void *ud) {
+        struct membuf *b = ud;
+        size_t len = size * n;
+        char *nd;
+
+        if (len > b->max - b->len)
+                return 0;
+        nd = realloc(b->data, b->len + len + 1);
+        if (!nd)
+                return 0;
+        memcpy(nd + b->len, p, len);
+        b->data = nd;
+        b->len += len;
+        b->data[b->len] = 0;
+        return len;
+}
+
+/* A whole file from a path or an http(s) URL, at most @max bytes. */
+static int load(const char *what, const char *ca_file, size_t max, char **ret, size_t *ret_len, char *err, size_t err_size) {
+        struct membuf b = { .max = max };
+        char cerr[CURL_ERROR_SIZE] = "";
+        long status = 0;
+        CURLcode cc;
+        CURL *c;
+        int r;
+
+        if (strncmp(what, "http://", 7) != 0 && strncmp(what, "https://", 8) != 0) {
+                r = ib_read_file(what, max, ret, ret_len);
+                if (r < 0)
+                        snprintf(err, err_size, "%s: %s", what, r == -EFBIG ? "too large" : strerror(-r));
+                return r;
+        }
+        c = curl_easy_init();
+        if (!c)
+                return -ENOMEM;
+        curl_easy_setopt(c, CURLOPT_URL, what);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mem_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "inetboot-httpfs/1");
+        if (ca_file)
+                curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+        cc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(c);
+        if (cc != CURLE_OK || status != 200) {
+                if (cc == CURLE_WRITE_ERROR && b.len + 1 > max)
+                        snprintf(err, err_size, "%s: larger than %zu bytes", what, max);
+                else if (cc != CURLE_OK)
+                        snprintf(err, err_size, "%s: %s", what, cerr[0] ? cerr : curl_easy_strerror(cc));
+                else
+                        snprintf(err, err_size, "%s: HTTP status %ld", what, status);
+                free(b.data);
+                return -EIO;
+        }
+        if (!b.data && !(b.data = calloc(1, 1)))
+                return -ENOMEM;
+        *ret = b.data;
+        *ret_len = b.len;
+        return 0;
+}
+
+static void become_root_daemon(char **argv) {
+        /* systemd spares processes whose argv[0][0] is '@' at switch-root and in its shutdown killing spree. */
+        argv[0][0] = '@';
+        if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+                log_line(NULL, "warning: mlockall failed; the daemon may be paged out under memory pressure");
+        if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
+                log_line(NULL, "warning: PR_SET_IO_FLUSHER failed (needs CAP_SYS_RESOURCE and Linux 5.6)");
+}
+
+int main(int argc, char **argv) {
+        enum { O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_CA, O_LOG, O_ROOT };
+        static const struct option options[] = {
+                { "keys", required_argument, NULL, 'K' },
+                { "sig", required_argument, NULL, O_SIG },
+                { "insecure", no_argument, NULL, O_INSECURE },
+                { "mirror", required_argument, NULL, 'm' },
+                { "no-manifest-mirrors", no_argument, NULL, O_NO_MANIFEST_MIRRORS },
+                { "cache", required_argument, NULL, 'c' },
+                { "ram-cache", required_argument, NULL, O_RAM },
+                { "parallel", required_argument, NULL, 'j' },
+                { "readahead", required_argument, NULL, O_READAHEAD },
+                { "timeout", required_argument, NULL, O_TIMEOUT },
+                { "no-profile", no_argument, NULL, O_NO_PROFILE },
+                { "ca-file", required_argument, NULL, O_CA },
+                { "log", required_argument, NULL, O_LOG },
+                { "root-daemon", no_argument, NULL, O_ROOT },
+                { "foreground", no_argument, NULL, 'f' },
+                { "debug", no_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        struct ib_blockdev_opts bo = { .log = log_line };
+        const char *keys = IB_KEYS_DIR, *sig_src = NULL, *manifest_src, *mountpoint;
+        char *mirrors[64], *fuse_opts = NULL, *text = NULL, *sig = NULL, *sig_default = NULL, err_text[600] = "";
+        size_t n_mirrors = 0, text_len = 0, sig_len = 0;
+        bool insecure = false, manifest_mirrors = true, debug = false, root_daemon = false;
+        struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+        struct ib_err e = {};
+        struct fuse *fuse;
+        uint64_t v;
+        int c, r, ret = 1;
+
+        while ((c = getopt_long(argc, argv, "K:m:c:j:o:fdh", options, NULL)) >= 0)
+                switch (c) {
+                case 'K': keys = optarg; break;
+                case O_SIG: sig_src = optarg; break;
+                case O_INSECURE: insecure = true; break;
+                case 'm':
+                        if (n_mirrors >= ELEMENTSOF(mirrors)) {
+                                fprintf(stderr, "%s: too many --mirror options\n", prog);
+                                return 2;
+                        }
+                        mirrors[n_mirrors++] = optarg;
+                        break;
+                case O_NO_MANIFEST_MIRRORS: manifest_mirrors = false; break;
+                case 'c': bo.cache_dir = optarg; break;
+                case O_RAM:
+                case 'j':
+                case O_READAHEAD:
+                case O_TIMEOUT:
+                        if (ib_parse_u64(optarg, strlen(optarg), &v) < 0 || v > 1000000 || (v == 0 && c != O_READAHEAD)) {
+                                fprintf(stderr, "%s: bad number '%s'\nTry '%s --help'.\n", prog, optarg, prog);
+                                return 2;
+                        }
+                        if (c == O_RAM)
+                                bo.ram_cache = (size_t)v << 20;
+                        else if (c == 'j')
+                                bo.parallel = (unsigned)v;
+                        else if (c == O_READAHEAD) {
+                                bo.readahead = (unsigned)v;
+                                bo.no_readahead = v == 0;
+                        } else
+                                bo.deadline = (unsigned)v;
+                        break;
+                case O_NO_PROFILE: g.prefetch_profile = false; break;
+                case O_CA: bo.ca_file = optarg; break;
+                case O_LOG:
+                        g.log_file = fopen(optarg, "ae");
+                        if (!g.log_file) {
+                                fprintf(stderr, "%s: cannot open log %s: %m\n", prog, optarg);
+                                return 1;
+                        }
+                        break;
+                case O_ROOT: root_daemon = true; break;
+                case 'f': g.foreground = true; break;
+                case 'd': debug = g.foreground = true; break;
+                case 'o':
+                        if (!fuse_opts)
+                                fuse_opts = strdup(optarg);
+                        else {
+                                char *n;
+
+                                if (asprintf(&n, "%s,%s", fuse_opts, optarg) < 0)
+                                        return 1;
+                                free(fuse_opts);
+                                fuse_opts = n;
+                        }
+                        break;
+                case 'h': usage(stdout); return 0;
+                default: fprintf(stderr, "Try '%s --help'.\n", prog); return 2;
+                }
+        if (optind + 2 != argc) {
+                fprintf(stderr, "%s: expected MANIFEST and MOUNTPOINT\nTry '%s --help'.\n", prog, prog);
+                return 2;
+        }
+        manifest_src = argv[optind];
+        mountpoint = argv[optind + 1];
+        sigemptyset(&usr1_set);
+        sigaddset(&usr1_set, SIGUSR1);
+        pthread_sigmask(SIG_BLOCK, &usr1_set, NULL);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                fprintf(stderr, "%s: cannot initialise libcurl\n", prog);
+                return 1;
+        }
+
+        /* 1. The manifest, its signature, the trusted keys. */
+        if (load(manifest_src, bo.ca_file, IB_MANIFEST_MAX_BYTES, &text, &text_len, err_text, sizeof(err_text)) < 0) {
+                fprintf(stderr, "%s: cannot read the manifest %s\n", prog, err_text);
+                goto out;
+        }
+        if (insecure)
+                fprintf(stderr, "%s: WARNING: --insecure: the manifest's signature is NOT checked; "
+                        "blocks are checked against a manifest nobody vouched for\n", prog);
+        else {
+                if (!sig_src) {
+                        if (asprintf(&sig_default, "%s.sig", manifest_src) < 0)
+                                goto out;
+                        sig_src = sig_default;
+                }
+                if (load(sig_src, bo.ca_file, IB_SIG_MAX_BYTES, &sig, &sig_len, err_text, sizeof(err_text)) < 0) {
+                        fprintf(stderr, "%s: cannot read the manifest's signature %s\n", prog, err_text);
+                        goto out;
+                }
+                if (ib_verify(keys, text, text_len, sig, sig_len, NULL, &e) < 0) {
+                        fprintf(stderr, "%s: %s: %s\n", prog, sig_src, e.msg);
+                        goto out;
+                }
+        }
+        if (ib_manifest_parse(text, text_len, &g.m, &e) < 0) {
+                fprintf(stderr, "%s: %s:%u: %s\n", prog, manifest_src, e.line, e.msg);
+                goto out;
+        }
+        if (asprintf(&g.image_path, "/%s", g.m->name) < 0 || strcmp(g.m->name, STATS_NAME) == 0)
+                goto out;
+
+        /* 2. The block device and its mirrors: command line first, then the manifest's. */
+        if (ib_blockdev_new(g.m, &bo, &g.bd, &e) < 0) {
+                fprintf(stderr, "%s: %s\n", prog, e.msg);
+                goto out;
+        }
+        for (size_t i = 0; i < n_mirrors; i++)
+                if (ib_blockdev_add_mirror(g.bd, mirrors[i], &e) < 0) {
+                        fprintf(stderr, "%s: %s\n", prog, e.msg);
+                        goto out;
+                }
+        for (size_t i = 0; manifest_mirrors && i < g.m->n_urls; i++)
+                if (ib_blockdev_add_mirror(g.bd, g.m->urls[i], &e) < 0) {
+                        fprintf(stderr, "%s: %s\n", prog, e.msg);
+                        goto out;
+                }
+        /* Know now, on the terminal, whether any mirror can work at all. */
+        {
+                bool fg = g.foreground;
+
+                g.foreground = true; /* probe messages go to the terminal */
+                r = ib_blockdev_probe(g.bd, &e);
+                g.foreground = fg;
+        }
+        if (r < 0) {
+                fprintf(stderr, "%s: %s\n", prog, e.msg);
+                goto out;
+        }
+
+        /* 3. Mount, daemonize once the mount is ready, serve. */
+        if (fuse_opt_add_arg(&args, argv[0]) < 0 || (debug && fuse_opt_add_arg(&args, "-d") < 0) ||
+            fuse_opt_add_arg(&args, "-o") < 0 ||
+            fuse_opt_add_arg(&args, getuid() == 0 ? "ro,default_permissions,allow_other,fsname=inetboot,subtype=inetboot"
+                                                  : "ro,default_permissions,fsname=inetboot,subtype=inetboot") < 0 ||
+            (fuse_opts && (fuse_opt_add_arg(&args, "-o") < 0 || fuse_opt_add_arg(&args, fuse_opts) < 0)))
+                goto out;
+        fuse = fuse_new(&args, &ops, sizeof(ops), NULL);
+        if (!fuse) {
+                fprintf(stderr, "%s: cannot set up FUSE (bad -o option?)\n", prog);
+                goto out;
+        }
+        if (fuse_mount(fuse, mountpoint) != 0) {
+                fprintf(stderr, "%s: cannot mount on %s (does it exist? is /dev/fuse there and fuse loaded?)\n", prog, mountpoint);
+                fuse_destroy(fuse);
+                goto out;
+        }
+        if (fuse_daemonize(g.foreground) != 0) {
+                fuse_unmount(fuse);
+                fuse_destroy(fuse);
+                goto out;
+        }
+        /* After the fork: memory locks are not inherited by a child. */
+        if (root_daemon)
+                become_root_daemon(argv);
+        if (!g.foreground && !g.log_file)
+                openlog(prog, LOG_PID, LOG_DAEMON);
+        if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
+                fuse_unmount(fuse);
+                fuse_destroy(fuse);
+                goto out;
+        }
+        ret = fuse_loop_mt(fuse, 0) == 0 ? 0 : 1;
+        fuse_remove_signal_handlers(fuse_get_session(fuse));
+        fuse_unmount(fuse);
+        fuse_destroy(fuse);
+out:
+        ib_blockdev_free(g.bd);
+        ib_manifest_free(g.m);
+        fuse_opt_free_args(&args);
+        free(g.image_path);
+        free(fuse_opts);
+        free(text);
+        free(sig);
+        free(sig_default);
+        if (g.log_file)
+                fclose(g.log_file);
+        return ret;
+}

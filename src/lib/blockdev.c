@@ -1,0 +1,995 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * blockdev.c: verified blocks from HTTP mirrors, with RAM and disk caches.
+ *
+ * Threads: any number of readers (FUSE worker threads) and one fetch
+ * thread that owns the libcurl multi handle.  One mutex guards all state;
+ * readers queue the blocks they miss and wait on one condition variable,
+ * which the fetch thread broadcasts whenever a block arrives or fails.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "blockdev.h"
+#include "image.h"
+
+#define MAX_MIRRORS 64
+#define MAX_ATTEMPTS_PER_MIRROR 3       /* integrity failures of one block on one mirror before we give up on it */
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 8000
+
+enum { B_ABSENT, B_QUEUED, B_INFLIGHT };
+
+struct mirror {
+        char *url;
+        char *etag, *last_modified;     /* pinned from the first good answer */
+        char *broken;                   /* permanent fault, e.g. ignores Range; NULL if usable */
+        uint64_t down_until_ms;
+        unsigned backoff_ms, inflight, failures_in_row;
+        double latency_ms, rate;        /* moving averages; rate in bytes/s; 0 = not measured */
+        uint64_t bytes, requests, errors, verify_failures;
+};
+
+struct request {
+        CURL *easy;
+        unsigned mirror;
+        uint64_t first, count;
+        uint8_t *buf;
+        size_t len, got;
+        bool overflow;
+        char content_range[128], etag[256], last_modified[128];
+        char curl_error[CURL_ERROR_SIZE];
+        struct curl_slist *headers;
+        struct request *next;           /* in bd->requests: every request in flight */
+};
+
+struct queue {
+        uint64_t *v;
+        size_t head, len, cap;
+};
+
+struct ib_blockdev {
+        const struct ib_manifest *m;
+        struct ib_blockdev_opts o;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+
+        uint8_t *state, *failed, *attempts;
+        uint16_t *waiters;
+        int32_t *slot_of;
+        uint64_t *deadline_ms;
+        struct queue demand, background;
+
+        uint8_t *slot_data;
+        int64_t *slot_block;
+        uint8_t *slot_ref;
+        size_t n_slots, hand;
+
+        struct mirror mirrors[MAX_MIRRORS];
+        unsigned n_mirrors, inflight;
+
+        CURLM *multi;
+        CURLSH *share;
+        struct request *requests;
+        pthread_t thread;
+        bool started, stop;
+        uint64_t last_read_end;
+
+        /* statistics */
+        uint64_t reads, bytes_read, ram_hits, disk_hits, disk_writes, verify_failures, retries, eio;
+        uint64_t latency_us_sum, latency_n, latency_us_max;
+};
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void logf_(struct ib_blockdev *bd, const char *fmt, ...) _printf_(2, 3);
+static void logf_(struct ib_blockdev *bd, const char *fmt, ...) {
+        char buf[768];
+        va_list ap;
+
+        if (!bd->o.log)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        bd->o.log(bd->o.log_userdata, buf);
+}
+
+/* ---- queues ---------------------------------------------------------------- */
+
+static int queue_push(struct queue *q, uint64_t b, bool front) {
+        if (q->len == q->cap) {
+                size_t ncap = q->cap ? q->cap * 2 : 256;
+                uint64_t *nv = malloc(ncap * sizeof(uint64_t));
+
+                if (!nv)
+                        return -ENOMEM;
+                for (size_t i = 0; i < q->len; i++)
+                        nv[i] = q->v[(q->head + i) % q->cap];
+                free(q->v);
+                q->v = nv;
+                q->cap = ncap;
+                q->head = 0;
+        }
+        if (front) {
+                q->head = (q->head + q->cap - 1) % q->cap;
+                q->v[q->head] = b;
+        } else
+                q->v[(q->head + q->len) % q->cap] = b;
+        q->len++;
+        return 0;
+}
+
+static bool queue_pop(struct queue *q, uint64_t *b) {
+        if (q->len == 0)
+                return false;
+        *b = q->v[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->len--;
+        return true;
+}
+
+/* Mark a block wanted; a demand read goes before readahead and prefetch. */
+static void want_block(struct ib_blockdev *bd, uint64_t b, bool demand) {
+        if (bd->state[b] == B_INFLIGHT || bd->slot_of[b] >= 0)
+                return;
+        if (bd->state[b] == B_QUEUED && !demand)
+                return;
+        if (bd->state[b] == B_ABSENT)
+                bd->deadline_ms[b] = now_ms() + (uint64_t)bd->o.deadline * 1000;
+        bd->state[b] = B_QUEUED;
+        /* A stale duplicate in a queue is skipped when popped (its state is no longer QUEUED). */
+        if (queue_push(demand ? &bd->demand : &bd->background, b, false) < 0)
+                bd->state[b] = B_ABSENT;
+}
+
+/* ---- RAM cache ---------------------------------------------------------------- */
+
+static uint8_t *slot_ptr(struct ib_blockdev *bd, size_t s) {
+        return bd->slot_data + s * bd->m->block_size;
+}
+
+static size_t block_len(const struct ib_manifest *m, uint64_t b) {
+        uint64_t off = b * m->block_size;
+
+        return m->size - off < m->block_size ? (size_t)(m->size - off) : m->block_size;
+}
+
+/* Clock eviction; a block with waiting readers is not evicted while another victim exists. */
+static void cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
+        size_t s = bd->hand;
+
+        for (size_t i = 0; i < 2 * bd->n_slots; i++) {
+                int64_t old;
+
+                s = (bd->hand + i) % bd->n_slots;
+                old = bd->slot_block[s];
+                if (old < 0)
+                        break;
+                if (bd->waiters[old] > 0 && i < 2 * bd->n_slots - 1)
+                        continue;
+                if (bd->slot_ref[s] && i < bd->n_slots) {
+                        bd->slot_ref[s] = 0;
+                        continue;
+                }
+                break;
+        }
+        if (bd->slot_block[s] >= 0)
+                bd->slot_of[bd->slot_block[s]] = -1;
+        memcpy(slot_ptr(bd, s), data, block_len(bd->m, b));
+        bd->slot_block[s] = (int64_t)b;
+        bd->slot_ref[s] = 1;
+        bd->slot_of[b] = (int32_t)s;
+        bd->hand = (s + 1) % bd->n_slots;
+}
+
+/* ---- persistent cache: DIR/blocks/xx/<sha256 hex>, re-verified when read ---- */
+
+static void disk_path(struct ib_blockdev *bd, const uint8_t sha[32], char *path, size_t size) {
+        char hex[65];
+
+        ib_hex(sha, 32, hex);
+        snprintf(path, size, "%s/blocks/%.2s/%s", bd->o.cache_dir, hex, hex);
+}
+
+/* 1 and @buf filled on a verified hit, 0 on a miss.  A corrupt entry is removed. */
+static int disk_get(struct ib_blockdev *bd, uint64_t b, uint8_t *buf) {
+        const uint8_t *want = bd->m->blocks[b];
+        size_t len = block_len(bd->m, b);
+        char path[4096];
+        uint8_t sha[32];
+        ssize_t n;
+        int fd;
+
+        if (!bd->o.cache_dir)
+                return 0;
+        disk_path(bd, want, path, sizeof(path));
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return 0;
+        n = ib_pread_full(fd, buf, len, 0);
+        /* One byte more than expected means a wrong file too. */
+        if (n == (ssize_t)len) {
+                uint8_t extra;
+
+                if (pread(fd, &extra, 1, (off_t)len) != 0)
+                        n = -1;
+        }
+        close(fd);
+        if (n != (ssize_t)len || ib_sha256(buf, len, sha) < 0 || memcmp(sha, want, 32) != 0) {
+                bd->verify_failures++;
+                logf_(bd, "cache: %s is corrupt (block %" PRIu64 "); dropped, fetching again", path, b);
+                unlink(path);
+                return 0;
+        }
+        return 1;
+}
+
+static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
+        char path[4096], dir[4096];
+        int r;
+
+        if (!bd->o.cache_dir)
+                return;
+        disk_path(bd, bd->m->blocks[b], path, sizeof(path));
+        snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
+        if (access(path, F_OK) == 0)
+                return;
+        mkdir(dir, 0755);
+        r = ib_write_file_atomic(path, data, block_len(bd->m, b), 0644);
+        if (r < 0)
+                logf_(bd, "cache: cannot write %s: %s", path, strerror(-r));
+        else
+                bd->disk_writes++;
+}
+
+/* ---- mirrors ---------------------------------------------------------------- */
+
+int ib_blockdev_add_mirror(struct ib_blockdev *bd, const char *url, struct ib_err *err) {
+        if (bd->started)
+                return ib_err_set(err, -EBUSY, 0, "mirrors are added before the start");
+        if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+                return ib_err_set(err, -EINVAL, 0, "mirror '%s' is not an http:// or https:// URL", url);
+        for (unsigned i = 0; i < bd->n_mirrors; i++)
+                if (strcmp(bd->mirrors[i].url, url) == 0)
+                        return 0;
+        if (bd->n_mirrors >= MAX_MIRRORS)
+                return ib_err_set(err, -E2BIG, 0, "more than %d mirrors", MAX_MIRRORS);
+        bd->mirrors[bd->n_mirrors] = (struct mirror) { .url = strdup(url), .backoff_ms = BACKOFF_MIN_MS };
+        if (!bd->mirrors[bd->n_mirrors].url)
+                return ib_err_set(err, -ENOMEM, 0, "out of memory");
+        bd->n_mirrors++;
+        return 0;
+}
+
+/*
+ * A failed request: one failure is retried at once (a glitch costs one round
+ * trip); from the second in a row the mirror backs off, doubling up to
+ * BACKOFF_MAX_MS, until an answer succeeds.
+ */
+static void mirror_down(struct ib_blockdev *bd, unsigned i, const char *why) {
+        struct mirror *mi = &bd->mirrors[i];
+
+        mi->errors++;
+        if (++mi->failures_in_row < 2) {
+                logf_(bd, "mirror %s: %s; retrying", mi->url, why);
+                return;
+        }
+        mi->down_until_ms = now_ms() + mi->backoff_ms;
+        logf_(bd, "mirror %s: %s; retrying it in %u ms", mi->url, why, mi->backoff_ms);
+        mi->backoff_ms = mi->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : mi->backoff_ms * 2;
+}
+
+static void mirror_broken(struct ib_blockdev *bd, unsigned i, const char *why) {
+        struct mirror *mi = &bd->mirrors[i];
+
+        mi->errors++;
+        if (!mi->broken) {
+                mi->broken = strdup(why);
+                logf_(bd, "mirror %s: %s; not using it again", mi->url, why);
+        }
+}
+
+/* Expected time to fetch @bytes from the mirror: unmeasured mirrors keep their order. */
+static double mirror_cost(const struct mirror *mi, unsigned order, size_t bytes) {
+        if (mi->rate <= 0)
+                return 1e6 + order;
+        return mi->latency_ms + 1000.0 * (double)bytes / mi->rate;
+}
+
+/* The best mirror for block @b now, or -1. */
+static int pick_mirror(struct ib_blockdev *bd, uint64_t b, uint64_t now, bool *any_usable) {
+        unsigned per_mirror = bd->o.parallel;
+        double best = 0;
+        int pick = -1;
+
+        *any_usable = false;
+        for (unsigned i = 0; i < bd->n_mirrors; i++) {
+                struct mirror *mi = &bd->mirrors[i];
+                double c;
+
+                if (mi->broken)
+                        continue;
+                *any_usable = true;
+                if (mi->down_until_ms > now || mi->inflight >= per_mirror)
+                        continue;
+                c = mirror_cost(mi, i, block_len(bd->m, b));
+                /* After integrity failures, rotate to the next mirror. */
+                if (bd->attempts[b] && bd->n_mirrors > 1 && (bd->attempts[b] % bd->n_mirrors) == (i + 1) % bd->n_mirrors)
+                        c -= 1e7;
+                if (pick < 0 || c < best) {
+                        best = c;
+                        pick = (int)i;
+                }
+        }
+        return pick;
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud) {
+        struct request *rq = ud;
+        size_t len = size * n;
+
+        if (len > rq->len - rq->got) {
+                rq->overflow = true;
+                return 0; /* abort: more bytes than asked for */
+        }
+        memcpy(rq->buf + rq->got, data, len);
+        rq->got += len;
+        return len;
+}
+
+static void header_value(const char *line, size_t len, const char *name, char *out, size_t out_size) {
+        size_t nl = strlen(name);
+
+        if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+                return;
+        line += nl + 1, len -= nl + 1;
+        while (len && (*line == ' ' || *line == '\t'))
+                line++, len--;
+        while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
+                len--;
+        snprintf(out, out_size, "%.*s", (int)(len < out_size ? len : out_size - 1), line);
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *ud) {
+        struct request *rq = ud;
+        size_t len = size * n;
+
+        /* A new status line (after a redirect) starts a new set of headers. */
+        if (len > 5 && strncmp(data, "HTTP/", 5) == 0)
+                rq->content_range[0] = rq->etag[0] = rq->last_modified[0] = 0;
+        header_value(data, len, "Content-Range", rq->content_range, sizeof(rq->content_range));
+        header_value(data, len, "ETag", rq->etag, sizeof(rq->etag));
+        header_value(data, len, "Last-Modified", rq->last_modified, sizeof(rq->last_modified));
+        return len;
+}
+
+static void request_free(struct request *rq) {
+        if (!rq)
+                return;
+        if (rq->easy)
+                curl_easy_cleanup(rq->easy);
+        curl_slist_free_all(rq->headers);
+        free(rq->buf);
+        free(rq);
+}
+
+static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count) {
+        struct request *rq = calloc(1, sizeof(*rq));
+        uint64_t off = first * bd->m->block_size;
+        char range[80];
+
+        if (!rq)
+                return NULL;
+        rq->mirror = mi;
+        rq->first = first;
+        rq->count = count;
+        rq->len = (size_t)((first + count) * bd->m->block_size > bd->m->size ? bd->m->size - off : count * bd->m->block_size);
+        rq->buf = malloc(rq->len);
+        rq->easy = curl_easy_init();
+        snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + rq->len - 1);
+        if (!rq->buf || !rq->easy) {
+                request_free(rq);
+                return NULL;
+        }
+        curl_easy_setopt(rq->easy, CURLOPT_URL, bd->mirrors[mi].url);
+        curl_easy_setopt(rq->easy, CURLOPT_RANGE, range);
+        curl_easy_setopt(rq->easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(rq->easy, CURLOPT_WRITEDATA, rq);
+        curl_easy_setopt(rq->easy, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(rq->easy, CURLOPT_HEADERDATA, rq);
+        curl_easy_setopt(rq->easy, CURLOPT_PRIVATE, rq);
+        curl_easy_setopt(rq->easy, CURLOPT_ERRORBUFFER, rq->curl_error);
+        curl_easy_setopt(rq->easy, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(rq->easy, CURLOPT_MAXREDIRS, 5L);
+        curl_easy_setopt(rq->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(rq->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(rq->easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(rq->easy, CURLOPT_CONNECTTIMEOUT, (long)bd->o.connect_timeout);
+        curl_easy_setopt(rq->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(rq->easy, CURLOPT_LOW_SPEED_TIME, (long)bd->o.stall_timeout);
+        curl_easy_setopt(rq->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        curl_easy_setopt(rq->easy, CURLOPT_PIPEWAIT, 1L);
+        if (bd->share)
+                curl_easy_setopt(rq->easy, CURLOPT_SHARE, bd->share);
+        curl_easy_setopt(rq->easy, CURLOPT_USERAGENT, "inetboot-httpfs/1");
+        /* No transparent decompression: the bytes hashed are the bytes on the server. */
+        curl_easy_setopt(rq->easy, CURLOPT_ACCEPT_ENCODING, NULL);
+        if (bd->o.ca_file)
+                curl_easy_setopt(rq->easy, CURLOPT_CAINFO, bd->o.ca_file);
+        return rq;
+}
+
+static int start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count) {
+        struct request *rq = request_new(bd, mi, first, count);
+
+        if (!rq)
+                return -ENOMEM;
+        if (curl_multi_add_handle(bd->multi, rq->easy) != CURLM_OK) {
+                request_free(rq);
+                return -EIO;
+        }
+        for (uint64_t b = first; b < first + count; b++)
+                bd->state[b] = B_INFLIGHT;
+        rq->next = bd->requests;
+        bd->requests = rq;
+        bd->mirrors[mi].inflight++;
+        bd->mirrors[mi].requests++;
+        bd->inflight++;
+        return 0;
+}
+
+/* Give up on a block: its readers get EIO. */
+static void fail_block(struct ib_blockdev *bd, uint64_t b, const char *why) {
+        bd->state[b] = B_ABSENT;
+        bd->attempts[b] = 0;
+        if (bd->waiters[b])
+                bd->failed[b] = 1;
+        bd->eio++;
+        logf_(bd, "block %" PRIu64 " (offset %" PRIu64 "): %s: read fails with EIO", b, b * bd->m->block_size, why);
+}
+
+/* Send blocks back to the queue after a failed request (not the block's fault). */
+static void requeue(struct ib_blockdev *bd, uint64_t first, uint64_t count) {
+        for (uint64_t b = first; b < first + count; b++) {
+                bd->state[b] = B_ABSENT;
+                bd->retries++;
+                if (now_ms() >= bd->deadline_ms[b] && bd->waiters[b]) {
+                        fail_block(bd, b, "no mirror answered in time");
+                        continue;
+                }
+                bd->state[b] = B_QUEUED;
+                queue_push(bd->waiters[b] ? &bd->demand : &bd->background, b, true);
+        }
+}
+
+/* Check the HTTP answer; NULL when it is what was asked for. */
+static const char *check_answer(struct ib_blockdev *bd, struct request *rq, CURLcode cc, bool *permanent) {
+        static __thread char why[512];
+        struct mirror *mi = &bd->mirrors[rq->mirror];
+        uint64_t off = rq->first * bd->m->block_size, a, b, total;
+        long status = 0;
+        char tail;
+
+        *permanent = false;
+        curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (rq->overflow) {
+                *permanent = status == 200;
+                return status == 200 ? "server ignores Range requests (answered 200 with the whole file)"
+                                     : "more bytes than the requested range";
+        }
+        if (cc != CURLE_OK) {
+                snprintf(why, sizeof(why), "%s", rq->curl_error[0] ? rq->curl_error : curl_easy_strerror(cc));
+                return why;
+        }
+        if (status == 200) {
+                *permanent = true;
+                return "server ignores Range requests (answered 200 to a Range request)";
+        }
+        if (status != 206) {
+                *permanent = status == 404 || status == 403 || status == 410 || status == 416;
+                snprintf(why, sizeof(why), "HTTP status %ld", status);
+                return why;
+        }
+        if (sscanf(rq->content_range, "bytes %" SCNu64 "-%" SCNu64 "/%" SCNu64 "%c", &a, &b, &total, &tail) != 3)
+                return "206 answer without a valid Content-Range";
+        if (total != bd->m->size) {
+                *permanent = true;
+                snprintf(why, sizeof(why), "serves a file of %" PRIu64 " bytes, the manifest says %" PRIu64, total, bd->m->size);
+                return why;
+        }
+        if (a != off || b != off + rq->len - 1) {
+                snprintf(why, sizeof(why), "Content-Range %s does not match the requested %" PRIu64 "-%" PRIu64,
+                         rq->content_range, off, off + rq->len - 1);
+                return why;
+        }
+        if (rq->got != rq->len)
+                return "short body";
+        /* The file must stay the one we started with. */
+        if ((mi->etag && strcmp(mi->etag, rq->etag) != 0) || (mi->last_modified && strcmp(mi->last_modified, rq->last_modified) != 0)) {
+                snprintf(why, sizeof(why), "the file changed on the server (ETag %s -> %s)", mi->etag ?: "-", rq->etag);
+                return why;
+        }
+        return NULL;
+}
+
+static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode cc) {
+        struct mirror *mi = &bd->mirrors[rq->mirror];
+        bool permanent;
+        const char *why = check_answer(bd, rq, cc, &permanent);
+        double t_total = 0, t_first = 0;
+        unsigned good = 0;
+
+        mi->inflight--;
+        bd->inflight--;
+        if (why) {
+                if (permanent || strstr(why, "changed on the server"))
+                        mirror_broken(bd, rq->mirror, why);
+                else
+                        mirror_down(bd, rq->mirror, why);
+                requeue(bd, rq->first, rq->count);
+                return;
+        }
+        if (!mi->etag && !mi->last_modified) {
+                mi->etag = rq->etag[0] ? strdup(rq->etag) : NULL;
+                mi->last_modified = rq->last_modified[0] ? strdup(rq->last_modified) : NULL;
+        }
+        for (uint64_t b = rq->first; b < rq->first + rq->count; b++) {
+                const uint8_t *data = rq->buf + (b - rq->first) * bd->m->block_size;
+                uint8_t sha[32];
+
+                bd->state[b] = B_ABSENT;
+                if (ib_sha256(data, block_len(bd->m, b), sha) == 0 && memcmp(sha, bd->m->blocks[b], 32) == 0) {
+                        cache_insert(bd, b, data);
+                        disk_put(bd, b, data);
+                        bd->attempts[b] = 0;
+                        good++;
+                        continue;
+                }
+                bd->verify_failures++;
+                mi->verify_failures++;
+                bd->attempts[b]++;
+                logf_(bd, "block %" PRIu64 " from %s: SHA-256 does not match the manifest", b, mi->url);
+                if (bd->attempts[b] >= MAX_ATTEMPTS_PER_MIRROR * bd->n_mirrors)
+                        fail_block(bd, b, "no mirror gave a copy that matches the manifest");
+                else
+                        requeue(bd, b, 1);
+        }
+        mi->bytes += rq->got;
+        if (good == rq->count) {
+                mi->backoff_ms = BACKOFF_MIN_MS;
+                mi->failures_in_row = 0;
+                curl_easy_getinfo(rq->easy, CURLINFO_TOTAL_TIME, &t_total);
+                curl_easy_getinfo(rq->easy, CURLINFO_STARTTRANSFER_TIME, &t_first);
+                if (t_total > 0) {
+                        double rate = (double)rq->got / t_total;
+
+                        mi->rate = mi->rate > 0 ? 0.7 * mi->rate + 0.3 * rate : rate;
+                        mi->latency_ms = mi->latency_ms > 0 ? 0.7 * mi->latency_ms + 0.3 * t_first * 1000 : t_first * 1000;
+                }
+        } else
+                mirror_down(bd, rq->mirror, "sent blocks that do not match the manifest");
+}
+
+static bool access_block_cached(struct ib_blockdev *bd, uint64_t b) {
+        char path[4096];
+
+        disk_path(bd, bd->m->blocks[b], path, sizeof(path));
+        return access(path, F_OK) == 0;
+}
+
+/* Start requests while there is room; called with the lock held. */
+static void schedule(struct ib_blockdev *bd) {
+        uint64_t now = now_ms();
+
+        while (bd->inflight < bd->o.parallel * (bd->n_mirrors ? bd->n_mirrors : 1)) {
+                struct queue *q = bd->demand.len ? &bd->demand : &bd->background;
+                uint64_t b, n = 1;
+                bool usable;
+                int mi;
+
+                if (!queue_pop(q, &b))
+                        return;
+                if (bd->state[b] != B_QUEUED || bd->slot_of[b] >= 0) {
+                        if (bd->slot_of[b] >= 0 && bd->state[b] == B_QUEUED)
+                                bd->state[b] = B_ABSENT;
+                        continue;
+                }
+                if (bd->o.cache_dir) {
+                        uint8_t *tmp = malloc(bd->m->block_size);
+
+                        if (tmp && disk_get(bd, b, tmp)) {
+                                bd->disk_hits++;
+                                bd->state[b] = B_ABSENT;
+                                cache_insert(bd, b, tmp);
+                                free(tmp);
+                                pthread_cond_broadcast(&bd->cond);
+                                continue;
+                        }
+                        free(tmp);
+                }
+                mi = pick_mirror(bd, b, now, &usable);
+                if (!usable) {
+                        fail_block(bd, b, bd->n_mirrors ? "every mirror has failed for good" : "no mirror to fetch it from");
+                        pthread_cond_broadcast(&bd->cond);
+                        continue;
+                }
+                if (mi < 0) {
+                        /* Every usable mirror is backing off or busy: wait, unless the block's time is up. */
+                        if (now >= bd->deadline_ms[b] && bd->waiters[b]) {
+                                fail_block(bd, b, "no mirror answered in time");
+                                pthread_cond_broadcast(&bd->cond);
+                                continue;
+                        }
+                        queue_push(q, b, true);
+                        return;
+                }
+                /* Merge the following queued blocks into one Range request. */
+                while (n < bd->o.max_run && b + n < bd->m->n_blocks && bd->state[b + n] == B_QUEUED && bd->slot_of[b + n] < 0 &&
+                       !(bd->o.cache_dir && access_block_cached(bd, b + n)))
+                        n++;
+                if (start_request(bd, (unsigned)mi, b, n) < 0) {
+                        queue_push(q, b, true);
+                        return;
+                }
+        }
+}
+
+int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
+        char reasons[sizeof(err->msg)] = "";
+        unsigned usable = 0, answered = 0;
+
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return ib_err_set(err, -EIO, 0, "cannot initialise libcurl");
+        if (bd->n_mirrors == 0)
+                return ib_err_set(err, -ENOENT, 0, "no mirror: the manifest names none and none was given (--mirror URL)");
+        for (unsigned i = 0; i < bd->n_mirrors; i++) {
+                struct mirror *mi = &bd->mirrors[i];
+                struct request *rq = request_new(bd, i, 0, 1);
+                const char *why;
+                bool permanent;
+                CURLcode cc;
+                uint8_t sha[32];
+                size_t l;
+
+                if (!rq)
+                        return ib_err_set(err, -ENOMEM, 0, "out of memory");
+                cc = curl_easy_perform(rq->easy);
+                why = check_answer(bd, rq, cc, &permanent);
+                if (!why && (ib_sha256(rq->buf, rq->len, sha) < 0 || memcmp(sha, bd->m->blocks[0], 32) != 0)) {
+                        why = "its first block does not match the manifest (another file?)";
+                        permanent = true;
+                }
+                if (!why) {
+                        usable++, answered++;
+                        mi->etag = rq->etag[0] ? strdup(rq->etag) : NULL;
+                        mi->last_modified = rq->last_modified[0] ? strdup(rq->last_modified) : NULL;
+                } else if (permanent) {
+                        mirror_broken(bd, i, why);
+                        answered++;
+                } else {
+                        usable++;
+                        logf_(bd, "mirror %s: %s; will keep trying it", mi->url, why);
+                }
+                if (why) {
+                        l = strlen(reasons);
+                        snprintf(reasons + l, sizeof(reasons) - l, "%s%s: %s", l ? "; " : "", mi->url, why);
+                }
+                request_free(rq);
+        }
+        (void)answered;
+        if (usable == 0)
+                return ib_err_set(err, -EIO, 0, "no usable mirror: %s", reasons);
+        return (int)usable;
+}
+
+static void *fetch_thread(void *p) {
+        struct ib_blockdev *bd = p;
+
+        pthread_mutex_lock(&bd->lock);
+        while (!bd->stop) {
+                CURLMsg *msg;
+                int running, left;
+
+                schedule(bd);
+                pthread_mutex_unlock(&bd->lock);
+                curl_multi_perform(bd->multi, &running);
+                curl_multi_poll(bd->multi, NULL, 0, 250, NULL);
+                curl_multi_perform(bd->multi, &running);
+                pthread_mutex_lock(&bd->lock);
+                while ((msg = curl_multi_info_read(bd->multi, &left))) {
+                        struct request *rq = NULL;
+
+                        if (msg->msg != CURLMSG_DONE)
+                                continue;
+                        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&rq);
+                        curl_multi_remove_handle(bd->multi, msg->easy_handle);
+                        for (struct request **pp = &bd->requests; *pp; pp = &(*pp)->next)
+                                if (*pp == rq) {
+                                        *pp = rq->next;
+                                        break;
+                                }
+                        finish_request(bd, rq, msg->data.result);
+                        request_free(rq);
+                        pthread_cond_broadcast(&bd->cond);
+                }
+        }
+        pthread_mutex_unlock(&bd->lock);
+        return NULL;
+}
+
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud) {
+        pthread_mutex_lock(&((pthread_mutex_t *)ud)[d]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data d, void *ud) {
+        pthread_mutex_unlock(&((pthread_mutex_t *)ud)[d]);
+}
+
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *opts, struct ib_blockdev **ret,
+                    struct ib_err *err) {
+        struct ib_blockdev *bd = calloc(1, sizeof(*bd));
+        uint64_t n = m->n_blocks;
+
+        if (!bd)
+                return ib_err_set(err, -ENOMEM, 0, "out of memory");
+        bd->m = m;
+        if (opts)
+                bd->o = *opts;
+        if (!bd->o.ram_cache)
+                bd->o.ram_cache = 64u << 20;
+        if (!bd->o.parallel)
+                bd->o.parallel = 4;
+        if (!bd->o.max_run)
+                bd->o.max_run = 16;
+        if (!bd->o.connect_timeout)
+                bd->o.connect_timeout = 10;
+        if (!bd->o.stall_timeout)
+                bd->o.stall_timeout = 15;
+        if (!bd->o.deadline)
+                bd->o.deadline = 120;
+        if (bd->o.no_readahead)
+                bd->o.readahead = 0;
+        else if (!bd->o.readahead)
+                bd->o.readahead = 8;
+        /* Enough slots for every request in flight plus the blocks readers wait for. */
+        bd->n_slots = bd->o.ram_cache / m->block_size;
+        if (bd->n_slots < (size_t)bd->o.parallel * bd->o.max_run * 2 + 64)
+                bd->n_slots = (size_t)bd->o.parallel * bd->o.max_run * 2 + 64;
+        if (bd->n_slots > n)
+                bd->n_slots = (size_t)n;
+        bd->state = calloc(n, 1);
+        bd->failed = calloc(n, 1);
+        bd->attempts = calloc(n, 1);
+        bd->waiters = calloc(n, sizeof(uint16_t));
+        bd->slot_of = malloc(n * sizeof(int32_t));
+        bd->deadline_ms = calloc(n, sizeof(uint64_t));
+        bd->slot_data = malloc(bd->n_slots * m->block_size);
+        bd->slot_block = malloc(bd->n_slots * sizeof(int64_t));
+        bd->slot_ref = calloc(bd->n_slots, 1);
+        if (!bd->state || !bd->failed || !bd->attempts || !bd->waiters || !bd->slot_of || !bd->deadline_ms ||
+            !bd->slot_data || !bd->slot_block || !bd->slot_ref) {
+                ib_blockdev_free(bd);
+                return ib_err_set(err, -ENOMEM, 0, "out of memory for %zu cache slots", bd->n_slots);
+        }
+        memset(bd->slot_of, 0xff, n * sizeof(int32_t));
+        for (size_t i = 0; i < bd->n_slots; i++)
+                bd->slot_block[i] = -1;
+        pthread_mutex_init(&bd->lock, NULL);
+        pthread_cond_init(&bd->cond, NULL);
+        if (bd->o.cache_dir) {
+                char path[4096];
+
+                snprintf(path, sizeof(path), "%s/blocks", bd->o.cache_dir);
+                if ((mkdir(bd->o.cache_dir, 0755) < 0 && errno != EEXIST) || (mkdir(path, 0755) < 0 && errno != EEXIST)) {
+                        int r = -errno;
+
+                        ib_blockdev_free(bd);
+                        return ib_err_set(err, r, 0, "cannot create the cache directory %s: %s", path, strerror(-r));
+                }
+        }
+        *ret = bd;
+        return 0;
+}
+
+int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        int r;
+
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return ib_err_set(err, -EIO, 0, "cannot initialise libcurl");
+        bd->multi = curl_multi_init();
+        bd->share = curl_share_init();
+        if (!bd->multi || !bd->share)
+                return ib_err_set(err, -ENOMEM, 0, "out of memory");
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+                pthread_mutex_init(&share_locks[i], NULL);
+        (void)once;
+        curl_share_setopt(bd->share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(bd->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(bd->share, CURLSHOPT_USERDATA, share_locks);
+        curl_share_setopt(bd->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(bd->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl_share_setopt(bd->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        curl_multi_setopt(bd->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)bd->o.parallel);
+        curl_multi_setopt(bd->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+        r = pthread_create(&bd->thread, NULL, fetch_thread, bd);
+        if (r != 0)
+                return ib_err_set(err, -r, 0, "cannot start the fetch thread: %s", strerror(r));
+        bd->started = true;
+        return 0;
+}
+
+static void wake(struct ib_blockdev *bd) {
+        if (bd->multi)
+                curl_multi_wakeup(bd->multi);
+}
+
+ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_t off) {
+        const struct ib_manifest *m = bd->m;
+        uint64_t b0, b1, t0 = now_ms();
+        bool sequential;
+        ssize_t ret = 0;
+
+        if (off >= m->size || len == 0)
+                return 0;
+        if (len > m->size - off)
+                len = (size_t)(m->size - off);
+        b0 = off / m->block_size;
+        b1 = (off + len - 1) / m->block_size;
+        pthread_mutex_lock(&bd->lock);
+        sequential = off == bd->last_read_end && off > 0;
+        bd->reads++;
+        for (uint64_t b = b0; b <= b1; b++)
+                bd->waiters[b]++;
+        for (bool first = true;; first = false) {
+                bool all = true, queued = false;
+
+                for (uint64_t b = b0; b <= b1; b++) {
+                        if (bd->slot_of[b] >= 0)
+                                continue;
+                        if (bd->failed[b]) {
+                                ret = -EIO;
+                                break;
+                        }
+                        if (bd->state[b] != B_INFLIGHT) {
+                                want_block(bd, b, true);
+                                queued = true;
+                        }
+                        all = false;
+                }
+                if (ret < 0)
+                        break;
+                if (all) {
+                        if (first)
+                                bd->ram_hits++;
+                        for (uint64_t b = b0; b <= b1; b++) {
+                                uint64_t boff = b * m->block_size;
+                                uint64_t from = off > boff ? off - boff : 0;
+                                uint64_t to = off + len < boff + block_len(m, b) ? off + len - boff : block_len(m, b);
+                                int32_t s = bd->slot_of[b];
+
+                                memcpy((uint8_t *)buf + (boff + from - off), slot_ptr(bd, (size_t)s) + from, (size_t)(to - from));
+                                bd->slot_ref[s] = 1;
+                        }
+                        ret = (ssize_t)len;
+                        break;
+                }
+                /* Sequential reading: fetch ahead while this read waits. */
+                if (first && sequential)
+                        for (uint64_t b = b1 + 1; b <= b1 + bd->o.readahead && b < m->n_blocks; b++)
+                                want_block(bd, b, false);
+                if (queued || first)
+                        wake(bd);
+                pthread_cond_wait(&bd->cond, &bd->lock);
+        }
+        for (uint64_t b = b0; b <= b1; b++)
+                if (--bd->waiters[b] == 0)
+                        bd->failed[b] = 0;
+        if (ret > 0) {
+                uint64_t us = (now_ms() - t0) * 1000;
+
+                bd->bytes_read += (uint64_t)ret;
+                bd->last_read_end = off + (uint64_t)ret;
+                bd->latency_us_sum += us;
+                bd->latency_n++;
+                if (us > bd->latency_us_max)
+                        bd->latency_us_max = us;
+                /* Keep the readahead window ahead of a sequential reader even on cache hits. */
+                if (sequential)
+                        for (uint64_t b = b1 + 1; b <= b1 + bd->o.readahead && b < m->n_blocks; b++)
+                                want_block(bd, b, false);
+        }
+        pthread_mutex_unlock(&bd->lock);
+        wake(bd);
+        return ret;
+}
+
+void ib_blockdev_prefetch(struct ib_blockdev *bd, const uint64_t *blocks, size_t n) {
+        pthread_mutex_lock(&bd->lock);
+        for (size_t i = 0; i < n; i++)
+                if (blocks[i] < bd->m->n_blocks)
+                        want_block(bd, blocks[i], false);
+        pthread_mutex_unlock(&bd->lock);
+        wake(bd);
+}
+
+void ib_blockdev_stats(struct ib_blockdev *bd, FILE *f) {
+        pthread_mutex_lock(&bd->lock);
+        fprintf(f, "image %s\nsize %" PRIu64 "\nblock-size %u\n", bd->m->name, bd->m->size, bd->m->block_size);
+        fprintf(f, "reads %" PRIu64 "\nbytes-read %" PRIu64 "\nram-hits %" PRIu64 "\ndisk-hits %" PRIu64 "\ndisk-writes %" PRIu64 "\n",
+                bd->reads, bd->bytes_read, bd->ram_hits, bd->disk_hits, bd->disk_writes);
+        fprintf(f, "verify-failures %" PRIu64 "\nretries %" PRIu64 "\neio %" PRIu64 "\n", bd->verify_failures, bd->retries, bd->eio);
+        fprintf(f, "read-latency-avg-ms %.1f\nread-latency-max-ms %.1f\n",
+                bd->latency_n ? (double)bd->latency_us_sum / (double)bd->latency_n / 1000 : 0.0, (double)bd->latency_us_max / 1000);
+        for (unsigned i = 0; i < bd->n_mirrors; i++) {
+                const struct mirror *mi = &bd->mirrors[i];
+
+                fprintf(f, "mirror %s bytes=%" PRIu64 " requests=%" PRIu64 " errors=%" PRIu64 " verify-failures=%" PRIu64
+                        " latency-ms=%.1f rate-MBps=%.1f state=%s\n", mi->url, mi->bytes, mi->requests, mi->errors,
+                        mi->verify_failures, mi->latency_ms, mi->rate / 1e6,
+                        mi->broken ? "failed" : mi->down_until_ms > now_ms() ? "backing-off" : "ok");
+        }
+        pthread_mutex_unlock(&bd->lock);
+}
+
+struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
+        if (!bd)
+                return NULL;
+        if (bd->started) {
+                pthread_mutex_lock(&bd->lock);
+                bd->stop = true;
+                pthread_mutex_unlock(&bd->lock);
+                wake(bd);
+                pthread_join(bd->thread, NULL);
+        }
+        if (bd->multi) {
+                while (bd->requests) {
+                        struct request *rq = bd->requests;
+
+                        bd->requests = rq->next;
+                        curl_multi_remove_handle(bd->multi, rq->easy);
+                        request_free(rq);
+                }
+                curl_multi_cleanup(bd->multi);
+        }
+        if (bd->share)
+                curl_share_cleanup(bd->share);
+        for (unsigned i = 0; i < bd->n_mirrors; i++) {
+                free(bd->mirrors[i].url);
+                free(bd->mirrors[i].etag);
+                free(bd->mirrors[i].last_modified);
+                free(bd->mirrors[i].broken);
+        }
+        free(bd->demand.v);
+        free(bd->background.v);
+        free(bd->state);
+        free(bd->failed);
+        free(bd->attempts);
+        free(bd->waiters);
+        free(bd->slot_of);
+        free(bd->deadline_ms);
+        free(bd->slot_data);
+        free(bd->slot_block);
+        free(bd->slot_ref);
+        free(bd);
+        return NULL;
+}

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# inetboot-httpfs on the host: real nginx (and busybox httpd, python's
+# http.server), real FUSE mounts, the project's fault-injecting proxy.
+# Every read returns the signed bytes or fails with EIO.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/servers.sh"
+requires inetboot-httpfs inetboot-sign fusermount3 nginx xorriso cpio
+[ -e /dev/fuse ] || { echo "skip - no /dev/fuse"; exit 77; }
+scratch d
+S=inetboot-sign
+
+# mount_fs MNT ARGS...: run inetboot-httpfs -f in the background (PID in FS_PID),
+# wait (bounded) until MNT is mounted, unmount at exit.
+mount_fs() {
+    local mnt=$1 i
+    shift
+    mkdir -p "$mnt"
+    inetboot-httpfs -f --log "$d/httpfs.log" "$@" "$mnt" 2>>"$d/httpfs.err" &
+    FS_PID=$!
+    disown $FS_PID  # its end (even by kill -9) is checked, not reported by the shell
+    cleanup_add "fusermount3 -u -z '$mnt' 2>/dev/null; kill $FS_PID 2>/dev/null"
+    for i in $(seq 100); do
+        mountpoint -q "$mnt" && return 0
+        kill -0 $FS_PID 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+umount_fs() {
+    fusermount3 -u "$1"
+    local i
+    for i in $(seq 50); do kill -0 "$FS_PID" 2>/dev/null || return 0; sleep 0.1; done
+    return 1
+}
+
+mkdir -p "$d/www" "$d/bad" "$d/keys"
+cp "$IB_SRCDIR/keys/test-only-publisher.pub" "$d/keys/"
+"$IB_SRCDIR/tests/lib/mkiso" "$d/www/live.iso"
+nginx_start "$d/www"
+U=http://127.0.0.1:$NGINX_PORT
+$S -q make --key "$TEST_KEY" --block-size 64K --url "$U/live.iso" "$d/www/live.iso" -o "$d/www/live.iso.manifest"
+size=$(stat -c %s "$d/www/live.iso")
+
+# --- the basics ----------------------------------------------------------------
+check "mount from a manifest URL" mount_fs "$d/m1" --keys "$d/keys" "$U/live.iso.manifest"
+check "the image appears under its name" test "$(stat -c %s "$d/m1/live.iso")" = "$size"
+check "read-only" bash -c "! touch '$d/m1/live.iso' 2>/dev/null"
+before=$(nginx_bytes_sent live.iso)
+dd if="$d/m1/live.iso" of="$d/piece" bs=4096 skip=1000 count=1 status=none
+after=$(nginx_bytes_sent live.iso)
+check "a 4 KiB read is lazy: $((after - before)) bytes fetched (<= 4 blocks: the kernel reads ahead 128 KiB; of $size)" \
+    test $((after - before)) -le $((4 * 65536))
+check "the bytes read are the image's" cmp -s "$d/piece" <(dd if="$d/www/live.iso" bs=4096 skip=1000 count=1 status=none)
+check "the whole image reads back exactly" cmp -s "$d/m1/live.iso" "$d/www/live.iso"
+total=$(nginx_bytes_sent live.iso)
+check "no block fetched twice in a whole read ($total bytes for $size)" test "$total" -le $((size + 65536 * 2))
+expect_out "statistics file under the mount" "bytes-read [0-9]+" cat "$d/m1/.inetboot-stats"
+expect_out "statistics name the mirror" "mirror $U/live.iso bytes=[0-9]+" cat "$d/m1/.inetboot-stats"
+kill -USR1 $FS_PID; sleep 0.5
+check "SIGUSR1 writes statistics to the log" grep -q 'verify-failures' "$d/httpfs.log"
+check "unmount ends the daemon" umount_fs "$d/m1"
+
+# --- signatures ----------------------------------------------------------------------
+mkdir -p "$d/other"; $S -q keygen "$d/other/stranger"; rm "$d/other/stranger.key"
+expect_fail "manifest signed by an unknown key: refused" 'unknown key' \
+    inetboot-httpfs -f --keys "$d/other" "$U/live.iso.manifest" "$d/m2"
+cp "$d/www/live.iso.manifest" "$d/www/edited.manifest"; cp "$d/www/live.iso.manifest.sig" "$d/www/edited.manifest.sig"
+sed -i 's/^serial .*/serial 1/' "$d/www/edited.manifest"
+expect_fail "an edited manifest: refused" 'changed after signing' \
+    inetboot-httpfs -f --keys "$d/keys" "$U/edited.manifest" "$d/m2"
+expect_fail "no signature: refused" 'cannot read the manifest.s signature .*HTTP status 404' \
+    inetboot-httpfs -f --keys "$d/keys" --sig "$U/none.sig" "$U/live.iso.manifest" "$d/m2"
+check "--insecure mounts an unsigned manifest, loudly" mount_fs "$d/m2" --insecure "$U/edited.manifest"
+check "--insecure says so" grep -q 'NOT checked' "$d/httpfs.err"
+umount_fs "$d/m2"
+
+# --- servers ------------------------------------------------------------------------------
+cp "$d/www/live.iso" "$d/bad/live.iso"
+pyhttp_start "$d/bad"
+expect_fail "a server that ignores Range: a clear error, no hang" 'ignores Range requests' \
+    timeout 60 inetboot-httpfs -f --keys "$d/keys" --no-manifest-mirrors --mirror "http://127.0.0.1:$PYHTTP_PORT/live.iso" \
+    "$d/www/live.iso.manifest" "$d/m3"
+busybox_httpd_start "$d/www"
+check "busybox httpd (Connection: close on every answer)" mount_fs "$d/m3" --keys "$d/keys" --no-manifest-mirrors \
+    --mirror "http://127.0.0.1:$BUSYBOX_PORT/live.iso" "$d/www/live.iso.manifest"
+check "busybox httpd: the whole image reads back exactly" cmp -s "$d/m3/live.iso" "$d/www/live.iso"
+umount_fs "$d/m3"
+
+# --- mirrors: failover on bad data, EIO when no copy is good ---------------------------------
+mkdir -p "$d/corrupt"
+nginx_port1=$NGINX_PORT
+cp "$d/www/live.iso" "$d/corrupt/live.iso"
+flip_byte "$d/corrupt/live.iso" $((65536 * 40 + 5))
+flip_byte "$d/corrupt/live.iso" $((65536 * 90 + 7))
+python3 -m http.server --help >/dev/null 2>&1 # warm
+busybox_httpd_stop; busybox_httpd_start "$d/corrupt"
+C=http://127.0.0.1:$BUSYBOX_PORT/live.iso
+check "mount with a corrupt mirror first" mount_fs "$d/m4" --keys "$d/keys" --mirror "$C" "$d/www/live.iso.manifest"
+# Nothing measured yet, so the first mirror is preferred: these blocks come from the liar first.
+check "failover: a bad block from the preferred mirror is fetched again from the other" cmp -s \
+    <(dd if="$d/m4/live.iso" bs=65536 skip=40 count=1 status=none) <(dd if="$d/www/live.iso" bs=65536 skip=40 count=1 status=none)
+check "failover: every byte right although the preferred mirror lies" cmp -s "$d/m4/live.iso" "$d/www/live.iso"
+expect_out "the lying mirror's bad blocks are counted" "mirror $C .*verify-failures=[1-9]" cat "$d/m4/.inetboot-stats"
+check "the log names block, mirror and reason" grep -q "block 40 from $C: SHA-256 does not match" "$d/httpfs.log"
+umount_fs "$d/m4"
+check "only the corrupt mirror" mount_fs "$d/m5" --keys "$d/keys" --no-manifest-mirrors --mirror "$C" "$d/www/live.iso.manifest"
+expect_fail "block 40 has no good copy anywhere: EIO" 'Input/output error' \
+    dd if="$d/m5/live.iso" of=/dev/null bs=65536 skip=40 count=1 status=none
+check "other blocks still read exactly" cmp -s <(dd if="$d/m5/live.iso" bs=65536 skip=41 count=10 status=none) \
+    <(dd if="$d/www/live.iso" bs=65536 skip=41 count=10 status=none)
+check "the EIO is logged with block and reason" grep -q 'block 40 (offset 2621440): no mirror gave a copy' "$d/httpfs.log"
+umount_fs "$d/m5"
+
+# --- persistent cache ------------------------------------------------------------------------------
+check "mount with a cache" mount_fs "$d/m6" --keys "$d/keys" --cache "$d/cache" "$U/live.iso.manifest"
+cat "$d/m6/live.iso" > /dev/null
+umount_fs "$d/m6"
+nfiles=$(find "$d/cache/blocks" -type f | wc -l)
+check "the cache holds the image's blocks ($nfiles)" test "$nfiles" -ge $(( (size + 65535) / 65536 - 5 ))
+bad_entries=0
+for f in $(find "$d/cache/blocks" -type f); do
+    [ "$(sha256sum < "$f" | cut -c1-64)" = "${f##*/}" ] || bad_entries=$((bad_entries + 1))
+done
+check "every cache entry is named by its hash" test "$bad_entries" = 0
+nginx_stop
+check "server gone: mount from the cache" mount_fs "$d/m7" --keys "$d/keys" --cache "$d/cache" "$d/www/live.iso.manifest"
+check "server gone: every byte from the cache" cmp -s "$d/m7/live.iso" "$d/www/live.iso"
+umount_fs "$d/m7"
+nginx_start "$d/www"; U=http://127.0.0.1:$NGINX_PORT
+victim=$(find "$d/cache/blocks" -type f | sort | head -n 1)
+flip_byte "$victim" 100
+check "mount with a corrupted cache entry" mount_fs "$d/m8" --keys "$d/keys" --cache "$d/cache" --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+check "a corrupted cache entry is caught and refetched" cmp -s "$d/m8/live.iso" "$d/www/live.iso"
+check "the corrupt entry was dropped and is now right" test "$(sha256sum < "$victim" | cut -c1-64)" = "${victim##*/}"
+check "the log says so" grep -q 'is corrupt' "$d/httpfs.log"
+umount_fs "$d/m8"
+# A daemon killed while it fills the cache leaves no partial entry.
+rm -rf "$d/cache2"
+mount_fs "$d/m9" --keys "$d/keys" --cache "$d/cache2" --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+( cat "$d/m9/live.iso" > /dev/null 2>&1 & ); sleep 0.2
+kill -9 $FS_PID; sleep 0.2; fusermount3 -u -z "$d/m9" 2>/dev/null
+bad_entries=0
+for f in $(find "$d/cache2/blocks" -type f -name '[0-9a-f]*' ! -name '*.tmp-*'); do
+    [ "$(sha256sum < "$f" | cut -c1-64)" = "${f##*/}" ] || bad_entries=$((bad_entries + 1))
+done
+check "killed mid-fill: no corrupt cache entry" test "$bad_entries" = 0
+
+# --- daemon mode, root-storage daemon ---------------------------------------------------------------
+mkdir -p "$d/m10"
+inetboot-httpfs --keys "$d/keys" --log "$d/daemon.log" --root-daemon --mirror "$U/live.iso" "$U/live.iso.manifest" "$d/m10"
+cleanup_add "fusermount3 -u -z '$d/m10' 2>/dev/null"
+check "daemonized: the mount is ready when the command returns" cmp -s "$d/m10/live.iso" "$d/www/live.iso"
+dpid=$(for p in /proc/[0-9]*; do { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -q "$d/m10" && echo "${p#/proc/}"; done | head -n 1)
+check "--root-daemon: argv[0] starts with '@'" bash -c "head -c 1 /proc/$dpid/cmdline | grep -q @"
+check "--root-daemon: memory locked" grep -q 'VmLck:[[:space:]]*[1-9]' "/proc/$dpid/status"
+fusermount3 -u "$d/m10"
+
+# --- faults: a long randomised run through the fault-injecting proxy ------------------------------------
+# 96 MiB of random data in 64 KiB blocks, so that most reads go to the network.
+head -c $((96 * 1024 * 1024)) /dev/urandom > "$d/www/random.img"
+$S -q make --key "$TEST_KEY" --block-size 64K --no-scan "$d/www/random.img" -o "$d/www/random.img.manifest"
+faultproxy_start "$NGINX_PORT" --faults flip,truncate,badrange,5xx,reset --rate 0.25 --seed 7
+mount_fs "$d/m11" --keys "$d/keys" --mirror "http://127.0.0.1:$FAULTPROXY_PORT/random.img" \
+    --ram-cache 1 --readahead 0 "$d/www/random.img.manifest"
+out=$(python3 "$IB_SRCDIR/tests/lib/randread.py" "$d/m11/random.img" "$d/www/random.img" 800 11 200000 2>&1)
+rc=$?
+faults=$(faultproxy_stats faults)
+check "randomised reads through injected faults: exact bytes or EIO ($out, $faults faults)" test "$rc" = 0
+check "hundreds of faults injected ($faults)" test "$faults" -ge 100
+umount_fs "$d/m11"
+# A server that goes away for a while: reads block, then complete.
+mount_fs "$d/m12" --keys "$d/keys" --no-manifest-mirrors --mirror "http://127.0.0.1:$FAULTPROXY_PORT/live.iso" \
+    --readahead 0 "$d/www/live.iso.manifest"
+faultproxy_stop
+faultproxy_start "$NGINX_PORT" --rate 0
+mount_fs "$d/m13" --keys "$d/keys" --no-manifest-mirrors --mirror "http://127.0.0.1:$FAULTPROXY_PORT/live.iso" \
+    --readahead 0 "$d/www/live.iso.manifest"
+faultproxy_down
+( dd if="$d/m13/live.iso" of="$d/during-outage" bs=65536 skip=100 count=4 status=none; echo $? > "$d/outage.rc" ) &
+sleep 12
+check "while the server is down the read waits" test ! -e "$d/outage.rc"
+faultproxy_up
+for i in $(seq 100); do [ -e "$d/outage.rc" ] && break; sleep 0.2; done
+check "server back after 12 s: the read completes without error" test "$(cat "$d/outage.rc" 2>/dev/null)" = 0
+check "and returns the right bytes" cmp -s "$d/during-outage" <(dd if="$d/www/live.iso" bs=65536 skip=100 count=4 status=none)
+umount_fs "$d/m13"
+
+# --- an image over 4 GiB (sparse) ----------------------------------------------------------------------
+cp "$d/www/live.iso" "$d/www/big.iso"
+truncate -s $((4 * 1024 * 1024 * 1024 + 256 * 1024 * 1024 + 999)) "$d/www/big.iso"
+head -c 3000000 /dev/urandom | dd of="$d/www/big.iso" bs=1M oflag=seek_bytes seek=$((4 * 1024 * 1024 * 1024 + 100 * 1024 * 1024)) conv=notrunc status=none iflag=fullblock
+$S -q make --key "$TEST_KEY" --block-size 1M --url "$U/big.iso" "$d/www/big.iso" -o "$d/www/big.iso.manifest"
+check "mount a 4.25 GiB image" mount_fs "$d/m14" --keys "$d/keys" "$U/big.iso.manifest"
+out=$(python3 "$IB_SRCDIR/tests/lib/randread.py" "$d/m14/big.iso" "$d/www/big.iso" 60 5 300000 $((4 * 1024 * 1024 * 1024 + 90 * 1024 * 1024)) 2>&1)
+check "reads above 4 GiB are exact ($out)" bash -c "[[ '$out' == exact=60* ]]"
+umount_fs "$d/m14"
+
+# --- help, man page ------------------------------------------------------------------------------------
+expect_out "--help" 'Usage: inetboot-httpfs \[OPTIONS\] MANIFEST MOUNTPOINT' inetboot-httpfs --help
+expect_fail "missing arguments: usage error" 'expected MANIFEST and MOUNTPOINT' inetboot-httpfs
+check "man page beside the code" grep -q '^\.TH INETBOOT-HTTPFS 1' "$IB_SRCDIR/src/httpfs/inetboot-httpfs.1"
+finish
