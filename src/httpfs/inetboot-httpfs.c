@@ -233,6 +233,7 @@ static void usage(FILE *f) {
                 "  -m, --mirror URL      a raw image mirror, preferred to the manifest's (repeatable)\n"
                 "      --no-manifest-mirrors  only the --mirror URLs\n"
                 "  -c, --cache DIR       persistent block cache (blocks by hash, re-verified when read)\n"
+                "      --cache-size MiB  bound of the persistent cache; least recently used blocks go\n"
                 "      --ram-cache MiB   RAM cache size (default 64)\n"
                 "  -j, --parallel N      requests in flight per mirror (default 4)\n"
                 "      --readahead N     blocks to read ahead on sequential access (default 8, 0 = off)\n"
@@ -334,7 +335,7 @@ static void become_root_daemon(char **argv) {
 }
 
 int main(int argc, char **argv) {
-        enum { O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_CA, O_LOG, O_ROOT };
+        enum { O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_CA, O_LOG, O_ROOT };
         static const struct option options[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "sig", required_argument, NULL, O_SIG },
@@ -343,6 +344,7 @@ int main(int argc, char **argv) {
                 { "no-manifest-mirrors", no_argument, NULL, O_NO_MANIFEST_MIRRORS },
                 { "cache", required_argument, NULL, 'c' },
                 { "ram-cache", required_argument, NULL, O_RAM },
+                { "cache-size", required_argument, NULL, O_CACHE_SIZE },
                 { "parallel", required_argument, NULL, 'j' },
                 { "readahead", required_argument, NULL, O_READAHEAD },
                 { "timeout", required_argument, NULL, O_TIMEOUT },
@@ -380,6 +382,13 @@ int main(int argc, char **argv) {
                         break;
                 case O_NO_MANIFEST_MIRRORS: manifest_mirrors = false; break;
                 case 'c': bo.cache_dir = optarg; break;
+                case O_CACHE_SIZE:
+                        if (ib_parse_u64(optarg, strlen(optarg), &v) < 0 || v == 0 || v > (UINT64_C(1) << 24)) {
+                                fprintf(stderr, "%s: bad --cache-size '%s' (MiB)\nTry '%s --help'.\n", prog, optarg, prog);
+                                return 2;
+                        }
+                        bo.cache_max = v << 20;
+                        break;
                 case O_RAM:
                 case 'j':
                 case O_READAHEAD:

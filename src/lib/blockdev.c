@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "blockdev.h"
+#include "diskcache.h"
 #include "image.h"
 
 #define MAX_MIRRORS 64
@@ -77,6 +78,7 @@ struct ib_blockdev {
         struct mirror mirrors[MAX_MIRRORS];
         unsigned n_mirrors, inflight;
 
+        struct ib_diskcache *dc;
         CURLM *multi;
         CURLSH *share;
         struct request *requests;
@@ -197,62 +199,30 @@ static void cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data
         bd->hand = (s + 1) % bd->n_slots;
 }
 
-/* ---- persistent cache: DIR/blocks/xx/<sha256 hex>, re-verified when read ---- */
+/* ---- persistent cache (diskcache.c) -------------------------------------------- */
 
-static void disk_path(struct ib_blockdev *bd, const uint8_t sha[32], char *path, size_t size) {
-        char hex[65];
-
-        ib_hex(sha, 32, hex);
-        snprintf(path, size, "%s/blocks/%.2s/%s", bd->o.cache_dir, hex, hex);
-}
-
-/* 1 and @buf filled on a verified hit, 0 on a miss.  A corrupt entry is removed. */
+/* 1 and @buf filled on a verified hit, else 0.  A corrupt entry was dropped by the cache. */
 static int disk_get(struct ib_blockdev *bd, uint64_t b, uint8_t *buf) {
-        const uint8_t *want = bd->m->blocks[b];
-        size_t len = block_len(bd->m, b);
-        char path[4096];
-        uint8_t sha[32];
-        ssize_t n;
-        int fd;
+        int r;
 
-        if (!bd->o.cache_dir)
+        if (!bd->dc)
                 return 0;
-        disk_path(bd, want, path, sizeof(path));
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return 0;
-        n = ib_pread_full(fd, buf, len, 0);
-        /* One byte more than expected means a wrong file too. */
-        if (n == (ssize_t)len) {
-                uint8_t extra;
-
-                if (pread(fd, &extra, 1, (off_t)len) != 0)
-                        n = -1;
-        }
-        close(fd);
-        if (n != (ssize_t)len || ib_sha256(buf, len, sha) < 0 || memcmp(sha, want, 32) != 0) {
+        r = ib_diskcache_get(bd->dc, bd->m->blocks[b], buf, block_len(bd->m, b));
+        if (r == -EBADMSG) {
                 bd->verify_failures++;
-                logf_(bd, "cache: %s is corrupt (block %" PRIu64 "); dropped, fetching again", path, b);
-                unlink(path);
-                return 0;
+                logf_(bd, "cache: the entry of block %" PRIu64 " is corrupt; dropped, fetching again", b);
         }
-        return 1;
+        return r > 0;
 }
 
 static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
-        char path[4096], dir[4096];
         int r;
 
-        if (!bd->o.cache_dir)
+        if (!bd->dc || ib_diskcache_has(bd->dc, bd->m->blocks[b]))
                 return;
-        disk_path(bd, bd->m->blocks[b], path, sizeof(path));
-        snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
-        if (access(path, F_OK) == 0)
-                return;
-        mkdir(dir, 0755);
-        r = ib_write_file_atomic(path, data, block_len(bd->m, b), 0644);
+        r = ib_diskcache_put(bd->dc, bd->m->blocks[b], data, block_len(bd->m, b));
         if (r < 0)
-                logf_(bd, "cache: cannot write %s: %s", path, strerror(-r));
+                logf_(bd, "cache: cannot store block %" PRIu64 ": %s", b, strerror(-r));
         else
                 bd->disk_writes++;
 }
@@ -587,13 +557,6 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                 mirror_down(bd, rq->mirror, "sent blocks that do not match the manifest");
 }
 
-static bool access_block_cached(struct ib_blockdev *bd, uint64_t b) {
-        char path[4096];
-
-        disk_path(bd, bd->m->blocks[b], path, sizeof(path));
-        return access(path, F_OK) == 0;
-}
-
 /* Start requests while there is room; called with the lock held. */
 static void schedule(struct ib_blockdev *bd) {
         uint64_t now = now_ms();
@@ -611,7 +574,7 @@ static void schedule(struct ib_blockdev *bd) {
                                 bd->state[b] = B_ABSENT;
                         continue;
                 }
-                if (bd->o.cache_dir) {
+                if (bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[b])) {
                         uint8_t *tmp = malloc(bd->m->block_size);
 
                         if (tmp && disk_get(bd, b, tmp)) {
@@ -642,7 +605,7 @@ static void schedule(struct ib_blockdev *bd) {
                 }
                 /* Merge the following queued blocks into one Range request. */
                 while (n < bd->o.max_run && b + n < bd->m->n_blocks && bd->state[b + n] == B_QUEUED && bd->slot_of[b + n] < 0 &&
-                       !(bd->o.cache_dir && access_block_cached(bd, b + n)))
+                       !(bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[b + n])))
                         n++;
                 if (start_request(bd, (unsigned)mi, b, n) < 0) {
                         queue_push(q, b, true);
@@ -795,16 +758,11 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
                 bd->slot_block[i] = -1;
         pthread_mutex_init(&bd->lock, NULL);
         pthread_cond_init(&bd->cond, NULL);
-        if (bd->o.cache_dir) {
-                char path[4096];
+        if (bd->o.cache_dir && ib_diskcache_open(bd->o.cache_dir, bd->o.cache_max, &bd->dc, err) < 0) {
+                int r = err ? err->code : -EIO;
 
-                snprintf(path, sizeof(path), "%s/blocks", bd->o.cache_dir);
-                if ((mkdir(bd->o.cache_dir, 0755) < 0 && errno != EEXIST) || (mkdir(path, 0755) < 0 && errno != EEXIST)) {
-                        int r = -errno;
-
-                        ib_blockdev_free(bd);
-                        return ib_err_set(err, r, 0, "cannot create the cache directory %s: %s", path, strerror(-r));
-                }
+                ib_blockdev_free(bd);
+                return r < 0 ? r : -EIO;
         }
         *ret = bd;
         return 0;
@@ -938,6 +896,8 @@ void ib_blockdev_stats(struct ib_blockdev *bd, FILE *f) {
         fprintf(f, "reads %" PRIu64 "\nbytes-read %" PRIu64 "\nram-hits %" PRIu64 "\ndisk-hits %" PRIu64 "\ndisk-writes %" PRIu64 "\n",
                 bd->reads, bd->bytes_read, bd->ram_hits, bd->disk_hits, bd->disk_writes);
         fprintf(f, "verify-failures %" PRIu64 "\nretries %" PRIu64 "\neio %" PRIu64 "\n", bd->verify_failures, bd->retries, bd->eio);
+        if (bd->dc)
+                ib_diskcache_stats(bd->dc, f);
         fprintf(f, "read-latency-avg-ms %.1f\nread-latency-max-ms %.1f\n",
                 bd->latency_n ? (double)bd->latency_us_sum / (double)bd->latency_n / 1000 : 0.0, (double)bd->latency_us_max / 1000);
         for (unsigned i = 0; i < bd->n_mirrors; i++) {
@@ -973,6 +933,7 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
         }
         if (bd->share)
                 curl_share_cleanup(bd->share);
+        ib_diskcache_free(bd->dc);
         for (unsigned i = 0; i < bd->n_mirrors; i++) {
                 free(bd->mirrors[i].url);
                 free(bd->mirrors[i].etag);

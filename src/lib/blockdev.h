@@ -24,6 +24,7 @@
 struct ib_blockdev_opts {
         size_t ram_cache;               /* bytes of RAM cache (default 64 MiB) */
         const char *cache_dir;          /* persistent cache, NULL for none */
+        uint64_t cache_max;             /* its bound in bytes, 0 for none */
         unsigned parallel;              /* requests in flight at once (default 4) */
         unsigned max_run;               /* most blocks merged into one request (default 16) */
         unsigned readahead;             /* blocks read ahead on sequential access (default 8) */

@@ -134,6 +134,14 @@ check "a corrupted cache entry is caught and refetched" cmp -s "$d/m8/live.iso" 
 check "the corrupt entry was dropped and is now right" test "$(sha256sum < "$victim" | cut -c1-64)" = "${victim##*/}"
 check "the log says so" grep -q 'is corrupt' "$d/httpfs.log"
 umount_fs "$d/m8"
+# A bounded cache: a 2 MiB bound for a 9 MiB image.
+check "mount with --cache-size 2" mount_fs "$d/m8b" --keys "$d/keys" --cache "$d/cache-small" --cache-size 2 \
+    --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+check "bounded cache: the image still reads exactly" cmp -s "$d/m8b/live.iso" "$d/www/live.iso"
+expect_out "bounded cache: evictions counted" 'cache-evictions [1-9]' cat "$d/m8b/.inetboot-stats"
+umount_fs "$d/m8b"
+cbytes=$(find "$d/cache-small/blocks" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+check "bounded cache: $cbytes bytes on disk <= 2 MiB" test "$cbytes" -le $((2 * 1024 * 1024))
 # A daemon killed while it fills the cache leaves no partial entry.
 rm -rf "$d/cache2"
 mount_fs "$d/m9" --keys "$d/keys" --cache "$d/cache2" --mirror "$U/live.iso" "$d/www/live.iso.manifest"
