@@ -193,6 +193,40 @@ check "server back after 12 s: the read completes without error" test "$(cat "$d
 check "and returns the right bytes" cmp -s "$d/during-outage" <(dd if="$d/www/live.iso" bs=65536 skip=100 count=4 status=none)
 umount_fs "$d/m13"
 
+# --- a mirror that goes away mid-read: the read completes from another ---------------------------------
+faultproxy_stop
+faultproxy_start "$NGINX_PORT" --rate 0
+FP1=$FAULTPROXY_PORT FP1_PID=$FAULTPROXY_PID
+mount_fs "$d/m15" --keys "$d/keys" --no-manifest-mirrors --mirror "http://127.0.0.1:$FP1/random.img" \
+    --mirror "$U/random.img" --readahead 0 "$d/www/random.img.manifest"
+dd if="$d/m15/random.img" of=/dev/null bs=65536 count=16 status=none   # the proxy is measured, preferred
+( dd if="$d/m15/random.img" of="$d/midread" bs=65536 skip=200 count=400 status=none; echo $? > "$d/midread.rc" ) &
+sleep 0.3
+faultproxy_down
+for i in $(seq 150); do [ -e "$d/midread.rc" ] && break; sleep 0.2; done
+check "a mirror gone mid-read: the read completes from the other" test "$(cat "$d/midread.rc" 2>/dev/null)" = 0
+check "a mirror gone mid-read: exact bytes" cmp -s "$d/midread" <(dd if="$d/www/random.img" bs=65536 skip=200 count=400 status=none)
+expect_out "both mirrors served part of it" "mirror $U/random.img bytes=[1-9]" cat "$d/m15/.inetboot-stats"
+umount_fs "$d/m15"
+faultproxy_up
+
+# --- HTTPS with CA verification, HTTP/2 ------------------------------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$d/tls.key" -out "$d/tls.crt" 2>/dev/null
+plain_port=$NGINX_PORT plain_pid=$NGINX_PID plain_log=$NGINX_ACCESS_LOG
+NGINX_TLS_CERT=$d/tls.crt NGINX_TLS_KEY=$d/tls.key nginx_start "$d/www"
+T=https://127.0.0.1:$NGINX_PORT
+check "HTTPS mirror with the server's CA" mount_fs "$d/m16" --keys "$d/keys" --ca-file "$d/tls.crt" \
+    --no-manifest-mirrors --mirror "$T/live.iso" "$T/live.iso.manifest"
+check "HTTPS: exact bytes" cmp -s "$d/m16/live.iso" "$d/www/live.iso"
+check "HTTPS: spoken over HTTP/2" grep -q ' HTTP/2.0$' "$NGINX_ACCESS_LOG"
+umount_fs "$d/m16"
+expect_fail "HTTPS without the CA: refused (certificate verification)" 'certificate|SSL' \
+    inetboot-httpfs -f --keys "$d/keys" --sig "$d/www/live.iso.manifest.sig" --no-manifest-mirrors --mirror "$T/live.iso" \
+    "$d/www/live.iso.manifest" "$d/m17"
+nginx_stop
+NGINX_PORT=$plain_port NGINX_PID=$plain_pid NGINX_ACCESS_LOG=$plain_log
+
 # --- an image over 4 GiB (sparse) ----------------------------------------------------------------------
 cp "$d/www/live.iso" "$d/www/big.iso"
 truncate -s $((4 * 1024 * 1024 * 1024 + 256 * 1024 * 1024 + 999)) "$d/www/big.iso"

@@ -7,7 +7,8 @@
 #
 #   free_port                     print a free 127.0.0.1 port (20000-32000)
 #   nginx_start ROOTDIR           NGINX_PORT NGINX_PID NGINX_DIR NGINX_ACCESS_LOG
-#                                 NGINX_ERROR_LOG; nginx_stop
+#                                 NGINX_ERROR_LOG; nginx_stop.  HTTPS + HTTP/2 when
+#                                 NGINX_TLS_CERT and NGINX_TLS_KEY are set
 #   nginx_requests [URI_SUBSTR]   requests in the access log (whose URI contains it)
 #   nginx_bytes_sent [URI_SUBSTR] sum of their body bytes ($body_bytes_sent)
 #   nginx_wait_requests N [URI_SUBSTR]  wait (<= 5 s) until the log has N of them
@@ -27,7 +28,7 @@
 #   faultproxy_stop               SIGTERM; the stats file keeps the final counts
 #
 # Access log line (fields split on spaces; Range fields quoted, "-" if none):
-#   METHOD URI STATUS BODY_BYTES "$http_range" "$sent_http_content_range" CONNECTION CONNECTION_REQUESTS REQUEST_TIME
+#   METHOD URI STATUS BODY_BYTES "$http_range" "$sent_http_content_range" CONNECTION CONNECTION_REQUESTS REQUEST_TIME PROTOCOL
 # NGINX_ACCESS_LOG is written unbuffered: a request is in it once nginx has
 # sent (or given up on) the response; a client that vanished mid-body can make
 # the line come a little later (nginx_wait_requests).
@@ -129,6 +130,14 @@ nginx_start() {
     command -v nginx >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
     requires nginx
     root=$(cd "${1:?nginx_start ROOTDIR}" && pwd) || return 1
+    # HTTPS (with HTTP/2) when NGINX_TLS_CERT and NGINX_TLS_KEY name PEM files.
+    local tls_listen= tls_conf=
+    if [ -n "${NGINX_TLS_CERT:-}" ]; then
+        tls_listen=" ssl http2"
+        tls_conf="
+        ssl_certificate $NGINX_TLS_CERT;
+        ssl_certificate_key $NGINX_TLS_KEY;"
+    fi
     _srv_dir dir nginx || return 1
     mkdir -p "$dir/tmp"
     for try in 1 2 3 4 5; do
@@ -141,7 +150,7 @@ pid $dir/nginx.pid;
 error_log $dir/error.log info;
 events { worker_connections 512; }
 http {
-    log_format inetboot '\$request_method \$request_uri \$status \$body_bytes_sent "\$http_range" "\$sent_http_content_range" \$connection \$connection_requests \$request_time';
+    log_format inetboot '\$request_method \$request_uri \$status \$body_bytes_sent "\$http_range" "\$sent_http_content_range" \$connection \$connection_requests \$request_time \$server_protocol';
     access_log $dir/access.log inetboot;
     client_body_temp_path $dir/tmp/client_body;
     proxy_temp_path $dir/tmp/proxy;
@@ -156,9 +165,9 @@ http {
     keepalive_requests 10000;
     server_tokens off;
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port$tls_listen;
         server_name localhost;
-        root $root;
+        root $root;$tls_conf
         location / {
             add_header Accept-Ranges bytes always;
         }
