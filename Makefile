@@ -16,9 +16,9 @@ BUILD    ?= build
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS       := openssl libarchive libcurl fuse3
+PKGS       := openssl libarchive libcurl fuse3 libzstd
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive -lcurl -lfuse3)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive -lcurl -lfuse3 -lzstd)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
            -Wstrict-prototypes -Wno-unused-parameter -Wvla
@@ -89,10 +89,10 @@ $(FUZZ_OUT)/fuzz-%: tests/fuzz/fuzz-%.c $(LIB)
 
 # ---- packages --------------------------------------------------------------
 # Build, test and run dependencies, from Debian 12's archive only.
-DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl4-openssl-dev libfuse3-dev
+DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl4-openssl-dev libfuse3-dev libzstd-dev
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
-              squashfs-tools strace
+              squashfs-tools strace zstd
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
 
 deps:

@@ -231,7 +231,9 @@ static void usage(FILE *f) {
                 "      --sig FILE|URL    the manifest's signature (default MANIFEST.sig)\n"
                 "      --insecure        accept an unsigned manifest (NOT verified against keys)\n"
                 "  -m, --mirror URL      a raw image mirror, preferred to the manifest's (repeatable)\n"
-                "      --no-manifest-mirrors  only the --mirror URLs\n"
+                "      --store URL       a block store (URL/xx/<sha256>.zst), as inetboot-sign --blocks\n"
+                "                        writes it (repeatable)\n"
+                "      --no-manifest-mirrors  only the --mirror and --store URLs\n"
                 "  -c, --cache DIR       persistent block cache (blocks by hash, re-verified when read)\n"
                 "      --cache-size MiB  bound of the persistent cache; least recently used blocks go\n"
                 "      --ram-cache MiB   RAM cache size (default 64)\n"
@@ -335,13 +337,14 @@ static void become_root_daemon(char **argv) {
 }
 
 int main(int argc, char **argv) {
-        enum { O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_CA, O_LOG, O_ROOT };
+        enum { O_STORE = 301, O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_CA, O_LOG, O_ROOT };
         static const struct option options[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "sig", required_argument, NULL, O_SIG },
                 { "insecure", no_argument, NULL, O_INSECURE },
                 { "mirror", required_argument, NULL, 'm' },
                 { "no-manifest-mirrors", no_argument, NULL, O_NO_MANIFEST_MIRRORS },
+                { "store", required_argument, NULL, O_STORE },
                 { "cache", required_argument, NULL, 'c' },
                 { "ram-cache", required_argument, NULL, O_RAM },
                 { "cache-size", required_argument, NULL, O_CACHE_SIZE },
@@ -359,7 +362,8 @@ int main(int argc, char **argv) {
         };
         struct ib_blockdev_opts bo = { .log = log_line };
         const char *keys = IB_KEYS_DIR, *sig_src = NULL, *manifest_src, *mountpoint;
-        char *mirrors[64], *fuse_opts = NULL, *text = NULL, *sig = NULL, *sig_default = NULL, err_text[600] = "";
+        char *mirrors[128], *fuse_opts = NULL, *text = NULL, *sig = NULL, *sig_default = NULL, err_text[600] = "";
+        bool is_store[128];
         size_t n_mirrors = 0, text_len = 0, sig_len = 0;
         bool insecure = false, manifest_mirrors = true, debug = false, root_daemon = false;
         struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -374,10 +378,13 @@ int main(int argc, char **argv) {
                 case O_SIG: sig_src = optarg; break;
                 case O_INSECURE: insecure = true; break;
                 case 'm':
+                case O_STORE:
+                        /* Mirrors and stores keep the order they were given in: it is the preference. */
                         if (n_mirrors >= ELEMENTSOF(mirrors)) {
-                                fprintf(stderr, "%s: too many --mirror options\n", prog);
+                                fprintf(stderr, "%s: too many --mirror and --store options\n", prog);
                                 return 2;
                         }
+                        is_store[n_mirrors] = c == O_STORE;
                         mirrors[n_mirrors++] = optarg;
                         break;
                 case O_NO_MANIFEST_MIRRORS: manifest_mirrors = false; break;
@@ -484,12 +491,17 @@ int main(int argc, char **argv) {
                 goto out;
         }
         for (size_t i = 0; i < n_mirrors; i++)
-                if (ib_blockdev_add_mirror(g.bd, mirrors[i], &e) < 0) {
+                if ((is_store[i] ? ib_blockdev_add_store(g.bd, mirrors[i], &e) : ib_blockdev_add_mirror(g.bd, mirrors[i], &e)) < 0) {
                         fprintf(stderr, "%s: %s\n", prog, e.msg);
                         goto out;
                 }
         for (size_t i = 0; manifest_mirrors && i < g.m->n_urls; i++)
                 if (ib_blockdev_add_mirror(g.bd, g.m->urls[i], &e) < 0) {
+                        fprintf(stderr, "%s: %s\n", prog, e.msg);
+                        goto out;
+                }
+        for (size_t i = 0; manifest_mirrors && i < g.m->n_stores; i++)
+                if (ib_blockdev_add_store(g.bd, g.m->stores[i], &e) < 0) {
                         fprintf(stderr, "%s: %s\n", prog, e.msg);
                         goto out;
                 }

@@ -8,6 +8,7 @@
  * which the fetch thread broadcasts whenever a block arrives or fails.
  */
 #include <curl/curl.h>
+#include <zstd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -32,6 +33,7 @@ enum { B_ABSENT, B_QUEUED, B_INFLIGHT };
 
 struct mirror {
         char *url;
+        bool store;                     /* a block store: one zstd file per block, by hash */
         char *etag, *last_modified;     /* pinned from the first good answer */
         char *broken;                   /* permanent fault, e.g. ignores Range; NULL if usable */
         uint64_t down_until_ms;
@@ -45,7 +47,7 @@ struct request {
         unsigned mirror;
         uint64_t first, count;
         uint8_t *buf;
-        size_t len, got;
+        size_t len, got, want;          /* buffer size, bytes received, bytes of image asked for */
         bool overflow;
         char content_range[128], etag[256], last_modified[128];
         char curl_error[CURL_ERROR_SIZE];
@@ -227,9 +229,19 @@ static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
                 bd->disk_writes++;
 }
 
+static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err);
+
 /* ---- mirrors ---------------------------------------------------------------- */
 
 int ib_blockdev_add_mirror(struct ib_blockdev *bd, const char *url, struct ib_err *err) {
+        return ib_blockdev_add_source(bd, url, false, err);
+}
+
+int ib_blockdev_add_store(struct ib_blockdev *bd, const char *url, struct ib_err *err) {
+        return ib_blockdev_add_source(bd, url, true, err);
+}
+
+static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err) {
         if (bd->started)
                 return ib_err_set(err, -EBUSY, 0, "mirrors are added before the start");
         if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
@@ -239,7 +251,7 @@ int ib_blockdev_add_mirror(struct ib_blockdev *bd, const char *url, struct ib_er
                         return 0;
         if (bd->n_mirrors >= MAX_MIRRORS)
                 return ib_err_set(err, -E2BIG, 0, "more than %d mirrors", MAX_MIRRORS);
-        bd->mirrors[bd->n_mirrors] = (struct mirror) { .url = strdup(url), .backoff_ms = BACKOFF_MIN_MS };
+        bd->mirrors[bd->n_mirrors] = (struct mirror) { .url = strdup(url), .store = store, .backoff_ms = BACKOFF_MIN_MS };
         if (!bd->mirrors[bd->n_mirrors].url)
                 return ib_err_set(err, -ENOMEM, 0, "out of memory");
         bd->n_mirrors++;
@@ -371,6 +383,9 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
         rq->first = first;
         rq->count = count;
         rq->len = (size_t)((first + count) * bd->m->block_size > bd->m->size ? bd->m->size - off : count * bd->m->block_size);
+        rq->want = rq->len;
+        if (bd->mirrors[mi].store)
+                rq->len = ZSTD_compressBound(rq->want); /* room for the compressed file */
         rq->buf = malloc(rq->len);
         rq->easy = curl_easy_init();
         snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + rq->len - 1);
@@ -378,8 +393,22 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
                 request_free(rq);
                 return NULL;
         }
-        curl_easy_setopt(rq->easy, CURLOPT_URL, bd->mirrors[mi].url);
-        curl_easy_setopt(rq->easy, CURLOPT_RANGE, range);
+        if (bd->mirrors[mi].store) {
+                /* STORE/xx/<sha256>.zst; a store is asked one block at a time. */
+                const char *base = bd->mirrors[mi].url;
+                char hex[65], *url;
+
+                ib_hex(bd->m->blocks[first], 32, hex);
+                if (asprintf(&url, "%s%s%.2s/%s.zst", base, base[strlen(base) - 1] == '/' ? "" : "/", hex, hex) < 0) {
+                        request_free(rq);
+                        return NULL;
+                }
+                curl_easy_setopt(rq->easy, CURLOPT_URL, url);
+                free(url);
+        } else {
+                curl_easy_setopt(rq->easy, CURLOPT_URL, bd->mirrors[mi].url);
+                curl_easy_setopt(rq->easy, CURLOPT_RANGE, range);
+        }
         curl_easy_setopt(rq->easy, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(rq->easy, CURLOPT_WRITEDATA, rq);
         curl_easy_setopt(rq->easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -450,15 +479,17 @@ static void requeue(struct ib_blockdev *bd, uint64_t first, uint64_t count) {
 }
 
 /* Check the HTTP answer; NULL when it is what was asked for. */
-static const char *check_answer(struct ib_blockdev *bd, struct request *rq, CURLcode cc, bool *permanent) {
+static const char *check_answer(struct ib_blockdev *bd, struct request *rq, CURLcode cc, bool *permanent, bool *missing) {
         static __thread char why[512];
         struct mirror *mi = &bd->mirrors[rq->mirror];
         uint64_t off = rq->first * bd->m->block_size, a, b, total;
         long status = 0;
         char tail;
 
-        *permanent = false;
+        *permanent = *missing = false;
         curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (rq->overflow && mi->store)
+                return "block file larger than any compressed block";
         if (rq->overflow) {
                 *permanent = status == 200;
                 return status == 200 ? "server ignores Range requests (answered 200 with the whole file)"
@@ -467,6 +498,19 @@ static const char *check_answer(struct ib_blockdev *bd, struct request *rq, CURL
         if (cc != CURLE_OK) {
                 snprintf(why, sizeof(why), "%s", rq->curl_error[0] ? rq->curl_error : curl_easy_strerror(cc));
                 return why;
+        }
+        if (mi->store) {
+                /* Content-addressed and immutable: a 200 with the compressed block, or nothing. */
+                if (status == 404) {
+                        *missing = true;
+                        return "the block store has no such block";
+                }
+                if (status != 200) {
+                        *permanent = status == 403 || status == 410;
+                        snprintf(why, sizeof(why), "HTTP status %ld", status);
+                        return why;
+                }
+                return NULL;
         }
         if (status == 200) {
                 *permanent = true;
@@ -501,13 +545,34 @@ static const char *check_answer(struct ib_blockdev *bd, struct request *rq, CURL
 
 static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode cc) {
         struct mirror *mi = &bd->mirrors[rq->mirror];
-        bool permanent;
-        const char *why = check_answer(bd, rq, cc, &permanent);
+        bool permanent, missing;
+        const char *why = check_answer(bd, rq, cc, &permanent, &missing);
         double t_total = 0, t_first = 0;
         unsigned good = 0;
+        uint8_t *data_buf = rq->buf;
+        _cleanup_(freep) uint8_t *plain = NULL;
 
         mi->inflight--;
         bd->inflight--;
+        if (!why && mi->store) {
+                /* Decompress into exactly the block's size; anything else is a bad block. */
+                size_t n;
+
+                plain = malloc(rq->want);
+                n = plain ? ZSTD_decompress(plain, rq->want, rq->buf, rq->got) : 0;
+                data_buf = plain && !ZSTD_isError(n) && n == rq->want ? plain : NULL; /* NULL: the block fails verification */
+        }
+        if (why && missing) {
+                /* This store lacks the block: count it against the block, like bad data. */
+                bd->attempts[rq->first] += MAX_ATTEMPTS_PER_MIRROR;
+                logf_(bd, "block %" PRIu64 ": %s (%s)", rq->first, why, mi->url);
+                bd->state[rq->first] = B_ABSENT;
+                if (bd->attempts[rq->first] >= MAX_ATTEMPTS_PER_MIRROR * bd->n_mirrors)
+                        fail_block(bd, rq->first, "no mirror gave a copy that matches the manifest");
+                else
+                        requeue(bd, rq->first, 1);
+                return;
+        }
         if (why) {
                 if (permanent || strstr(why, "changed on the server"))
                         mirror_broken(bd, rq->mirror, why);
@@ -516,16 +581,16 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                 requeue(bd, rq->first, rq->count);
                 return;
         }
-        if (!mi->etag && !mi->last_modified) {
+        if (!mi->store && !mi->etag && !mi->last_modified) {
                 mi->etag = rq->etag[0] ? strdup(rq->etag) : NULL;
                 mi->last_modified = rq->last_modified[0] ? strdup(rq->last_modified) : NULL;
         }
         for (uint64_t b = rq->first; b < rq->first + rq->count; b++) {
-                const uint8_t *data = rq->buf + (b - rq->first) * bd->m->block_size;
+                const uint8_t *data = data_buf ? data_buf + (b - rq->first) * bd->m->block_size : NULL;
                 uint8_t sha[32];
 
                 bd->state[b] = B_ABSENT;
-                if (ib_sha256(data, block_len(bd->m, b), sha) == 0 && memcmp(sha, bd->m->blocks[b], 32) == 0) {
+                if (data && ib_sha256(data, block_len(bd->m, b), sha) == 0 && memcmp(sha, bd->m->blocks[b], 32) == 0) {
                         cache_insert(bd, b, data);
                         disk_put(bd, b, data);
                         bd->attempts[b] = 0;
@@ -603,8 +668,8 @@ static void schedule(struct ib_blockdev *bd) {
                         queue_push(q, b, true);
                         return;
                 }
-                /* Merge the following queued blocks into one Range request. */
-                while (n < bd->o.max_run && b + n < bd->m->n_blocks && bd->state[b + n] == B_QUEUED && bd->slot_of[b + n] < 0 &&
+                /* Merge the following queued blocks into one Range request (a store serves one block a request). */
+                while (!bd->mirrors[mi].store && n < bd->o.max_run && b + n < bd->m->n_blocks && bd->state[b + n] == B_QUEUED && bd->slot_of[b + n] < 0 &&
                        !(bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[b + n])))
                         n++;
                 if (start_request(bd, (unsigned)mi, b, n) < 0) {
@@ -626,7 +691,7 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
                 struct mirror *mi = &bd->mirrors[i];
                 struct request *rq = request_new(bd, i, 0, 1);
                 const char *why;
-                bool permanent;
+                bool permanent, missing;
                 CURLcode cc;
                 uint8_t sha[32];
                 size_t l;
@@ -634,12 +699,31 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
                 if (!rq)
                         return ib_err_set(err, -ENOMEM, 0, "out of memory");
                 cc = curl_easy_perform(rq->easy);
-                why = check_answer(bd, rq, cc, &permanent);
+                why = check_answer(bd, rq, cc, &permanent, &missing);
+                if (!why && mi->store) {
+                        uint8_t *plain = malloc(rq->want);
+                        size_t n = plain ? ZSTD_decompress(plain, rq->want, rq->buf, rq->got) : 0;
+
+                        if (!plain || ZSTD_isError(n) || n != rq->want)
+                                why = "its first block is not a zstd file of the block's size";
+                        else {
+                                free(rq->buf);
+                                rq->buf = plain;
+                                rq->len = rq->want;
+                                plain = NULL;
+                        }
+                        free(plain);
+                        permanent = why != NULL;
+                }
+                if (missing)
+                        permanent = true;
                 if (!why && (ib_sha256(rq->buf, rq->len, sha) < 0 || memcmp(sha, bd->m->blocks[0], 32) != 0)) {
                         why = "its first block does not match the manifest (another file?)";
                         permanent = true;
                 }
-                if (!why) {
+                if (!why && mi->store)
+                        usable++, answered++;
+                else if (!why) {
                         usable++, answered++;
                         mi->etag = rq->etag[0] ? strdup(rq->etag) : NULL;
                         mi->last_modified = rq->last_modified[0] ? strdup(rq->last_modified) : NULL;
@@ -904,8 +988,8 @@ void ib_blockdev_stats(struct ib_blockdev *bd, FILE *f) {
                 const struct mirror *mi = &bd->mirrors[i];
 
                 fprintf(f, "mirror %s bytes=%" PRIu64 " requests=%" PRIu64 " errors=%" PRIu64 " verify-failures=%" PRIu64
-                        " latency-ms=%.1f rate-MBps=%.1f state=%s\n", mi->url, mi->bytes, mi->requests, mi->errors,
-                        mi->verify_failures, mi->latency_ms, mi->rate / 1e6,
+                        " latency-ms=%.1f rate-MBps=%.1f kind=%s state=%s\n", mi->url, mi->bytes, mi->requests, mi->errors,
+                        mi->verify_failures, mi->latency_ms, mi->rate / 1e6, mi->store ? "store" : "image",
                         mi->broken ? "failed" : mi->down_until_ms > now_ms() ? "backing-off" : "ok");
         }
         pthread_mutex_unlock(&bd->lock);

@@ -47,6 +47,12 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
 int ib_blockdev_add_mirror(struct ib_blockdev *bd, const char *url, struct ib_err *err);
 
 /*
+ * A block store (docs/manifest.md): URL/xx/<sha256 hex>.zst holds each block
+ * zstd-compressed, as `inetboot-sign make --blocks` writes them.
+ */
+int ib_blockdev_add_store(struct ib_blockdev *bd, const char *url, struct ib_err *err);
+
+/*
  * Fetch and verify the first block from every mirror, synchronously, so
  * that a mirror that cannot work (ignores Range, serves another file, 404)
  * is known before mounting.  Pins each mirror's ETag/Last-Modified.

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <zstd.h>
+
 #include "bootcfg.h"
 #include "image.h"
 #include "iso.h"
@@ -46,6 +48,8 @@ static void usage(FILE *f) {
                 "      --serial N          serial number for rollback protection (default: creation time)\n"
                 "      --created SECONDS   creation time (default: $SOURCE_DATE_EPOCH or now)\n"
                 "      --profile FILE      boot profile: block indices/ranges to prefetch (\"0-15 200\")\n"
+                "      --blocks DIR        also write every block zstd-compressed as DIR/xx/<sha256>.zst\n"
+                "                          (a block store; publish it and name it with --store)\n"
                 "      --no-scan           do not read the image's boot loader configs\n"
                 "  -e, --entry LABEL       add or override an entry; the options below apply to it:\n"
                 "      --kernel PATH  --initrd PATH (repeatable)  --cmdline ARGS  --family NAME\n"
@@ -256,8 +260,51 @@ static int build_entries(struct ib_iso *iso, bool scan, struct entry_opt *eo, si
         return r;
 }
 
+/*
+ * Write every block as DIR/xx/<sha256 hex>.zst (zstd), the block-store layout
+ * of docs/manifest.md.  Content-addressed: an existing file is the same
+ * block and is kept, so stores of several images share their blocks.
+ */
+static int write_blocks(int fd, const struct ib_manifest *m, const char *dir, uint64_t *ret_written, struct ib_err *e) {
+        _cleanup_(freep) uint8_t *buf = malloc(m->block_size);
+        _cleanup_(freep) uint8_t *z = malloc(ZSTD_compressBound(m->block_size));
+        uint64_t written = 0;
+
+        if (!buf || !z)
+                return ib_err_set(e, -ENOMEM, 0, "out of memory");
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return ib_err_set(e, -errno, 0, "cannot create %s: %m", dir);
+        for (uint64_t i = 0; i < m->n_blocks; i++) {
+                size_t len = m->size - i * m->block_size < m->block_size ? (size_t)(m->size - i * m->block_size) : m->block_size;
+                char hex[65], path[4096], sub[4096];
+                size_t zn;
+                ssize_t n;
+                int r;
+
+                ib_hex(m->blocks[i], 32, hex);
+                snprintf(sub, sizeof(sub), "%s/%.2s", dir, hex);
+                snprintf(path, sizeof(path), "%s/%.2s/%s.zst", dir, hex, hex);
+                if (access(path, F_OK) == 0)
+                        continue;
+                n = ib_pread_full(fd, buf, len, i * m->block_size);
+                if (n != (ssize_t)len)
+                        return ib_err_set(e, n < 0 ? (int)n : -EIO, 0, "cannot read block %" PRIu64, i);
+                zn = ZSTD_compress(z, ZSTD_compressBound(m->block_size), buf, len, 6);
+                if (ZSTD_isError(zn))
+                        return ib_err_set(e, -EIO, 0, "zstd: %s", ZSTD_getErrorName(zn));
+                if (mkdir(sub, 0755) < 0 && errno != EEXIST)
+                        return ib_err_set(e, -errno, 0, "cannot create %s: %m", sub);
+                r = ib_write_file_atomic(path, z, zn, 0644);
+                if (r < 0)
+                        return ib_err_set(e, r, 0, "cannot write %s: %s", path, strerror(-r));
+                written++;
+        }
+        *ret_written = written;
+        return 0;
+}
+
 static int cmd_make(int argc, char **argv) {
-        enum { O_SERIAL = 256, O_CREATED, O_PROFILE, O_NO_SCAN, O_KERNEL, O_INITRD, O_CMDLINE, O_FAMILY, O_HYP, O_HYP_ARGS };
+        enum { O_SERIAL = 256, O_CREATED, O_PROFILE, O_NO_SCAN, O_KERNEL, O_INITRD, O_CMDLINE, O_FAMILY, O_HYP, O_HYP_ARGS, O_BLOCKS };
         static const struct option opts[] = {
                 { "key", required_argument, NULL, 'k' },
                 { "output", required_argument, NULL, 'o' },
@@ -278,6 +325,7 @@ static int cmd_make(int argc, char **argv) {
                 { "hypervisor-args", required_argument, NULL, O_HYP_ARGS },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
+                { "blocks", required_argument, NULL, O_BLOCKS },
                 {}
         };
         _cleanup_(ib_manifest_freep) struct ib_manifest *m = calloc(1, sizeof(*m));
@@ -287,7 +335,7 @@ static int cmd_make(int argc, char **argv) {
         _cleanup_(closep) int fd = -1;
         struct entry_opt eo[IB_MANIFEST_MAX_ENTRIES] = {};
         size_t n_eo = 0, text_len, sig_len, profile_len = 0, dropped = 0;
-        const char *key_path = NULL, *out = NULL, *image, *profile_path = NULL, *name = NULL;
+        const char *key_path = NULL, *out = NULL, *image, *profile_path = NULL, *name = NULL, *blocks_dir = NULL;
         bool scan = true, serial_set = false, created_set = false;
         uint64_t block_size = IB_MANIFEST_DEFAULT_BLOCK_SIZE;
         struct ib_err e = {};
@@ -325,6 +373,7 @@ static int cmd_make(int argc, char **argv) {
                         created_set = true;
                         break;
                 case O_PROFILE: profile_path = optarg; break;
+                case O_BLOCKS: blocks_dir = optarg; break;
                 case O_NO_SCAN: scan = false; break;
                 case 'e':
                         if (n_eo >= ELEMENTSOF(eo))
@@ -415,6 +464,15 @@ static int cmd_make(int argc, char **argv) {
 
         if (ib_image_hash(fd, m->size, m->block_size, m->sha256, &m->blocks, &e) < 0)
                 goto fail;
+        if (blocks_dir) {
+                uint64_t written = 0;
+
+                if (write_blocks(fd, m, blocks_dir, &written, &e) < 0)
+                        goto fail;
+                if (!quiet)
+                        printf("%s: %" PRIu64 " block files written, %" PRIu64 " already there\n", blocks_dir, written,
+                               m->n_blocks - written);
+        }
         if (ib_manifest_format(m, &text, &text_len, &e) < 0 || ib_sign(key, text, text_len, &sig, &sig_len, &e) < 0)
                 goto fail;
         if (asprintf(&sig_path, "%s.sig", out) < 0)
