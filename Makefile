@@ -93,7 +93,8 @@ DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
               squashfs-tools strace zstd
-DEPS       := $(DEPS_BUILD) $(DEPS_TEST)
+DEPS_BENCH := httpfs2 nbdkit libnbd-bin
+DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BENCH)
 
 deps:
 	@missing=$$(for p in $(DEPS); do \

@@ -53,6 +53,10 @@ struct request {
         char curl_error[CURL_ERROR_SIZE];
         struct curl_slist *headers;
         struct request *next;           /* in bd->requests: every request in flight */
+        CURLcode result;
+        uint8_t *plain;                 /* a store's block, decompressed */
+        bool *good;                     /* per block: SHA-256 matches (computed outside the lock) */
+        struct request *done_next;
 };
 
 struct queue {
@@ -369,6 +373,8 @@ static void request_free(struct request *rq) {
                 curl_easy_cleanup(rq->easy);
         curl_slist_free_all(rq->headers);
         free(rq->buf);
+        free(rq->plain);
+        free(rq->good);
         free(rq);
 }
 
@@ -543,25 +549,52 @@ static const char *check_answer(struct ib_blockdev *bd, struct request *rq, CURL
         return NULL;
 }
 
+/*
+ * The CPU-heavy half of a finished request, run without the lock: decompress
+ * a store's block and hash every block.  Only rq and the (immutable)
+ * manifest are touched.  finish_request() then acts on rq->good.
+ */
+static void verify_request(struct ib_blockdev *bd, struct request *rq) {
+        long status = 0;
+        const uint8_t *data = rq->buf;
+
+        if (rq->result != CURLE_OK || rq->overflow)
+                return;
+        curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (bd->mirrors[rq->mirror].store) {
+                size_t n;
+
+                if (status != 200 || !(rq->plain = malloc(rq->want)))
+                        return;
+                n = ZSTD_decompress(rq->plain, rq->want, rq->buf, rq->got);
+                if (ZSTD_isError(n) || n != rq->want) {
+                        free(rq->plain); /* not a block file of ours: the block fails verification */
+                        rq->plain = NULL;
+                        return;
+                }
+                data = rq->plain;
+        } else if (status != 206 || rq->got != rq->want)
+                return;
+        rq->good = calloc(rq->count, sizeof(bool));
+        if (!rq->good)
+                return;
+        for (uint64_t b = rq->first; b < rq->first + rq->count; b++) {
+                uint8_t sha[32];
+
+                rq->good[b - rq->first] = ib_sha256(data + (b - rq->first) * bd->m->block_size, block_len(bd->m, b), sha) == 0 &&
+                                          memcmp(sha, bd->m->blocks[b], 32) == 0;
+        }
+}
+
 static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode cc) {
         struct mirror *mi = &bd->mirrors[rq->mirror];
         bool permanent, missing;
         const char *why = check_answer(bd, rq, cc, &permanent, &missing);
         double t_total = 0, t_first = 0;
         unsigned good = 0;
-        uint8_t *data_buf = rq->buf;
-        _cleanup_(freep) uint8_t *plain = NULL;
 
         mi->inflight--;
         bd->inflight--;
-        if (!why && mi->store) {
-                /* Decompress into exactly the block's size; anything else is a bad block. */
-                size_t n;
-
-                plain = malloc(rq->want);
-                n = plain ? ZSTD_decompress(plain, rq->want, rq->buf, rq->got) : 0;
-                data_buf = plain && !ZSTD_isError(n) && n == rq->want ? plain : NULL; /* NULL: the block fails verification */
-        }
         if (why && missing) {
                 /* This store lacks the block: count it against the block, like bad data. */
                 bd->attempts[rq->first] += MAX_ATTEMPTS_PER_MIRROR;
@@ -586,11 +619,10 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                 mi->last_modified = rq->last_modified[0] ? strdup(rq->last_modified) : NULL;
         }
         for (uint64_t b = rq->first; b < rq->first + rq->count; b++) {
-                const uint8_t *data = data_buf ? data_buf + (b - rq->first) * bd->m->block_size : NULL;
-                uint8_t sha[32];
-
                 bd->state[b] = B_ABSENT;
-                if (data && ib_sha256(data, block_len(bd->m, b), sha) == 0 && memcmp(sha, bd->m->blocks[b], 32) == 0) {
+                if (rq->good && rq->good[b - rq->first]) {
+                        const uint8_t *data = (mi->store ? rq->plain : rq->buf) + (b - rq->first) * bd->m->block_size;
+
                         cache_insert(bd, b, data);
                         disk_put(bd, b, data);
                         bd->attempts[b] = 0;
@@ -751,6 +783,7 @@ static void *fetch_thread(void *p) {
 
         pthread_mutex_lock(&bd->lock);
         while (!bd->stop) {
+                struct request *done = NULL;
                 CURLMsg *msg;
                 int running, left;
 
@@ -759,20 +792,30 @@ static void *fetch_thread(void *p) {
                 curl_multi_perform(bd->multi, &running);
                 curl_multi_poll(bd->multi, NULL, 0, 250, NULL);
                 curl_multi_perform(bd->multi, &running);
-                pthread_mutex_lock(&bd->lock);
+                /* The multi handle and the request list are this thread's alone: no lock needed here. */
                 while ((msg = curl_multi_info_read(bd->multi, &left))) {
                         struct request *rq = NULL;
 
                         if (msg->msg != CURLMSG_DONE)
                                 continue;
                         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&rq);
+                        rq->result = msg->data.result;
                         curl_multi_remove_handle(bd->multi, msg->easy_handle);
                         for (struct request **pp = &bd->requests; *pp; pp = &(*pp)->next)
                                 if (*pp == rq) {
                                         *pp = rq->next;
                                         break;
                                 }
-                        finish_request(bd, rq, msg->data.result);
+                        verify_request(bd, rq);
+                        rq->done_next = done;
+                        done = rq;
+                }
+                pthread_mutex_lock(&bd->lock);
+                while (done) {
+                        struct request *rq = done;
+
+                        done = rq->done_next;
+                        finish_request(bd, rq, rq->result);
                         request_free(rq);
                         pthread_cond_broadcast(&bd->cond);
                 }
@@ -898,7 +941,13 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
         b0 = off / m->block_size;
         b1 = (off + len - 1) / m->block_size;
         pthread_mutex_lock(&bd->lock);
-        sequential = off == bd->last_read_end && off > 0;
+        /*
+         * Sequential: this read continues the last one, or its block's predecessor
+         * was just read or is on its way.  (The kernel sends readahead of one file
+         * to several FUSE threads at once, so reads arrive slightly out of order.)
+         */
+        sequential = off > 0 && (off == bd->last_read_end ||
+                                 (b0 > 0 && (bd->slot_of[b0 - 1] >= 0 || bd->state[b0 - 1] == B_INFLIGHT)));
         bd->reads++;
         for (uint64_t b = b0; b <= b1; b++)
                 bd->waiters[b]++;

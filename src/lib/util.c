@@ -205,6 +205,10 @@ int ib_write_full(int fd, const void *buf, size_t len) {
 }
 
 int ib_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode) {
+        return ib_write_file_replace(path, buf, len, mode, true);
+}
+
+int ib_write_file_replace(const char *path, const void *buf, size_t len, mode_t mode, bool durable) {
         char tmp[PATH_MAX];
         int fd, r;
 
@@ -220,7 +224,7 @@ int ib_write_file_atomic(const char *path, const void *buf, size_t len, mode_t m
         r = ib_write_full(fd, buf, len);
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = -errno;
-        if (r >= 0 && fsync(fd) < 0)
+        if (r >= 0 && durable && fsync(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r >= 0)
                 r = -errno;

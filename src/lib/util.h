@@ -66,6 +66,13 @@ int ib_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
  */
 int ib_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 
+/*
+ * The same, with fsync only when @durable.  Without it a crash can leave an
+ * empty or stale file but never a partial one under @path: fine for data
+ * that is verified when read back (the block cache), not for keys.
+ */
+int ib_write_file_replace(const char *path, const void *buf, size_t len, mode_t mode, bool durable);
+
 /* pread/write loops that return -errno or the full count (short only at EOF). */
 ssize_t ib_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int ib_write_full(int fd, const void *buf, size_t len);
