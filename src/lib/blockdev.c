@@ -59,6 +59,14 @@ struct request {
         struct request *done_next;
 };
 
+struct wjob {
+        uint64_t block;
+        struct wjob *next;
+        uint8_t data[];
+};
+
+#define WRITE_QUEUE_MAX (64u << 20)     /* bytes of blocks waiting for the disk; beyond, a block is not cached */
+
 struct queue {
         uint64_t *v;
         size_t head, len, cap;
@@ -85,6 +93,14 @@ struct ib_blockdev {
         unsigned n_mirrors, inflight;
 
         struct ib_diskcache *dc;
+        /* The cache writer: verified blocks queue here and are written by their own thread. */
+        pthread_mutex_t wlock;
+        pthread_cond_t wcond;
+        struct wjob *wq_head, *wq_tail;
+        size_t wq_bytes;
+        uint64_t cache_skipped;
+        pthread_t writer;
+        bool writer_started, wstop;
         CURLM *multi;
         CURLSH *share;
         struct request *requests;
@@ -93,7 +109,7 @@ struct ib_blockdev {
         uint64_t last_read_end;
 
         /* statistics */
-        uint64_t reads, bytes_read, ram_hits, disk_hits, disk_writes, verify_failures, retries, eio;
+        uint64_t reads, bytes_read, ram_hits, disk_hits, verify_failures, retries, eio;
         uint64_t latency_us_sum, latency_n, latency_us_max;
 };
 
@@ -221,6 +237,7 @@ static int disk_get(struct ib_blockdev *bd, uint64_t b, uint8_t *buf) {
         return r > 0;
 }
 
+/* Called by the fetch thread without bd->lock: the cache has its own. */
 static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
         int r;
 
@@ -229,8 +246,6 @@ static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
         r = ib_diskcache_put(bd->dc, bd->m->blocks[b], data, block_len(bd->m, b));
         if (r < 0)
                 logf_(bd, "cache: cannot store block %" PRIu64 ": %s", b, strerror(-r));
-        else
-                bd->disk_writes++;
 }
 
 static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err);
@@ -624,7 +639,6 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                         const uint8_t *data = (mi->store ? rq->plain : rq->buf) + (b - rq->first) * bd->m->block_size;
 
                         cache_insert(bd, b, data);
-                        disk_put(bd, b, data);
                         bd->attempts[b] = 0;
                         good++;
                         continue;
@@ -778,6 +792,59 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
         return (int)usable;
 }
 
+/* Queue a copy of a verified block for the disk cache; when the disk lags too far, skip it. */
+static void queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
+        size_t len = block_len(bd->m, b);
+        struct wjob *j;
+
+        if (ib_diskcache_has(bd->dc, bd->m->blocks[b]))
+                return;
+        pthread_mutex_lock(&bd->wlock);
+        if (bd->wq_bytes + len > WRITE_QUEUE_MAX || !(j = malloc(sizeof(*j) + len))) {
+                bd->cache_skipped++;
+                pthread_mutex_unlock(&bd->wlock);
+                return;
+        }
+        j->block = b;
+        j->next = NULL;
+        memcpy(j->data, data, len);
+        if (bd->wq_tail)
+                bd->wq_tail->next = j;
+        else
+                bd->wq_head = j;
+        bd->wq_tail = j;
+        bd->wq_bytes += len;
+        pthread_cond_signal(&bd->wcond);
+        pthread_mutex_unlock(&bd->wlock);
+}
+
+/* The cache writer; on stop it drains the queue first, so an unmount leaves a complete cache. */
+static void *writer_thread(void *p) {
+        struct ib_blockdev *bd = p;
+
+        pthread_mutex_lock(&bd->wlock);
+        for (;;) {
+                struct wjob *j = bd->wq_head;
+
+                if (!j) {
+                        if (bd->wstop)
+                                break;
+                        pthread_cond_wait(&bd->wcond, &bd->wlock);
+                        continue;
+                }
+                bd->wq_head = j->next;
+                if (!bd->wq_head)
+                        bd->wq_tail = NULL;
+                pthread_mutex_unlock(&bd->wlock);
+                disk_put(bd, j->block, j->data);
+                pthread_mutex_lock(&bd->wlock);
+                bd->wq_bytes -= block_len(bd->m, j->block);
+                free(j);
+        }
+        pthread_mutex_unlock(&bd->wlock);
+        return NULL;
+}
+
 static void *fetch_thread(void *p) {
         struct ib_blockdev *bd = p;
 
@@ -811,13 +878,22 @@ static void *fetch_thread(void *p) {
                         done = rq;
                 }
                 pthread_mutex_lock(&bd->lock);
+                for (struct request *rq = done; rq; rq = rq->done_next)
+                        finish_request(bd, rq, rq->result);
+                if (done)
+                        pthread_cond_broadcast(&bd->cond);
+                /* Readers have their blocks: hand the verified ones to the cache writer. */
+                if (done && bd->dc)
+                        for (struct request *rq = done; rq; rq = rq->done_next)
+                                for (uint64_t i = 0; rq->good && i < rq->count; i++)
+                                        if (rq->good[i])
+                                                queue_write(bd, rq->first + i,
+                                                            (bd->mirrors[rq->mirror].store ? rq->plain : rq->buf) + i * bd->m->block_size);
                 while (done) {
                         struct request *rq = done;
 
                         done = rq->done_next;
-                        finish_request(bd, rq, rq->result);
                         request_free(rq);
-                        pthread_cond_broadcast(&bd->cond);
                 }
         }
         pthread_mutex_unlock(&bd->lock);
@@ -833,6 +909,11 @@ static void share_unlock(CURL *h, curl_lock_data d, void *ud) {
 }
 
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_locks_init(void) {
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+                pthread_mutex_init(&share_locks[i], NULL);
+}
 
 int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *opts, struct ib_blockdev **ret,
                     struct ib_err *err) {
@@ -885,6 +966,8 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
                 bd->slot_block[i] = -1;
         pthread_mutex_init(&bd->lock, NULL);
         pthread_cond_init(&bd->cond, NULL);
+        pthread_mutex_init(&bd->wlock, NULL);
+        pthread_cond_init(&bd->wcond, NULL);
         if (bd->o.cache_dir && ib_diskcache_open(bd->o.cache_dir, bd->o.cache_max, &bd->dc, err) < 0) {
                 int r = err ? err->code : -EIO;
 
@@ -905,9 +988,7 @@ int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err) {
         bd->share = curl_share_init();
         if (!bd->multi || !bd->share)
                 return ib_err_set(err, -ENOMEM, 0, "out of memory");
-        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-                pthread_mutex_init(&share_locks[i], NULL);
-        (void)once;
+        pthread_once(&once, share_locks_init);
         curl_share_setopt(bd->share, CURLSHOPT_LOCKFUNC, share_lock);
         curl_share_setopt(bd->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
         curl_share_setopt(bd->share, CURLSHOPT_USERDATA, share_locks);
@@ -916,6 +997,12 @@ int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err) {
         curl_share_setopt(bd->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
         curl_multi_setopt(bd->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)bd->o.parallel);
         curl_multi_setopt(bd->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+        if (bd->dc) {
+                r = pthread_create(&bd->writer, NULL, writer_thread, bd);
+                if (r != 0)
+                        return ib_err_set(err, -r, 0, "cannot start the cache writer: %s", strerror(r));
+                bd->writer_started = true;
+        }
         r = pthread_create(&bd->thread, NULL, fetch_thread, bd);
         if (r != 0)
                 return ib_err_set(err, -r, 0, "cannot start the fetch thread: %s", strerror(r));
@@ -1026,11 +1113,15 @@ void ib_blockdev_prefetch(struct ib_blockdev *bd, const uint64_t *blocks, size_t
 void ib_blockdev_stats(struct ib_blockdev *bd, FILE *f) {
         pthread_mutex_lock(&bd->lock);
         fprintf(f, "image %s\nsize %" PRIu64 "\nblock-size %u\n", bd->m->name, bd->m->size, bd->m->block_size);
-        fprintf(f, "reads %" PRIu64 "\nbytes-read %" PRIu64 "\nram-hits %" PRIu64 "\ndisk-hits %" PRIu64 "\ndisk-writes %" PRIu64 "\n",
-                bd->reads, bd->bytes_read, bd->ram_hits, bd->disk_hits, bd->disk_writes);
+        fprintf(f, "reads %" PRIu64 "\nbytes-read %" PRIu64 "\nram-hits %" PRIu64 "\ndisk-hits %" PRIu64 "\n",
+                bd->reads, bd->bytes_read, bd->ram_hits, bd->disk_hits);
         fprintf(f, "verify-failures %" PRIu64 "\nretries %" PRIu64 "\neio %" PRIu64 "\n", bd->verify_failures, bd->retries, bd->eio);
-        if (bd->dc)
+        if (bd->dc) {
                 ib_diskcache_stats(bd->dc, f);
+                pthread_mutex_lock(&bd->wlock);
+                fprintf(f, "cache-queued-bytes %zu\ncache-skipped %" PRIu64 "\n", bd->wq_bytes, bd->cache_skipped);
+                pthread_mutex_unlock(&bd->wlock);
+        }
         fprintf(f, "read-latency-avg-ms %.1f\nread-latency-max-ms %.1f\n",
                 bd->latency_n ? (double)bd->latency_us_sum / (double)bd->latency_n / 1000 : 0.0, (double)bd->latency_us_max / 1000);
         for (unsigned i = 0; i < bd->n_mirrors; i++) {
@@ -1053,6 +1144,13 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
                 pthread_mutex_unlock(&bd->lock);
                 wake(bd);
                 pthread_join(bd->thread, NULL);
+        }
+        if (bd->writer_started) {
+                pthread_mutex_lock(&bd->wlock);
+                bd->wstop = true;
+                pthread_cond_signal(&bd->wcond);
+                pthread_mutex_unlock(&bd->wlock);
+                pthread_join(bd->writer, NULL);
         }
         if (bd->multi) {
                 while (bd->requests) {

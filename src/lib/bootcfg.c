@@ -469,6 +469,26 @@ static int check_depth(struct ctx *c, const char *from, unsigned line, const cha
         return 0;
 }
 
+/*
+ * Start reading a config file (top level or included): 0 when it is already
+ * being read (an include cycle: skipped quietly), 1 with its text and the
+ * file pushed on the include stack, or a negative error.
+ */
+static int file_enter(struct ctx *c, const char *path, const char *from, unsigned from_line, char **data, size_t *len) {
+        int r;
+
+        if (on_stack(c, path))
+                return 0;
+        r = check_depth(c, from, from_line, path);
+        if (r < 0)
+                return r;
+        r = ctx_read(c, path, from != NULL, from, from_line, data, len);
+        if (r < 0)
+                return r;
+        c->stack[c->depth++] = path;
+        return 1;
+}
+
 static int push_initrd(struct ctx *c, struct pending *p, const char *path, unsigned line) {
         if (p->n_initrds >= MAX_INITRDS)
                 return ib_err_set(c->err, -E2BIG, line, "%s: more than %u initrds in one entry", p->source,
@@ -863,15 +883,9 @@ static int sl_parse_file(struct ctx *c, struct sl_state *st, const char *path, c
         bool in_text = false;
         int r;
 
-        if (on_stack(c, path))
-                return 0;
-        r = check_depth(c, from, from_line, path);
-        if (r < 0)
+        r = file_enter(c, path, from, from_line, &data, &len);
+        if (r <= 0)
                 return r;
-        r = ctx_read(c, path, from != NULL, from, from_line, &data, &len);
-        if (r < 0)
-                return r;
-        c->stack[c->depth++] = path;
         while (i < len) {
                 size_t e = i;
 
@@ -1450,16 +1464,10 @@ static int g_file(struct ctx *c, const char *path, const char *from, unsigned fr
         size_t len = 0;
         int r;
 
-        if (on_stack(c, path))
-                return 0;
-        r = check_depth(c, from, from_line, path);
-        if (r < 0)
-                return r;
-        r = ctx_read(c, path, from != NULL, from, from_line, &data, &len);
-        if (r < 0)
+        r = file_enter(c, path, from, from_line, &data, &len);
+        if (r <= 0)
                 return r;
         lx = (struct lexer) { .p = data, .end = data + len, .path = path, .line = 1 };
-        c->stack[c->depth++] = path;
         r = g_block(c, &lx, 0, M_TOP, NULL);
         c->depth--;
         return r < 0 ? r : 0;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,8 +21,9 @@ struct entry {
 
 /* Entries live in an open-addressing hash table (linear probing, at most half full). */
 struct ib_diskcache {
+        pthread_mutex_t lock;   /* every public function takes it */
         char *dir;
-        uint64_t max_bytes, bytes, evictions;
+        uint64_t max_bytes, bytes, evictions, writes;
         struct entry *e;
         size_t n, cap;          /* cap: a power of two */
 };
@@ -164,6 +166,7 @@ int ib_diskcache_open(const char *dir, uint64_t max_bytes, struct ib_diskcache *
                 return ib_err_set(err, -ENOMEM, 0, "out of memory");
         }
         dc->max_bytes = max_bytes;
+        pthread_mutex_init(&dc->lock, NULL);
         snprintf(path, sizeof(path), "%s/blocks", dir);
         if ((mkdir(dir, 0755) < 0 && errno != EEXIST) || (mkdir(path, 0755) < 0 && errno != EEXIST)) {
                 r = -errno;
@@ -217,7 +220,7 @@ int ib_diskcache_open(const char *dir, uint64_t max_bytes, struct ib_diskcache *
         return 0;
 }
 
-int ib_diskcache_get(struct ib_diskcache *dc, const uint8_t sha[32], void *buf, size_t len) {
+static int get_locked(struct ib_diskcache *dc, const uint8_t sha[32], void *buf, size_t len) {
         struct entry *e = find(dc, sha);
         char path[4096];
         uint8_t got[32], extra;
@@ -246,11 +249,25 @@ int ib_diskcache_get(struct ib_diskcache *dc, const uint8_t sha[32], void *buf, 
         return 1;
 }
 
-bool ib_diskcache_has(struct ib_diskcache *dc, const uint8_t sha[32]) {
-        return find(dc, sha) != NULL;
+int ib_diskcache_get(struct ib_diskcache *dc, const uint8_t sha[32], void *buf, size_t len) {
+        int r;
+
+        pthread_mutex_lock(&dc->lock);
+        r = get_locked(dc, sha, buf, len);
+        pthread_mutex_unlock(&dc->lock);
+        return r;
 }
 
-int ib_diskcache_put(struct ib_diskcache *dc, const uint8_t sha[32], const void *data, size_t len) {
+bool ib_diskcache_has(struct ib_diskcache *dc, const uint8_t sha[32]) {
+        bool r;
+
+        pthread_mutex_lock(&dc->lock);
+        r = find(dc, sha) != NULL;
+        pthread_mutex_unlock(&dc->lock);
+        return r;
+}
+
+static int put_locked(struct ib_diskcache *dc, const uint8_t sha[32], const void *data, size_t len) {
         char path[4096], dir[4096];
         int r;
 
@@ -267,17 +284,30 @@ int ib_diskcache_put(struct ib_diskcache *dc, const uint8_t sha[32], const void 
         r = ib_write_file_replace(path, data, len, 0644, false);
         if (r < 0)
                 return r;
+        dc->writes++;
         return add(dc, sha, len, now_ns());
 }
 
+int ib_diskcache_put(struct ib_diskcache *dc, const uint8_t sha[32], const void *data, size_t len) {
+        int r;
+
+        pthread_mutex_lock(&dc->lock);
+        r = put_locked(dc, sha, data, len);
+        pthread_mutex_unlock(&dc->lock);
+        return r;
+}
+
 void ib_diskcache_stats(struct ib_diskcache *dc, FILE *f) {
-        fprintf(f, "cache-bytes %" PRIu64 "\ncache-entries %zu\ncache-limit %" PRIu64 "\ncache-evictions %" PRIu64 "\n",
-                dc->bytes, dc->n, dc->max_bytes, dc->evictions);
+        pthread_mutex_lock(&dc->lock);
+        fprintf(f, "cache-bytes %" PRIu64 "\ncache-entries %zu\ncache-limit %" PRIu64 "\ncache-writes %" PRIu64
+                "\ncache-evictions %" PRIu64 "\n", dc->bytes, dc->n, dc->max_bytes, dc->writes, dc->evictions);
+        pthread_mutex_unlock(&dc->lock);
 }
 
 struct ib_diskcache *ib_diskcache_free(struct ib_diskcache *dc) {
         if (!dc)
                 return NULL;
+        pthread_mutex_destroy(&dc->lock);
         free(dc->e);
         free(dc->dir);
         free(dc);
