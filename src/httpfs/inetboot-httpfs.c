@@ -13,6 +13,7 @@
 #include <fuse.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -447,6 +448,14 @@ int main(int argc, char **argv) {
         }
         manifest_src = argv[optind];
         mountpoint = argv[optind + 1];
+        /*
+         * Request buffers (up to max_run blocks) are allocated and freed all the
+         * time; above glibc's mmap threshold each one would be fresh pages, every
+         * page a fault on first touch (perf showed a third of the time there).
+         * Keep them on the heap so that freed memory is reused.
+         */
+        mallopt(M_MMAP_THRESHOLD, 64 << 20);
+        mallopt(M_TRIM_THRESHOLD, 128 << 20);
         sigemptyset(&usr1_set);
         sigaddset(&usr1_set, SIGUSR1);
         pthread_sigmask(SIG_BLOCK, &usr1_set, NULL);
