@@ -187,11 +187,6 @@ static uint8_t *slot_ptr(struct ib_blockdev *bd, size_t s) {
         return bd->slot_data + s * bd->m->block_size;
 }
 
-static size_t block_len(const struct ib_manifest *m, uint64_t b) {
-        uint64_t off = b * m->block_size;
-
-        return m->size - off < m->block_size ? (size_t)(m->size - off) : m->block_size;
-}
 
 /* Clock eviction; a block with waiting readers is not evicted while another victim exists. */
 static void cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
@@ -214,7 +209,7 @@ static void cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data
         }
         if (bd->slot_block[s] >= 0)
                 bd->slot_of[bd->slot_block[s]] = -1;
-        memcpy(slot_ptr(bd, s), data, block_len(bd->m, b));
+        memcpy(slot_ptr(bd, s), data, ib_manifest_block_len(bd->m, b));
         bd->slot_block[s] = (int64_t)b;
         bd->slot_ref[s] = 1;
         bd->slot_of[b] = (int32_t)s;
@@ -229,7 +224,7 @@ static int disk_get(struct ib_blockdev *bd, uint64_t b, uint8_t *buf) {
 
         if (!bd->dc)
                 return 0;
-        r = ib_diskcache_get(bd->dc, bd->m->blocks[b], buf, block_len(bd->m, b));
+        r = ib_diskcache_get(bd->dc, bd->m->blocks[b], buf, ib_manifest_block_len(bd->m, b));
         if (r == -EBADMSG) {
                 bd->verify_failures++;
                 logf_(bd, "cache: the entry of block %" PRIu64 " is corrupt; dropped, fetching again", b);
@@ -243,7 +238,7 @@ static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
 
         if (!bd->dc || ib_diskcache_has(bd->dc, bd->m->blocks[b]))
                 return;
-        r = ib_diskcache_put(bd->dc, bd->m->blocks[b], data, block_len(bd->m, b));
+        r = ib_diskcache_put(bd->dc, bd->m->blocks[b], data, ib_manifest_block_len(bd->m, b));
         if (r < 0)
                 logf_(bd, "cache: cannot store block %" PRIu64 ": %s", b, strerror(-r));
 }
@@ -328,7 +323,7 @@ static int pick_mirror(struct ib_blockdev *bd, uint64_t b, uint64_t now, bool *a
                 *any_usable = true;
                 if (mi->down_until_ms > now || mi->inflight >= per_mirror)
                         continue;
-                c = mirror_cost(mi, i, block_len(bd->m, b));
+                c = mirror_cost(mi, i, ib_manifest_block_len(bd->m, b));
                 /* After integrity failures, rotate to the next mirror. */
                 if (bd->attempts[b] && bd->n_mirrors > 1 && (bd->attempts[b] % bd->n_mirrors) == (i + 1) % bd->n_mirrors)
                         c -= 1e7;
@@ -564,6 +559,19 @@ static const char *check_answer(struct ib_blockdev *bd, struct request *rq, CURL
         return NULL;
 }
 
+/* Remember the validators of a mirror's first good answer: later answers must carry the same. */
+static void pin_validators(struct mirror *mi, const struct request *rq) {
+        if (mi->store || mi->etag || mi->last_modified)
+                return;
+        mi->etag = rq->etag[0] ? strdup(rq->etag) : NULL;
+        mi->last_modified = rq->last_modified[0] ? strdup(rq->last_modified) : NULL;
+}
+
+/* Block @i of a finished request's data (a store's is the decompressed copy). */
+static const uint8_t *request_block(struct ib_blockdev *bd, const struct request *rq, uint64_t i) {
+        return (bd->mirrors[rq->mirror].store ? rq->plain : rq->buf) + i * bd->m->block_size;
+}
+
 /*
  * The CPU-heavy half of a finished request, run without the lock: decompress
  * a store's block and hash every block.  Only rq and the (immutable)
@@ -596,7 +604,7 @@ static void verify_request(struct ib_blockdev *bd, struct request *rq) {
         for (uint64_t b = rq->first; b < rq->first + rq->count; b++) {
                 uint8_t sha[32];
 
-                rq->good[b - rq->first] = ib_sha256(data + (b - rq->first) * bd->m->block_size, block_len(bd->m, b), sha) == 0 &&
+                rq->good[b - rq->first] = ib_sha256(data + (b - rq->first) * bd->m->block_size, ib_manifest_block_len(bd->m, b), sha) == 0 &&
                                           memcmp(sha, bd->m->blocks[b], 32) == 0;
         }
 }
@@ -629,14 +637,11 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                 requeue(bd, rq->first, rq->count);
                 return;
         }
-        if (!mi->store && !mi->etag && !mi->last_modified) {
-                mi->etag = rq->etag[0] ? strdup(rq->etag) : NULL;
-                mi->last_modified = rq->last_modified[0] ? strdup(rq->last_modified) : NULL;
-        }
+        pin_validators(mi, rq);
         for (uint64_t b = rq->first; b < rq->first + rq->count; b++) {
                 bd->state[b] = B_ABSENT;
                 if (rq->good && rq->good[b - rq->first]) {
-                        const uint8_t *data = (mi->store ? rq->plain : rq->buf) + (b - rq->first) * bd->m->block_size;
+                        const uint8_t *data = request_block(bd, rq, b - rq->first);
 
                         cache_insert(bd, b, data);
                         bd->attempts[b] = 0;
@@ -727,7 +732,7 @@ static void schedule(struct ib_blockdev *bd) {
 
 int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
         char reasons[sizeof(err->msg)] = "";
-        unsigned usable = 0, answered = 0;
+        unsigned usable = 0;
 
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                 return ib_err_set(err, -EIO, 0, "cannot initialise libcurl");
@@ -738,44 +743,26 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
                 struct request *rq = request_new(bd, i, 0, 1);
                 const char *why;
                 bool permanent, missing;
-                CURLcode cc;
-                uint8_t sha[32];
                 size_t l;
 
                 if (!rq)
                         return ib_err_set(err, -ENOMEM, 0, "out of memory");
-                cc = curl_easy_perform(rq->easy);
-                why = check_answer(bd, rq, cc, &permanent, &missing);
-                if (!why && mi->store) {
-                        uint8_t *plain = malloc(rq->want);
-                        size_t n = plain ? ZSTD_decompress(plain, rq->want, rq->buf, rq->got) : 0;
-
-                        if (!plain || ZSTD_isError(n) || n != rq->want)
-                                why = "its first block is not a zstd file of the block's size";
-                        else {
-                                free(rq->buf);
-                                rq->buf = plain;
-                                rq->len = rq->want;
-                                plain = NULL;
+                rq->result = curl_easy_perform(rq->easy);
+                why = check_answer(bd, rq, rq->result, &permanent, &missing);
+                if (!why) {
+                        /* The same decompression and hashing as every fetched block. */
+                        verify_request(bd, rq);
+                        if (!rq->good || !rq->good[0]) {
+                                why = mi->store ? "its first block file is not the manifest's first block"
+                                                : "its first block does not match the manifest (another file?)";
+                                permanent = true;
                         }
-                        free(plain);
-                        permanent = why != NULL;
                 }
-                if (missing)
-                        permanent = true;
-                if (!why && (ib_sha256(rq->buf, rq->len, sha) < 0 || memcmp(sha, bd->m->blocks[0], 32) != 0)) {
-                        why = "its first block does not match the manifest (another file?)";
-                        permanent = true;
-                }
-                if (!why && mi->store)
-                        usable++, answered++;
-                else if (!why) {
-                        usable++, answered++;
-                        mi->etag = rq->etag[0] ? strdup(rq->etag) : NULL;
-                        mi->last_modified = rq->last_modified[0] ? strdup(rq->last_modified) : NULL;
-                } else if (permanent) {
+                if (!why) {
+                        usable++;
+                        pin_validators(mi, rq);
+                } else if (permanent || missing) {
                         mirror_broken(bd, i, why);
-                        answered++;
                 } else {
                         usable++;
                         logf_(bd, "mirror %s: %s; will keep trying it", mi->url, why);
@@ -786,7 +773,6 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
                 }
                 request_free(rq);
         }
-        (void)answered;
         if (usable == 0)
                 return ib_err_set(err, -EIO, 0, "no usable mirror: %s", reasons);
         return (int)usable;
@@ -794,7 +780,7 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
 
 /* Queue a copy of a verified block for the disk cache; when the disk lags too far, skip it. */
 static void queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
-        size_t len = block_len(bd->m, b);
+        size_t len = ib_manifest_block_len(bd->m, b);
         struct wjob *j;
 
         if (ib_diskcache_has(bd->dc, bd->m->blocks[b]))
@@ -838,7 +824,7 @@ static void *writer_thread(void *p) {
                 pthread_mutex_unlock(&bd->wlock);
                 disk_put(bd, j->block, j->data);
                 pthread_mutex_lock(&bd->wlock);
-                bd->wq_bytes -= block_len(bd->m, j->block);
+                bd->wq_bytes -= ib_manifest_block_len(bd->m, j->block);
                 free(j);
         }
         pthread_mutex_unlock(&bd->wlock);
@@ -887,8 +873,7 @@ static void *fetch_thread(void *p) {
                         for (struct request *rq = done; rq; rq = rq->done_next)
                                 for (uint64_t i = 0; rq->good && i < rq->count; i++)
                                         if (rq->good[i])
-                                                queue_write(bd, rq->first + i,
-                                                            (bd->mirrors[rq->mirror].store ? rq->plain : rq->buf) + i * bd->m->block_size);
+                                                queue_write(bd, rq->first + i, request_block(bd, rq, i));
                 while (done) {
                         struct request *rq = done;
 
@@ -1062,7 +1047,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                         for (uint64_t b = b0; b <= b1; b++) {
                                 uint64_t boff = b * m->block_size;
                                 uint64_t from = off > boff ? off - boff : 0;
-                                uint64_t to = off + len < boff + block_len(m, b) ? off + len - boff : block_len(m, b);
+                                uint64_t to = off + len < boff + ib_manifest_block_len(m, b) ? off + len - boff : ib_manifest_block_len(m, b);
                                 int32_t s = bd->slot_of[b];
 
                                 memcpy((uint8_t *)buf + (boff + from - off), slot_ptr(bd, (size_t)s) + from, (size_t)(to - from));

@@ -93,6 +93,13 @@ static inline uint64_t ib_manifest_block_count(uint64_t size, uint32_t block_siz
         return size / block_size + (size % block_size != 0);
 }
 
+/* Bytes in block @b: block_size, except for the last block, which holds the rest. */
+static inline size_t ib_manifest_block_len(const struct ib_manifest *m, uint64_t b) {
+        uint64_t off = b * m->block_size;
+
+        return m->size - off < m->block_size ? (size_t)(m->size - off) : m->block_size;
+}
+
 /*
  * Parse @len bytes of manifest text.  Strict: anything not exactly of the
  * documented form fails with -EINVAL (or -E2BIG/-ENOMEM) and @err tells

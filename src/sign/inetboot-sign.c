@@ -275,7 +275,7 @@ static int write_blocks(int fd, const struct ib_manifest *m, const char *dir, ui
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return ib_err_set(e, -errno, 0, "cannot create %s: %m", dir);
         for (uint64_t i = 0; i < m->n_blocks; i++) {
-                size_t len = m->size - i * m->block_size < m->block_size ? (size_t)(m->size - i * m->block_size) : m->block_size;
+                size_t len = ib_manifest_block_len(m, i);
                 char hex[65], path[4096], sub[4096];
                 size_t zn;
                 ssize_t n;
@@ -347,8 +347,14 @@ static int cmd_make(int argc, char **argv) {
         while ((c = getopt_long(argc, argv, "k:o:b:u:s:n:e:qh", opts, NULL)) >= 0) {
                 struct entry_opt *cur = n_eo ? &eo[n_eo - 1] : NULL;
 
-                if (c >= O_KERNEL && c <= O_HYP_ARGS && !cur)
-                        return usage_error("--%s must follow an --entry LABEL", opts[c - O_KERNEL + 11].name);
+                if (c >= O_KERNEL && c <= O_HYP_ARGS && !cur) {
+                        const char *opt = "?";
+
+                        for (const struct option *o = opts; o->name; o++)
+                                if (o->val == c)
+                                        opt = o->name;
+                        return usage_error("--%s must follow an --entry LABEL", opt);
+                }
                 switch (c) {
                 case 'k': key_path = optarg; break;
                 case 'o': out = optarg; break;
