@@ -210,50 +210,51 @@ nginx_wait_requests() {
     return 1
 }
 
-# ---- busybox httpd -------------------------------------------------------------
-busybox_httpd_start() {
-    local root bb pid port dir try
-    if [ -x /bin/busybox ]; then bb=/bin/busybox
-    else requires busybox; bb=$(command -v busybox); fi
-    root=$(cd "${1:?busybox_httpd_start ROOTDIR}" && pwd) || return 1
-    _srv_dir dir busybox || return 1
-    : >"$dir/httpd.conf"   # not /etc/httpd.conf
-    for try in 1 2 3 4 5; do
+# _srv_simple PREFIX NAME ROOTDIR TRIES WAIT COMMAND... : start a server whose
+# COMMAND has @PORT@ and @ROOT@ where the port and root go, on a free port
+# (another one if that port was taken), and set PREFIX_PORT, _PID and _DIR.
+_srv_simple() {
+    local prefix=$1 name=$2 root dir pid port try tries=$4 wait=$5 a cmd
+    root=$(cd "${3:?$name: ROOTDIR}" && pwd) || return 1
+    shift 5
+    _srv_dir dir "$name" || return 1
+    for ((try = 0; try < tries; try++)); do
         port=$(free_port) || return 1
-        _srv_spawn "$dir/log" "$dir/log" "$bb" httpd -f -p "127.0.0.1:$port" -h "$root" -c "$dir/httpd.conf"
+        cmd=()
+        for a in "$@"; do a=${a//@PORT@/$port}; cmd+=("${a//@ROOT@/$root}"); done
+        _srv_spawn "$dir/log" "$dir/log" "${cmd[@]}"
         pid=$_SRV_SPAWNED
-        _srv_register "$pid" busybox
-        if _srv_wait_port "$port" "$pid" 10; then
-            BUSYBOX_PORT=$port BUSYBOX_PID=$pid BUSYBOX_DIR=$dir
+        _srv_register "$pid" "$name"
+        if _srv_wait_port "$port" "$pid" "$wait"; then
+            printf -v "${prefix}_PORT" '%s' "$port"
+            printf -v "${prefix}_PID" '%s' "$pid"
+            printf -v "${prefix}_DIR" '%s' "$dir"
             return 0
         fi
         _srv_kill "$pid"
     done
-    echo "busybox_httpd_start: busybox httpd did not come up: $(tail -n 5 "$dir/log")" >&2
+    echo "$name: did not come up: $(tail -n 5 "$dir/log")" >&2
     return 1
+}
+
+# ---- busybox httpd -------------------------------------------------------------
+busybox_httpd_start() {
+    local bb conf
+    if [ -x /bin/busybox ]; then bb=/bin/busybox
+    else requires busybox; bb=$(command -v busybox); fi
+    _srv_dir conf busybox-conf || return 1
+    : >"$conf/httpd.conf"   # not /etc/httpd.conf
+    _srv_simple BUSYBOX busybox "${1:?busybox_httpd_start ROOTDIR}" 5 10 \
+        "$bb" httpd -f -p "127.0.0.1:@PORT@" -h @ROOT@ -c "$conf/httpd.conf"
 }
 
 busybox_httpd_stop() { [ -n "${BUSYBOX_PID:-}" ] && _srv_kill "$BUSYBOX_PID"; return 0; }
 
 # ---- python3 -m http.server ----------------------------------------------------
 pyhttp_start() {
-    local root pid port dir try
     _srv_python
-    root=$(cd "${1:?pyhttp_start ROOTDIR}" && pwd) || return 1
-    _srv_dir dir pyhttp || return 1
-    for try in 1 2 3; do
-        port=$(free_port) || return 1
-        _srv_spawn "$dir/log" "$dir/log" "$_SRV_PY" -m http.server --bind 127.0.0.1 "$port" --directory "$root"
-        pid=$_SRV_SPAWNED
-        _srv_register "$pid" pyhttp
-        if _srv_wait_port "$port" "$pid" 15; then
-            PYHTTP_PORT=$port PYHTTP_PID=$pid PYHTTP_DIR=$dir
-            return 0
-        fi
-        _srv_kill "$pid"
-    done
-    echo "pyhttp_start: http.server did not come up: $(tail -n 5 "$dir/log")" >&2
-    return 1
+    _srv_simple PYHTTP pyhttp "${1:?pyhttp_start ROOTDIR}" 3 15 \
+        "$_SRV_PY" -m http.server --bind 127.0.0.1 @PORT@ --directory @ROOT@
 }
 
 pyhttp_stop() { [ -n "${PYHTTP_PID:-}" ] && _srv_kill "$PYHTTP_PID"; return 0; }
