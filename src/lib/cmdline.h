@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cmdline.h: what the kernel command line asks inetboot to boot.
+ *
+ * The words are split as the kernel splits them (lib/cmdline.c next_arg():
+ * blanks separate, double quotes group and are removed, "--" ends the
+ * kernel's part).  Our own forms and the seeds' forms are understood:
+ *
+ *   inetboot.url=URL      repeatable; a manifest URL (…​.manifest) or an
+ *                         image URL (the manifest is then URL.manifest)
+ *   inetboot.entry=LABEL  which boot entry (label, or its 1-based number)
+ *   inetboot.cache=SPEC   persistent block cache (a directory, or a device
+ *                         such as LABEL=INETBOOT-CACHE or /dev/sdb1)
+ *   inetboot.insecure     boot without a trusted signature (only if the
+ *                         media's policy allows it)
+ *   netdir=URL.iso type=… the seeds' form: an image URL
+ *   httpfuse=URL          the seeds' form: an image URL
+ *   iscript=URL           a preboot script, run only if signed
+ *   console=…, ip=…       carried over to the booted kernel
+ *
+ * Nothing here fetches anything; it only reads words.
+ */
+#ifndef INETBOOT_CMDLINE_H
+#define INETBOOT_CMDLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util.h"
+
+#define IB_CMDLINE_MAX      4096u   /* COMMAND_LINE_SIZE on x86 is 2048; a margin for tests */
+#define IB_CMDLINE_MAX_URLS 16u
+
+struct ib_bootreq {
+        char **urls;            /* as given, in order: the mirrors to try */
+        size_t n_urls;
+        char *entry;            /* NULL: the first entry */
+        char *cache;            /* NULL: no persistent cache */
+        char *iscript;          /* NULL: none */
+        bool insecure;
+        bool seed_form;         /* the URL came from netdir= or httpfuse= */
+        char **carry;           /* console=, ip=, … to pass on to the booted kernel */
+        size_t n_carry;
+};
+
+/*
+ * Split @s (at most IB_CMDLINE_MAX bytes) into words, as the kernel does.
+ * Returns the number of words in *ret (a NULL-terminated vector).
+ */
+int ib_cmdline_split(const char *s, char ***ret, size_t *ret_n, struct ib_err *err);
+
+/*
+ * Read the words of a kernel command line into @req.  Unknown words are
+ * ignored (they belong to the kernel or to the booted system); malformed
+ * forms of ours (an empty URL, a URL that is not http(s), too many URLs)
+ * fail with a message that names the word.
+ */
+int ib_bootreq_parse(const char *cmdline, struct ib_bootreq *req, struct ib_err *err);
+void ib_bootreq_clear(struct ib_bootreq *req);
+
+/* A URL names a manifest when its path ends in ".manifest" (query and fragment aside). */
+bool ib_url_is_manifest(const char *url);
+
+/*
+ * The manifest's URL and the image's URL for one inetboot.url: a manifest
+ * URL stands for itself and, minus ".manifest", for the image next to it;
+ * an image URL has its manifest at URL.manifest.  Either out may be NULL.
+ */
+int ib_url_pair(const char *url, char **ret_manifest, char **ret_image);
+
+#endif
