@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "blockdev.h"
+#include "fetch.h"
 #include "manifest.h"
 #include "sig.h"
 
@@ -255,79 +256,6 @@ static void usage(FILE *f) {
                 prog, IB_KEYS_DIR);
 }
 
-struct membuf {
-        char *data;
-        size_t len, max;
-};
-
-static size_t mem_write(char *p, size_t size, size_t n, void *ud) {
-        struct membuf *b = ud;
-        size_t len = size * n;
-        char *nd;
-
-        if (len > b->max - b->len)
-                return 0;
-        nd = realloc(b->data, b->len + len + 1);
-        if (!nd)
-                return 0;
-        memcpy(nd + b->len, p, len);
-        b->data = nd;
-        b->len += len;
-        b->data[b->len] = 0;
-        return len;
-}
-
-/* A whole file from a path or an http(s) URL, at most @max bytes. */
-static int load(const char *what, const char *ca_file, size_t max, char **ret, size_t *ret_len, char *err, size_t err_size) {
-        struct membuf b = { .max = max };
-        char cerr[CURL_ERROR_SIZE] = "";
-        long status = 0;
-        CURLcode cc;
-        CURL *c;
-        int r;
-
-        if (strncmp(what, "http://", 7) != 0 && strncmp(what, "https://", 8) != 0) {
-                r = ib_read_file(what, max, ret, ret_len);
-                if (r < 0)
-                        snprintf(err, err_size, "%s: %s", what, r == -EFBIG ? "too large" : strerror(-r));
-                return r;
-        }
-        c = curl_easy_init();
-        if (!c)
-                return -ENOMEM;
-        curl_easy_setopt(c, CURLOPT_URL, what);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mem_write);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "inetboot-httpfs/1");
-        if (ca_file)
-                curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
-        cc = curl_easy_perform(c);
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(c);
-        if (cc != CURLE_OK || status != 200) {
-                if (cc == CURLE_WRITE_ERROR && b.len + 1 > max)
-                        snprintf(err, err_size, "%s: larger than %zu bytes", what, max);
-                else if (cc != CURLE_OK)
-                        snprintf(err, err_size, "%s: %s", what, cerr[0] ? cerr : curl_easy_strerror(cc));
-                else
-                        snprintf(err, err_size, "%s: HTTP status %ld", what, status);
-                free(b.data);
-                return -EIO;
-        }
-        if (!b.data && !(b.data = calloc(1, 1)))
-                return -ENOMEM;
-        *ret = b.data;
-        *ret_len = b.len;
-        return 0;
-}
-
 static void become_root_daemon(char **argv) {
         /* systemd spares processes whose argv[0][0] is '@' at switch-root and in its shutdown killing spree. */
         argv[0][0] = '@';
@@ -363,7 +291,7 @@ int main(int argc, char **argv) {
         };
         struct ib_blockdev_opts bo = { .log = log_line };
         const char *keys = IB_KEYS_DIR, *sig_src = NULL, *manifest_src, *mountpoint;
-        char *mirrors[128], *fuse_opts = NULL, *text = NULL, *sig = NULL, *sig_default = NULL, err_text[600] = "";
+        char *mirrors[128], *fuse_opts = NULL, *text = NULL, *sig = NULL, *sig_default = NULL;
         bool is_store[128];
         size_t n_mirrors = 0, text_len = 0, sig_len = 0;
         bool insecure = false, manifest_mirrors = true, debug = false, root_daemon = false;
@@ -465,8 +393,8 @@ int main(int argc, char **argv) {
         }
 
         /* 1. The manifest, its signature, the trusted keys. */
-        if (load(manifest_src, bo.ca_file, IB_MANIFEST_MAX_BYTES, &text, &text_len, err_text, sizeof(err_text)) < 0) {
-                fprintf(stderr, "%s: cannot read the manifest %s\n", prog, err_text);
+        if (ib_fetch(manifest_src, bo.ca_file, IB_MANIFEST_MAX_BYTES, &text, &text_len, &e) < 0) {
+                fprintf(stderr, "%s: cannot read the manifest %s\n", prog, e.msg);
                 goto out;
         }
         if (insecure)
@@ -478,8 +406,8 @@ int main(int argc, char **argv) {
                                 goto out;
                         sig_src = sig_default;
                 }
-                if (load(sig_src, bo.ca_file, IB_SIG_MAX_BYTES, &sig, &sig_len, err_text, sizeof(err_text)) < 0) {
-                        fprintf(stderr, "%s: cannot read the manifest's signature %s\n", prog, err_text);
+                if (ib_fetch(sig_src, bo.ca_file, IB_SIG_MAX_BYTES, &sig, &sig_len, &e) < 0) {
+                        fprintf(stderr, "%s: cannot read the manifest's signature %s\n", prog, e.msg);
                         goto out;
                 }
                 if (ib_verify(keys, text, text_len, sig, sig_len, NULL, &e) < 0) {

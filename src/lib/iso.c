@@ -275,6 +275,15 @@ int ib_iso_read(struct ib_iso *iso, const char *path, size_t max, char **ret, si
         return 0;
 }
 
+int ib_iso_read_cb(void *iso, const char *path, char **ret, size_t *ret_len) {
+        const char *canon;
+        int r = ib_iso_resolve(iso, path, &canon);
+
+        if (r < 0)
+                return r;
+        return ib_iso_read(iso, canon, IB_ISO_MAX_CONFIG, ret, ret_len, NULL);
+}
+
 struct hasher {
         EVP_MD_CTX *ctx;
         uint64_t size;

@@ -29,6 +29,13 @@ int ib_iso_resolve(struct ib_iso *iso, const char *path, const char **ret);
 /* Read a whole file of at most @max bytes (NUL-terminated, not counted). */
 int ib_iso_read(struct ib_iso *iso, const char *path, size_t max, char **ret, size_t *ret_len, struct ib_err *err);
 
+/*
+ * An ib_bootcfg_read_fn over an open ISO (@iso is the struct ib_iso *):
+ * resolves links, reads at most IB_ISO_MAX_CONFIG bytes.
+ */
+#define IB_ISO_MAX_CONFIG (1u << 20)
+int ib_iso_read_cb(void *iso, const char *path, char **ret, size_t *ret_len);
+
 /* Size and SHA-256 of a file's contents. */
 int ib_iso_hash(struct ib_iso *iso, const char *path, uint64_t *ret_size, uint8_t ret_sha256[32], struct ib_err *err);
 

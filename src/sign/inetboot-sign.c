@@ -149,15 +149,6 @@ static int parse_size(const char *s, uint64_t *ret) {
         return 0;
 }
 
-static int iso_read_cb(void *ud, const char *path, char **ret, size_t *ret_len) {
-        const char *canon;
-        int r = ib_iso_resolve(ud, path, &canon);
-
-        if (r < 0)
-                return r;
-        return ib_iso_read(ud, canon, IB_BOOTCFG_MAX_FILE, ret, ret_len, NULL);
-}
-
 static int hash_file_ref(struct ib_iso *iso, const char *path, struct ib_file_ref *f, struct ib_err *e) {
         if (!iso)
                 return ib_err_set(e, -ENOENT, 0, "%s: the image has no ISO 9660 file system to read it from", path);
@@ -175,7 +166,7 @@ static int build_entries(struct ib_iso *iso, bool scan, struct entry_opt *eo, si
         int r = 0;
 
         if (scan && iso) {
-                r = ib_bootcfg_scan(iso_read_cb, iso, &found, &n_found, e);
+                r = ib_bootcfg_scan(ib_iso_read_cb, iso, &found, &n_found, e);
                 if (r < 0)
                         return r;
         }
