@@ -4,6 +4,8 @@
 #   make deps       install every Debian package the project needs (idempotent)
 #   make check      deps + build + unit tests (also under ASan/UBSan) + fuzz
 #                   smoke runs + host integration tests; closing line "N passed, N failed"
+#   make check-e2e  only the QEMU boots through the preboot (part of make check)
+#   make initramfs  the preboot: build/initramfs/{vmlinuz,miniroot.img,hook/}
 #   make demo       build a small bootable ISO, sign it, verify it, show the manifest
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
 #   make bench      run the benchmarks in tests/bench/ (reports, not tests)
@@ -29,20 +31,21 @@ endif
 HARDEN  += -fstack-protector-strong -fPIE
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -Isrc/lib $(PKG_CFLAGS) \
-              -DIB_KEYS_DIR='"$(PREFIX)/share/inetboot/keys"' $(CFLAGS) $(SAN) -MMD -MP
-ALL_LDFLAGS = -pie -pthread -Wl,-z,relro,-z,now $(LDFLAGS) $(SAN)
+              -DIB_KEYS_DIR='"$(PREFIX)/share/inetboot/keys"' \
+              -DIB_DATA_DIR='"$(PREFIX)/lib/inetboot"' $(CFLAGS) $(SAN) -MMD -MP
+ALL_LDFLAGS = -pie -pthread -Wl,-z,relro,-z,now,--as-needed $(LDFLAGS) $(SAN)
 
 LIB_SRCS  := $(wildcard src/lib/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libinetboot.a
-PROG_NAMES := inetboot-sign inetboot-httpfs
+PROG_NAMES := inetboot-sign inetboot-httpfs inetboot-agent
 PROGS     := $(PROG_NAMES:%=$(BUILD)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps check unit demo fuzz install clean asan bench
+.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -87,12 +90,22 @@ $(FUZZ_OUT)/fuzz-%: tests/fuzz/fuzz-%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(PKG_LIBS)
 
+# ---- the preboot: Debian kernel + miniroot + the hook payload ------------------
+# initramfs: trusts keys/*.pub but the test-only key; initramfs-test trusts it too.
+INITRAMFS_SRCS := $(wildcard initramfs/*)
+$(BUILD)/initramfs/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
+	initramfs/mkminiroot --build $(BUILD) --out $(BUILD)/initramfs
+$(BUILD)/initramfs-test/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
+	initramfs/mkminiroot --build $(BUILD) --out $(BUILD)/initramfs-test --test-keys
+initramfs: $(BUILD)/initramfs/miniroot.img
+initramfs-test: $(BUILD)/initramfs-test/miniroot.img
+
 # ---- packages --------------------------------------------------------------
 # Build, test and run dependencies, from Debian 12's archive only.
 DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl4-openssl-dev libfuse3-dev libzstd-dev
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
-              squashfs-tools strace zstd
+              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 file
 DEPS_BENCH := httpfs2 nbdkit libnbd-bin
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BENCH)
 
@@ -108,13 +121,17 @@ deps:
 
 # ---- tests -----------------------------------------------------------------
 check: deps
-	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory all initramfs-test
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory fuzz
 	BUILD=$(abspath $(BUILD)) tests/run-tests
 
 unit: all
 	BUILD=$(abspath $(BUILD)) tests/run-tests --unit
+
+# The QEMU boots alone (also part of make check).
+check-e2e: deps all initramfs-test
+	BUILD=$(abspath $(BUILD)) tests/run-tests --integration boot
 
 # Benchmarks print reports (figures and ratios), never pass/fail on timings.
 bench: deps all

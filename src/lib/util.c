@@ -156,6 +156,41 @@ int ib_read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
                 return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
         if ((uint64_t)st.st_size > max)
                 return -EFBIG;
+        if (st.st_size == 0) {
+                /* procfs and friends report 0 bytes: read to the end. */
+                size_t len = 0, cap = 0;
+
+                for (;;) {
+                        char *nb;
+
+                        if (len == cap) {
+                                if (cap > max)
+                                        return -EFBIG;
+                                cap = cap ? 2 * cap : 4096;
+                                nb = realloc(buf, cap + 1);
+                                if (!nb)
+                                        return -ENOMEM;
+                                buf = nb;
+                        }
+                        n = read(fd, buf + len, cap - len);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0)
+                                return -errno;
+                        if (n == 0)
+                                break;
+                        len += (size_t)n;
+                }
+                if (len > max)
+                        return -EFBIG;
+                if (!buf && !(buf = malloc(1)))
+                        return -ENOMEM;
+                buf[len] = 0;
+                *ret = buf;
+                buf = NULL;
+                *ret_len = len;
+                return 0;
+        }
         buf = malloc((size_t)st.st_size + 1);
         if (!buf)
                 return -ENOMEM;

@@ -150,7 +150,7 @@ pid $dir/nginx.pid;
 error_log $dir/error.log info;
 events { worker_connections 512; }
 http {
-    log_format inetboot '\$request_method \$request_uri \$status \$body_bytes_sent "\$http_range" "\$sent_http_content_range" \$connection \$connection_requests \$request_time \$server_protocol';
+    log_format inetboot '\$request_method \$request_uri \$status \$body_bytes_sent "\$http_range" "\$sent_http_content_range" \$connection \$connection_requests \$request_time \$server_protocol \$msec';
     access_log $dir/access.log inetboot;
     client_body_temp_path $dir/tmp/client_body;
     proxy_temp_path $dir/tmp/proxy;

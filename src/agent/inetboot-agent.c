@@ -1,0 +1,1240 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * inetboot-agent: the preboot's boot loader.  Like u-root's pkg/boot it
+ * goes parse -> select -> load -> exec:
+ *
+ *   1. read the kernel command line (inetboot.url=, the seeds' netdir=, ...);
+ *   2. fetch the manifest and its signature, verify them, start
+ *      inetboot-httpfs on the image;
+ *   3. choose the boot entry (the manifest's, or the image's own configs);
+ *   4. build the target initrd: the image's initrd bytes unchanged, then a
+ *      reproducible cpio with the hook, inetboot-httpfs, the manifest, the
+ *      keys and the kernel modules the hook needs, from the target kernel's
+ *      own module tree;
+ *   5. kexec the image's kernel (kexec_file_load, else kexec-tools).
+ *
+ * --dry-run stops after 4 and writes kernel, initrd and cmdline into --out.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/reboot.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "bootcfg.h"
+#include "cmdline.h"
+#include "cpio.h"
+#include "fetch.h"
+#include "iso9660.h"
+#include "kmod.h"
+#include "manifest.h"
+#include "sig.h"
+
+#ifndef IB_DATA_DIR
+#define IB_DATA_DIR "/usr/local/lib/inetboot"
+#endif
+
+#define MAX_KERNEL   (256u << 20)
+#define MAX_INITRD   (1024u << 20)
+#define MAX_MODULE   (64u << 20)
+#define MAX_MODALIAS 64u
+
+/* Where the hook finds things in the target's initramfs (docs in initramfs/README.md). */
+#define HOOK_ROOT "inetboot"
+
+static const char *prog = "inetboot-agent";
+
+/* The squashfs of a live image, by family convention. */
+static const char *const squashfs_paths[] = {
+        "/live/filesystem.squashfs", "/LiveOS/squashfs.img", "/casper/filesystem.squashfs",
+        "/arch/x86_64/airootfs.sfs", "/LiveOS/rootfs.img",
+};
+
+/* What the hook needs of the target kernel, besides the NIC's driver. */
+static const char *const hook_modules[] = { "fuse", "loop" };
+
+struct choice {
+        const char *label, *family, *cmdline, *kernel;
+        const char *const *initrds;
+        size_t n_initrds;
+        const struct ib_file_ref *kernel_ref, *initrd_refs;     /* NULL when from the image's configs */
+};
+
+struct agent {
+        /* options */
+        const char *keys, *out, *work, *hook_path, *httpfs, *ca_file, *cmdline_arg, *cache_dir, *modules_from;
+        bool dry_run, allow_insecure, verbose;
+        char *modaliases[MAX_MODALIAS];
+        size_t n_modaliases;
+
+        struct ib_bootreq req;
+        char *manifest, *sig;           /* texts as fetched */
+        size_t manifest_len, sig_len;
+        bool verified;
+        struct ib_manifest *m;
+        char **mirrors;                 /* image URLs for inetboot-httpfs -m */
+        size_t n_mirrors;
+
+        pid_t httpfs_pid;
+        char *mnt, *image;              /* mount point, image path under it */
+
+        struct ib_bootcfg_entry *scanned;
+        size_t n_scanned;
+        struct choice c;
+        char *kernel;                   /* the kernel image */
+        size_t kernel_len;
+        char release[65];
+        char *initrd;                   /* the target initrd being built */
+        size_t initrd_len, hook_len;
+        char *cmdline;
+};
+
+_printf_(1, 2) static void say(const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "inetboot: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+_printf_(1, 2) static int fail(const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "inetboot: error: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return -1;
+}
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "Usage: %s [OPTIONS]\n"
+                "       %s --list-modules --modules-dir DIR NAME...\n"
+                "\n"
+                "Boot the live image named on the kernel command line: fetch and verify its\n"
+                "manifest, serve the image with inetboot-httpfs, take the chosen entry's kernel\n"
+                "and initrd, append the inetboot hook, and kexec.\n"
+                "\n"
+                "Kernel command line (or --cmdline):\n"
+                "  inetboot.url=URL        manifest or image URL; repeat it for mirrors\n"
+                "  inetboot.entry=LABEL    boot entry by label or 1-based number (default: first)\n"
+                "  inetboot.cache=DIR      persistent block cache (the preboot mounts devices)\n"
+                "  inetboot.insecure       boot an unsigned image (only with --allow-insecure)\n"
+                "  netdir=URL, httpfuse=URL  the seeds' forms of inetboot.url=URL\n"
+                "  iscript=URL             run a preboot script first, only if signed\n"
+                "\n"
+                "Options:\n"
+                "  -K, --keys DIR          trusted publisher keys (default %s)\n"
+                "      --cmdline ARGS      read ARGS instead of /proc/cmdline\n"
+                "      --dry-run           do everything but kexec; write kernel, initrd and\n"
+                "                          cmdline into --out DIR\n"
+                "      --out DIR           where --dry-run writes (created)\n"
+                "      --work DIR          mount point and scratch space (default /run/inetboot)\n"
+                "      --hook FILE         the hook payload archive (default %s/hook.cpio.zst)\n"
+                "      --httpfs PATH       the inetboot-httpfs program (default: beside this one)\n"
+                "      --cache DIR         block cache directory (overrides inetboot.cache=)\n"
+                "      --ca-file FILE      extra CA certificates for HTTPS\n"
+                "      --allow-insecure    the media's policy lets inetboot.insecure boot unsigned images\n"
+                "      --modalias STR      carry the driver for this device (repeatable; default:\n"
+                "                          the network devices in /sys/class/net)\n"
+                "      --modules-from DIR  a module tree (/lib/modules/RELEASE) to take modules from\n"
+                "                          when the image has none for its kernel\n"
+                "  -v, --verbose           say more\n"
+                "  -h, --help              this text\n",
+                prog, prog, IB_KEYS_DIR, IB_DATA_DIR);
+}
+
+/* Compose a path; false (and an empty string) when it does not fit. */
+_printf_(3, 4) static bool pathf(char *buf, size_t size, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t)n >= size) {
+                buf[0] = 0;
+                return false;
+        }
+        return true;
+}
+
+/* ---- step 1-2: manifest, signature, mirrors ------------------------------------------- */
+
+static int fetch_manifest(struct agent *a) {
+        struct ib_err e = {};
+        int last = -1;
+
+        for (size_t i = 0; i < a->req.n_urls; i++) {
+                _cleanup_(freep) char *murl = NULL, *surl = NULL;
+                int r;
+
+                if (ib_url_pair(a->req.urls[i], &murl, NULL) < 0 || asprintf(&surl, "%s.sig", murl) < 0)
+                        return fail("out of memory");
+                say("fetching the manifest %s", murl);
+                r = ib_fetch(murl, a->ca_file, IB_MANIFEST_MAX_BYTES, &a->manifest, &a->manifest_len, &e);
+                if (r == -ENOENT && !ib_url_is_manifest(a->req.urls[i])) {
+                        fail("no manifest at %s: inetboot boots images published with 'inetboot-sign make' "
+                             "(the manifest and its .sig go next to the image)", murl);
+                        last = r;
+                        continue;
+                }
+                if (r < 0) {
+                        fail("cannot fetch the manifest: %s", e.msg);
+                        last = r;
+                        continue;
+                }
+                r = ib_fetch(surl, a->ca_file, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len, &e);
+                if (r < 0) {
+                        if (a->req.insecure && a->allow_insecure) {
+                                say("WARNING: no signature (%s); booting unverified because of inetboot.insecure", e.msg);
+                                return 0;
+                        }
+                        fail("cannot fetch the manifest's signature: %s", e.msg);
+                        if (a->req.insecure)
+                                fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
+                        free(a->manifest);
+                        a->manifest = NULL;
+                        last = r;
+                        continue;
+                }
+                r = ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, NULL, &e);
+                if (r < 0) {
+                        if (a->req.insecure && a->allow_insecure) {
+                                say("WARNING: %s; booting it anyway because of inetboot.insecure", e.msg);
+                                return 0;
+                        }
+                        /* A bad signature is not a mirror problem: another mirror must not get a say. */
+                        fail("%s: %s", surl, e.msg);
+                        if (a->req.insecure)
+                                fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
+                        return -1;
+                }
+                a->verified = true;
+                say("manifest signature good (%s)", a->keys);
+                return 0;
+        }
+        if (last == -ENOENT && a->req.seed_form)
+                fail("the seeds' netdir=/httpfuse= forms need a manifest beside the image too");
+        return -1;
+}
+
+static int parse_manifest(struct agent *a) {
+        struct ib_err e = {};
+
+        if (ib_manifest_parse(a->manifest, a->manifest_len, &a->m, &e) < 0)
+                return fail("the manifest, line %u: %s", e.line, e.msg);
+        /*
+         * Mirrors for the image: the image URLs the command line named, and
+         * the manifest's own URLs and stores (inetboot-httpfs adds those).  A
+         * manifest URL stands for the image beside it only when the manifest
+         * names no place of its own.
+         */
+        for (size_t i = 0; i < a->req.n_urls; i++) {
+                _cleanup_(freep) char *img = NULL;
+
+                if (ib_url_is_manifest(a->req.urls[i]) && (a->m->n_urls || a->m->n_stores))
+                        continue;
+                if (ib_url_pair(a->req.urls[i], NULL, &img) < 0 || ib_strv_push(&a->mirrors, &a->n_mirrors, img) < 0)
+                        return fail("out of memory");
+        }
+        say("image %s: %" PRIu64 " bytes, %" PRIu64 " blocks, serial %" PRIu64 ", %zu entr%s", a->m->name, a->m->size,
+            a->m->n_blocks, a->m->serial, a->m->n_entries, a->m->n_entries == 1 ? "y" : "ies");
+        return 0;
+}
+
+static int write_text(const char *dir, const char *name, const void *buf, size_t len) {
+        _cleanup_(freep) char *p = NULL;
+
+        if (asprintf(&p, "%s/%s", dir, name) < 0)
+                return fail("out of memory");
+        if (ib_write_file_atomic(p, buf, len, 0644) < 0)
+                return fail("cannot write %s: %m", p);
+        return 0;
+}
+
+static bool mounted(const char *dir) {
+        _cleanup_(freep) char *parent = NULL;
+        struct stat a, b;
+
+        if (asprintf(&parent, "%s/..", dir) < 0)
+                return false;
+        return stat(dir, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+static int start_httpfs(struct agent *a) {
+        char *argv[64 + 2 * IB_CMDLINE_MAX_URLS];
+        _cleanup_(freep) char *mf = NULL, *sf = NULL;
+        size_t n = 0;
+        pid_t pid;
+
+        if (asprintf(&a->mnt, "%s/mnt", a->work) < 0 || asprintf(&mf, "%s/image.manifest", a->work) < 0 ||
+            asprintf(&sf, "%s/image.manifest.sig", a->work) < 0 || asprintf(&a->image, "%s/%s", a->mnt, a->m->name) < 0)
+                return fail("out of memory");
+        if (mkdir(a->mnt, 0755) < 0 && errno != EEXIST)
+                return fail("cannot create %s: %m", a->mnt);
+        if (mounted(a->mnt))
+                return fail("%s is already a mount point (another inetboot-agent running?)", a->mnt);
+        if (write_text(a->work, "image.manifest", a->manifest, a->manifest_len) < 0 ||
+            (a->sig && write_text(a->work, "image.manifest.sig", a->sig, a->sig_len) < 0))
+                return -1;
+        argv[n++] = (char *)a->httpfs;
+        argv[n++] = "-f";
+        argv[n++] = "-K";
+        argv[n++] = (char *)a->keys;
+        if (a->verified) {
+                argv[n++] = "--sig";
+                argv[n++] = sf;
+        } else
+                argv[n++] = "--insecure";
+        for (size_t i = 0; i < a->n_mirrors; i++) {
+                argv[n++] = "-m";
+                argv[n++] = a->mirrors[i];
+        }
+        if (a->cache_dir) {
+                argv[n++] = "--cache";
+                argv[n++] = (char *)a->cache_dir;
+        }
+        if (a->ca_file) {
+                argv[n++] = "--ca-file";
+                argv[n++] = (char *)a->ca_file;
+        }
+        argv[n++] = mf;
+        argv[n++] = a->mnt;
+        argv[n] = NULL;
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                return fail("fork: %m");
+        if (pid == 0) {
+                execv(argv[0], argv);
+                fprintf(stderr, "inetboot: error: cannot run %s: %m\n", argv[0]);
+                _exit(127);
+        }
+        a->httpfs_pid = pid;
+        /* inetboot-httpfs probes its mirrors before it mounts: wait for the mount or its exit. */
+        for (unsigned i = 0; i < 20 * 300; i++) {
+                int status;
+
+                if (mounted(a->mnt) && access(a->image, R_OK) == 0) {
+                        say("image mounted at %s", a->image);
+                        return 0;
+                }
+                if (waitpid(pid, &status, WNOHANG) == pid) {
+                        a->httpfs_pid = 0;
+                        return fail("inetboot-httpfs could not serve the image (see above)");
+                }
+                nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        }
+        return fail("inetboot-httpfs did not mount the image within 300 s");
+}
+
+static void stop_httpfs(struct agent *a) {
+        int status;
+
+        if (a->httpfs_pid <= 0)
+                return;
+        if (umount2(a->mnt, 0) < 0) {
+                pid_t p = fork();
+
+                if (p == 0) {
+                        execlp("fusermount3", "fusermount3", "-u", "-q", a->mnt, (char *)NULL);
+                        _exit(127);
+                }
+                if (p > 0)
+                        waitpid(p, NULL, 0);
+        }
+        /* It flushes its cache queue on the way out. */
+        for (unsigned i = 0; i < 20 * 60; i++) {
+                if (waitpid(a->httpfs_pid, &status, WNOHANG) == a->httpfs_pid) {
+                        a->httpfs_pid = 0;
+                        return;
+                }
+                if (i == 20 * 10)
+                        kill(a->httpfs_pid, SIGTERM);
+                nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        }
+        kill(a->httpfs_pid, SIGKILL);
+        waitpid(a->httpfs_pid, &status, 0);
+        a->httpfs_pid = 0;
+}
+
+/* ---- step 3: the entry ----------------------------------------------------------------- */
+
+/*
+ * A whole file of the image, read in place through inetboot-httpfs (only
+ * its blocks are fetched), checked against the manifest's hash of it when
+ * there is one.
+ */
+static int image_read(int fd, const char *path, size_t max, char **ret, size_t *ret_len, struct ib_err *e) {
+        uint64_t off, size;
+        char *buf;
+        ssize_t n;
+        int r;
+
+        r = ib_iso9660_locate_fd(fd, path, &off, &size, e);
+        if (r < 0)
+                return r;
+        if (size > max)
+                return ib_err_set(e, -EFBIG, 0, "%s: larger than %zu bytes", path, max);
+        buf = malloc(size + 1);
+        if (!buf)
+                return ib_err_set(e, -ENOMEM, 0, "out of memory");
+        n = ib_pread_full(fd, buf, size, off);
+        if (n < 0 || (uint64_t)n != size) {
+                free(buf);
+                return ib_err_set(e, n < 0 ? (int)n : -EIO, 0, "%s: read error: %s", path, strerror(n < 0 ? (int)-n : EIO));
+        }
+        buf[size] = 0;
+        *ret = buf;
+        *ret_len = size;
+        return 0;
+}
+
+/* An ib_bootcfg_read_fn over the image. */
+static int image_config_read(void *ud, const char *path, char **ret, size_t *ret_len) {
+        return image_read(*(int *)ud, path, IB_BOOTCFG_MAX_FILE, ret, ret_len, NULL);
+}
+
+static void list_entries(const struct agent *a) {
+        if (a->m->n_entries)
+                for (size_t i = 0; i < a->m->n_entries; i++)
+                        fprintf(stderr, "  %zu  %s\n", i + 1, a->m->entries[i].label);
+        else
+                for (size_t i = 0; i < a->n_scanned; i++)
+                        fprintf(stderr, "  %zu  %s\n", i + 1, a->scanned[i].label);
+}
+
+static int choose_entry(struct agent *a, int fd) {
+        size_t n, pick = 0;
+        uint64_t num;
+        struct ib_err e = {};
+
+        if (a->m->n_entries == 0) {
+                say("the manifest names no boot entry; reading the image's own boot configs");
+                if (ib_bootcfg_scan(image_config_read, &fd, &a->scanned, &a->n_scanned, &e) < 0)
+                        return fail("the image's boot configs: %s", e.msg);
+                if (a->n_scanned == 0)
+                        return fail("the image has no boot entry in its manifest nor in isolinux/GRUB configs");
+        }
+        n = a->m->n_entries ? a->m->n_entries : a->n_scanned;
+        if (a->req.entry) {
+                pick = n;
+                if (ib_parse_u64(a->req.entry, strlen(a->req.entry), &num) == 0 && num >= 1 && num <= n)
+                        pick = (size_t)num - 1;
+                else
+                        for (size_t i = 0; i < n && pick == n; i++)
+                                if (strcmp(a->m->n_entries ? a->m->entries[i].label : a->scanned[i].label, a->req.entry) == 0)
+                                        pick = i;
+                if (pick == n) {
+                        fail("no boot entry '%s'; the image has:", a->req.entry);
+                        list_entries(a);
+                        return -1;
+                }
+        }
+        if (a->m->n_entries) {
+                const struct ib_entry *en = &a->m->entries[pick];
+
+                if (en->has_hypervisor)
+                        return fail("entry '%s' boots a hypervisor (%s); inetboot-agent cannot kexec multiboot images yet",
+                                    en->label, en->hypervisor.path);
+                a->c = (struct choice) { .label = en->label, .family = en->family, .cmdline = en->cmdline,
+                                         .kernel = en->kernel.path, .n_initrds = en->n_initrds,
+                                         .kernel_ref = &en->kernel, .initrd_refs = en->initrds };
+                {
+                        static const char *paths[IB_MANIFEST_MAX_INITRDS];
+
+                        for (size_t i = 0; i < en->n_initrds; i++)
+                                paths[i] = en->initrds[i].path;
+                        a->c.initrds = paths;
+                }
+        } else {
+                const struct ib_bootcfg_entry *b = &a->scanned[pick];
+
+                if (b->hypervisor)
+                        return fail("entry '%s' boots a hypervisor (%s); inetboot-agent cannot kexec multiboot images yet",
+                                    b->label, b->hypervisor);
+                a->c = (struct choice) { .label = b->label, .family = ib_bootcfg_family(b->cmdline, b->kernel),
+                                         .cmdline = b->cmdline, .kernel = b->kernel,
+                                         .initrds = (const char *const *)b->initrds, .n_initrds = b->n_initrds };
+        }
+        say("boot entry %zu: %s (%s)", pick + 1, a->c.label, a->c.family);
+        return 0;
+}
+
+static int read_image_file(int fd, const char *path, const struct ib_file_ref *ref, size_t max, char **ret, size_t *ret_len) {
+        uint8_t sha[32];
+        struct ib_err e = {};
+
+        if (image_read(fd, path, max, ret, ret_len, &e) < 0)
+                return fail("reading %s from the image: %s", path, e.msg);
+        if (!ref)
+                return 0;
+        if (!EVP_Digest(*ret, *ret_len, sha, NULL, EVP_sha256(), NULL))
+                return fail("SHA-256 failed");
+        if (*ret_len != ref->size || memcmp(sha, ref->sha256, 32) != 0)
+                return fail("%s in the image is not the file the manifest describes (size %zu, expected %" PRIu64 ")", path,
+                            *ret_len, ref->size);
+        return 0;
+}
+
+/* ---- step 4: modules the hook needs, from the target kernel's tree --------------------- */
+
+/* Device modaliases of the network interfaces and of the devices above them (a virtio NIC's PCI function). */
+static int gather_modaliases(struct agent *a) {
+        DIR *d;
+        struct dirent *de;
+
+        if (a->n_modaliases)
+                return 0;
+        d = opendir("/sys/class/net");
+        if (!d)
+                return 0;
+        while ((de = readdir(d)) && a->n_modaliases < MAX_MODALIAS) {
+                char path[PATH_MAX], real[PATH_MAX];
+
+                if (de->d_name[0] == '.' || strcmp(de->d_name, "lo") == 0)
+                        continue;
+                pathf(path, sizeof(path), "/sys/class/net/%s/device", de->d_name);
+                if (!realpath(path, real))
+                        continue;       /* virtual interface */
+                for (unsigned depth = 0; depth < 8 && strncmp(real, "/sys/devices/", 13) == 0; depth++) {
+                        char ma[512], *slash;
+                        _cleanup_(freep) char *text = NULL;
+                        size_t len;
+
+                        pathf(ma, sizeof(ma), "%s/modalias", real);
+                        if (ib_read_file(ma, 4096, &text, &len) == 0) {
+                                text[strcspn(text, "\n")] = 0;
+                                if (text[0] && a->n_modaliases < MAX_MODALIAS) {
+                                        bool dup = false;
+
+                                        for (size_t i = 0; i < a->n_modaliases; i++)
+                                                dup = dup || strcmp(a->modaliases[i], text) == 0;
+                                        if (!dup)
+                                                a->modaliases[a->n_modaliases++] = strdup(text);
+                                }
+                        }
+                        slash = strrchr(real, '/');
+                        if (!slash)
+                                break;
+                        *slash = 0;
+                }
+        }
+        closedir(d);
+        return 0;
+}
+
+struct modtree {
+        char *dir;              /* directory holding lib/modules/RELEASE/... paths, or the tree itself */
+        char *base;             /* the module tree: <dir>/…/modules/RELEASE */
+};
+
+static int run(char *const argv[], bool quiet) {
+        pid_t p;
+        int status;
+
+        fflush(NULL);
+        p = fork();
+        if (p < 0)
+                return -errno;
+        if (p == 0) {
+                if (quiet) {
+                        int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                        if (fd >= 0) {
+                                dup2(fd, 1);
+                                dup2(fd, 2);
+                        }
+                }
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        if (waitpid(p, &status, 0) < 0)
+                return -errno;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* Extract @paths (relative to the squashfs root) from the squashfs at @off in the image into @dest. */
+static int unsquash(const char *image, uint64_t off, const char *dest, char **paths, size_t n) {
+        char offs[32], *argv[16 + 2 * 256];
+        size_t k = 0;
+
+        if (n > 256)
+                return -E2BIG;
+        pathf(offs, sizeof(offs), "%" PRIu64, off);
+        argv[k++] = "unsquashfs";
+        argv[k++] = "-no-progress";
+        argv[k++] = "-quiet";
+        argv[k++] = "-force";
+        argv[k++] = "-o";
+        argv[k++] = offs;
+        argv[k++] = "-d";
+        argv[k++] = (char *)dest;
+        argv[k++] = (char *)image;
+        for (size_t i = 0; i < n; i++)
+                argv[k++] = paths[i];
+        argv[k] = NULL;
+        return run(argv, true);
+}
+
+/* The target kernel's module tree inside the image's squashfs, unpacked on demand into the work dir. */
+static int squashfs_tree(struct agent *a, struct modtree *t, uint64_t *ret_off) {
+        _cleanup_(closep) int fd = open(a->image, O_RDONLY | O_CLOEXEC);
+        static const char *const prefixes[] = { "usr/lib/modules", "lib/modules" };
+        struct ib_err e = {};
+
+        if (fd < 0)
+                return fail("cannot open %s: %m", a->image);
+        for (size_t i = 0; i < ELEMENTSOF(squashfs_paths); i++) {
+                uint64_t off, size;
+                char *want[6];
+                size_t nw = 0;
+
+                if (ib_iso9660_locate_fd(fd, squashfs_paths[i], &off, &size, &e) < 0)
+                        continue;
+                if (asprintf(&t->dir, "%s/squashfs", a->work) < 0)
+                        return fail("out of memory");
+                for (size_t p = 0; p < ELEMENTSOF(prefixes); p++) {
+                        static const char *const files[] = { "modules.dep", "modules.alias", "modules.builtin" };
+
+                        for (size_t f = 0; f < ELEMENTSOF(files); f++)
+                                if (asprintf(&want[nw++], "%s/%s/%s", prefixes[p], a->release, files[f]) < 0)
+                                        return fail("out of memory");
+                }
+                if (a->verbose)
+                        say("reading the module list of %s from %s at byte %" PRIu64, a->release, squashfs_paths[i], off);
+                unsquash(a->image, off, t->dir, want, nw);
+                for (size_t k = 0; k < nw; k++)
+                        free(want[k]);
+                for (size_t p = 0; p < ELEMENTSOF(prefixes); p++) {
+                        char dep[PATH_MAX];
+
+                        pathf(dep, sizeof(dep), "%s/%s/%s/modules.dep", t->dir, prefixes[p], a->release);
+                        if (access(dep, R_OK) == 0) {
+                                if (asprintf(&t->base, "%s/%s/%s", t->dir, prefixes[p], a->release) < 0)
+                                        return fail("out of memory");
+                                *ret_off = off;
+                                say("kernel modules for %s: from the image's %s", a->release, squashfs_paths[i]);
+                                return 1;
+                        }
+                }
+                free(t->dir);
+                t->dir = NULL;
+        }
+        return 0;
+}
+
+static int read_tree_file(const char *base, const char *name, bool required, char **ret, size_t *len) {
+        _cleanup_(freep) char *p = NULL;
+        int r;
+
+        if (asprintf(&p, "%s/%s", base, name) < 0)
+                return fail("out of memory");
+        r = ib_read_file(p, 64u << 20, ret, len);
+        if (r < 0 && (required || r != -ENOENT))
+                return fail("cannot read %s: %s", p, strerror(-r));
+        if (r < 0) {
+                *ret = NULL;
+                *len = 0;
+        }
+        return 0;
+}
+
+static int add_modules(struct agent *a, struct ib_cpio *cpio) {
+        struct modtree t = {};
+        _cleanup_(freep) char *dep = NULL, *alias = NULL, *builtin = NULL, *order = NULL;
+        size_t dl, al, bl, n = 0, nn = 0, ol = 0;
+        char **paths = NULL, **names = NULL;
+        struct ib_kmods *k = NULL;
+        struct ib_err e = {};
+        uint64_t off = 0;
+        bool from_image;
+        int r = -1;
+
+        gather_modaliases(a);
+        r = squashfs_tree(a, &t, &off);
+        if (r < 0)
+                return r;
+        from_image = r > 0;
+        if (!from_image) {
+                if (!a->modules_from)
+                        return fail("the image has no kernel modules for its kernel %s (looked in %zu squashfs locations) "
+                                    "and no --modules-from tree was given: the hook needs fuse, loop and the NIC driver",
+                                    a->release, ELEMENTSOF(squashfs_paths));
+                t.base = strdup(a->modules_from);
+                if (!t.base)
+                        return fail("out of memory");
+                say("kernel modules for %s: from %s", a->release, t.base);
+        }
+        r = -1;
+        if (read_tree_file(t.base, "modules.dep", true, &dep, &dl) < 0 ||
+            read_tree_file(t.base, "modules.alias", false, &alias, &al) < 0 ||
+            read_tree_file(t.base, "modules.builtin", false, &builtin, &bl) < 0)
+                goto out;
+        if (ib_kmods_new(dep, dl, alias, al, builtin, bl, &k, &e) < 0) {
+                fail("%s/modules.dep: %s", t.base, e.msg);
+                goto out;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(hook_modules); i++)
+                if (ib_kmods_add(k, hook_modules[i], &paths, &n, &e) < 0) {
+                        fail("the target kernel %s: %s", a->release, e.msg);
+                        goto out;
+                }
+        for (size_t i = 0; i < a->n_modaliases; i++)
+                if (ib_kmods_match(k, a->modaliases[i], &names, &nn) < 0) {
+                        fail("out of memory");
+                        goto out;
+                }
+        for (size_t i = 0; i < nn; i++)
+                if (ib_kmods_add(k, names[i], &paths, &n, &e) < 0)
+                        say("warning: the NIC driver %s: %s", names[i], e.msg);
+        if (from_image && n) {
+                char **rel = calloc(n + 1, sizeof(char *));
+                const char *prefix = t.base + strlen(t.dir) + 1;
+
+                if (!rel) {
+                        fail("out of memory");
+                        goto out;
+                }
+                for (size_t i = 0; i < n; i++)
+                        if (asprintf(&rel[i], "%s/%s", prefix, paths[i]) < 0)
+                                rel[i] = NULL;
+                unsquash(a->image, off, t.dir, rel, n);
+                ib_strv_free(rel, n);
+        }
+        for (size_t i = 0; i < n; i++) {
+                char src[PATH_MAX], dst[PATH_MAX], name[64];
+                char *no;
+
+                if (ib_kmod_name(paths[i], name, sizeof(name)) < 0)
+                        continue;
+                pathf(src, sizeof(src), "%s/%s", t.base, paths[i]);
+                pathf(dst, sizeof(dst), HOOK_ROOT "/modules/%s.ko", name);
+                if (strstr(paths[i], ".ko.")) {
+                        fail("%s is compressed; the hook loads plain .ko modules only", paths[i]);
+                        goto out;
+                }
+                if (ib_cpio_add_file_from(cpio, dst, 0644, src, &e) < 0) {
+                        fail("module %s: %s", paths[i], e.msg);
+                        goto out;
+                }
+                no = realloc(order, ol + strlen(name) + 2);
+                if (!no) {
+                        fail("out of memory");
+                        goto out;
+                }
+                order = no;
+                ol += (size_t)sprintf(order + ol, "%s\n", name);
+        }
+        if (ib_cpio_add_file(cpio, HOOK_ROOT "/modules.order", 0644, order ? order : "", ol, &e) < 0) {
+                fail("%s", e.msg);
+                goto out;
+        }
+        {
+                _cleanup_(freep) char *line = order ? strdup(order) : NULL;
+
+                for (char *p = line; p && *p; p++)
+                        if (*p == '\n')
+                                *p = p[1] ? ' ' : 0;
+                say("%zu kernel modules for the hook: %s", n, line ? line : "none");
+        }
+        r = 0;
+out:
+        ib_strv_free(paths, n);
+        ib_strv_free(names, nn);
+        ib_kmods_free(k);
+        free(t.dir);
+        free(t.base);
+        return r;
+}
+
+/* ---- step 4: the target initrd ------------------------------------------------------- */
+
+/* Shell-quote @s into a hook.conf line. */
+static int conf_var(char **buf, size_t *len, const char *name, const char *value) {
+        size_t need = strlen(name) + 4 + 4 * strlen(value) + 1;
+        char *nb = realloc(*buf, *len + need + 1), *p;
+
+        if (!nb)
+                return -ENOMEM;
+        *buf = nb;
+        p = nb + *len;
+        p += sprintf(p, "%s='", name);
+        for (const char *s = value; *s; s++) {
+                if (*s == '\'') {
+                        memcpy(p, "'\\''", 4);
+                        p += 4;
+                } else
+                        *p++ = *s;
+        }
+        *p++ = '\'';
+        *p++ = '\n';
+        *p = 0;
+        *len = (size_t)(p - nb);
+        return 0;
+}
+
+static int add_keys(struct ib_cpio *cpio, const char *keys) {
+        struct dirent **list = NULL;
+        int n = scandir(keys, &list, NULL, alphasort), r = 0;
+
+        if (n < 0)
+                return fail("cannot read the keys directory %s: %m", keys);
+        for (int i = 0; i < n; i++) {
+                size_t l = strlen(list[i]->d_name);
+                char src[PATH_MAX], dst[PATH_MAX];
+                struct ib_err e = {};
+
+                if (r == 0 && l > 4 && strcmp(list[i]->d_name + l - 4, ".pub") == 0) {
+                        pathf(src, sizeof(src), "%s/%s", keys, list[i]->d_name);
+                        pathf(dst, sizeof(dst), HOOK_ROOT "/keys/%s", list[i]->d_name);
+                        if (ib_cpio_add_file_from(cpio, dst, 0644, src, &e) < 0)
+                                r = fail("%s", e.msg);
+                }
+                free(list[i]);
+        }
+        free(list);
+        return r;
+}
+
+static int build_initrd(struct agent *a, int fd) {
+        struct ib_cpio *cpio = NULL;
+        struct ib_err e = {};
+        _cleanup_(freep) char *conf = NULL, *mirrors = NULL;
+        void *tail = NULL;
+        size_t conf_len = 0, tail_len = 0, ml = 0;
+        int r = -1;
+
+        /* The image's initrds, unchanged, each padded to 4 bytes as boot loaders place them. */
+        for (size_t i = 0; i < a->c.n_initrds; i++) {
+                _cleanup_(freep) char *buf = NULL;
+                size_t len, pad;
+                char *nb;
+
+                if (read_image_file(fd, a->c.initrds[i], a->c.initrd_refs ? &a->c.initrd_refs[i] : NULL, MAX_INITRD, &buf,
+                                    &len) < 0)
+                        return -1;
+                pad = (4 - (a->initrd_len + len) % 4) % 4;
+                nb = realloc(a->initrd, a->initrd_len + len + pad + 1);
+                if (!nb)
+                        return fail("out of memory");
+                a->initrd = nb;
+                memcpy(a->initrd + a->initrd_len, buf, len);
+                memset(a->initrd + a->initrd_len + len, 0, pad);
+                a->initrd_len += len + pad;
+        }
+        if (a->initrd_len % 4 != 0)
+                return fail("internal error: initrd not aligned");
+
+        /* The hook payload (busybox, inetboot-httpfs, libraries), a prebuilt reproducible archive, as it is. */
+        {
+                _cleanup_(freep) char *hook = NULL;
+                size_t len, pad;
+                char *nb;
+                int rr = ib_read_file(a->hook_path, MAX_INITRD, &hook, &len);
+
+                if (rr < 0)
+                        return fail("cannot read the hook payload %s: %s (make initramfs builds it)", a->hook_path,
+                                    strerror(-rr));
+                pad = (4 - len % 4) % 4;
+                nb = realloc(a->initrd, a->initrd_len + len + pad);
+                if (!nb)
+                        return fail("out of memory");
+                a->initrd = nb;
+                memcpy(a->initrd + a->initrd_len, hook, len);
+                memset(a->initrd + a->initrd_len + len, 0, pad);
+                a->initrd_len += len + pad;
+                a->hook_len = len + pad;
+        }
+        if (ib_cpio_new(&cpio) < 0)
+                return fail("out of memory");
+        if (add_modules(a, cpio) < 0 || add_keys(cpio, a->keys) < 0)
+                goto out;
+        if (ib_cpio_add_file(cpio, HOOK_ROOT "/etc/image.manifest", 0644, a->manifest, a->manifest_len, &e) < 0 ||
+            (a->verified && ib_cpio_add_file(cpio, HOOK_ROOT "/etc/image.manifest.sig", 0644, a->sig, a->sig_len, &e) < 0)) {
+                fail("%s", e.msg);
+                goto out;
+        }
+        for (size_t i = 0; i < a->n_mirrors; i++) {
+                char *nm = realloc(mirrors, ml + strlen(a->mirrors[i]) + 2);
+
+                if (!nm) {
+                        fail("out of memory");
+                        goto out;
+                }
+                mirrors = nm;
+                ml += (size_t)sprintf(mirrors + ml, "%s%s", ml ? " " : "", a->mirrors[i]);
+        }
+        if (conf_var(&conf, &conf_len, "IB_IMAGE", a->m->name) < 0 ||
+            conf_var(&conf, &conf_len, "IB_MIRRORS", mirrors ? mirrors : "") < 0 ||
+            conf_var(&conf, &conf_len, "IB_CACHE", a->req.cache ? a->req.cache : "") < 0 ||
+            conf_var(&conf, &conf_len, "IB_VERIFIED", a->verified ? "1" : "0") < 0 ||
+            conf_var(&conf, &conf_len, "IB_FAMILY", a->c.family) < 0 ||
+            conf_var(&conf, &conf_len, "IB_ENTRY", a->c.label) < 0 ||
+            conf_var(&conf, &conf_len, "IB_RELEASE", a->release) < 0) {
+                fail("out of memory");
+                goto out;
+        }
+        if (ib_cpio_add_file(cpio, HOOK_ROOT "/etc/hook.conf", 0644, conf, conf_len, &e) < 0 ||
+            ib_cpio_finish(cpio, &tail, &tail_len, &e) < 0) {
+                fail("%s", e.msg);
+                goto out;
+        }
+        {
+                char *nb = realloc(a->initrd, a->initrd_len + tail_len);
+
+                if (!nb) {
+                        fail("out of memory");
+                        goto out;
+                }
+                a->initrd = nb;
+                memcpy(a->initrd + a->initrd_len, tail, tail_len);
+                a->initrd_len += tail_len;
+        }
+        say("target initrd: %zu bytes (the image's %zu + the hook's %zu + %zu of manifest, keys and modules)", a->initrd_len,
+            a->initrd_len - tail_len - a->hook_len, a->hook_len, tail_len);
+        r = 0;
+out:
+        free(tail);
+        ib_cpio_free(cpio);
+        return r;
+}
+
+/* The entry's command line, then what the preboot carries over, then the hook. */
+static int build_cmdline(struct agent *a) {
+        size_t cap = strlen(a->c.cmdline) + 64;
+        char *s;
+
+        for (size_t i = 0; i < a->req.n_carry; i++)
+                cap += strlen(a->req.carry[i]) + 1;
+        s = malloc(cap);
+        if (!s)
+                return fail("out of memory");
+        strcpy(s, a->c.cmdline);
+        for (size_t i = 0; i < a->req.n_carry; i++) {
+                char **words = NULL;
+                size_t n = 0;
+                bool have = false;
+
+                if (ib_cmdline_split(a->c.cmdline, &words, &n, NULL) == 0) {
+                        for (size_t k = 0; k < n; k++)
+                                have = have || strcmp(words[k], a->req.carry[i]) == 0;
+                        ib_strv_free(words, n);
+                }
+                if (!have)
+                        sprintf(s + strlen(s), "%s%s", *s ? " " : "", a->req.carry[i]);
+        }
+        sprintf(s + strlen(s), "%srdinit=/" HOOK_ROOT "/hook", *s ? " " : "");
+        a->cmdline = s;
+        return 0;
+}
+
+/* ---- step 5: kexec ------------------------------------------------------------------- */
+
+static int write_out(struct agent *a, const char *dir) {
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return fail("cannot create %s: %m", dir);
+        if (write_text(dir, "kernel", a->kernel, a->kernel_len) < 0 || write_text(dir, "initrd", a->initrd, a->initrd_len) < 0 ||
+            write_text(dir, "cmdline", a->cmdline, strlen(a->cmdline)) < 0)
+                return -1;
+        return 0;
+}
+
+static int do_kexec(struct agent *a) {
+        _cleanup_(freep) char *kpath = NULL, *ipath = NULL, *iarg = NULL, *carg = NULL;
+        _cleanup_(closep) int kfd = -1, ifd = -1;
+        int r, file_errno;
+
+        if (write_out(a, a->work) < 0)
+                return -1;
+        if (asprintf(&kpath, "%s/kernel", a->work) < 0 || asprintf(&ipath, "%s/initrd", a->work) < 0 ||
+            asprintf(&iarg, "--initrd=%s", ipath) < 0 || asprintf(&carg, "--command-line=%s", a->cmdline) < 0)
+                return fail("out of memory");
+        kfd = open(kpath, O_RDONLY | O_CLOEXEC);
+        ifd = open(ipath, O_RDONLY | O_CLOEXEC);
+        if (kfd < 0 || ifd < 0)
+                return fail("cannot open the staged kernel and initrd: %m");
+        say("loading %s with kexec_file_load", a->c.kernel);
+        r = (int)syscall(SYS_kexec_file_load, kfd, ifd, strlen(a->cmdline) + 1, a->cmdline, 0UL);
+        file_errno = errno;
+        if (r < 0) {
+                char *argv[] = { "kexec", "-c", "-l", kpath, iarg, carg, NULL };
+
+                say("kexec_file_load refused (%s); trying kexec-tools (kexec_load)", strerror(file_errno));
+                r = run(argv, false);
+                if (r != 0) {
+                        if (file_errno == EPERM || file_errno == EKEYREJECTED)
+                                return fail("the running kernel refuses kexec (%s): kernel lockdown (Secure Boot) forbids "
+                                            "loading this kernel; boot the preboot with Secure Boot off, or an image whose "
+                                            "kernel is signed for this machine", strerror(file_errno));
+                        return fail("cannot load the kernel: kexec_file_load: %s; kexec-tools exit %d", strerror(file_errno), r);
+                }
+        }
+        stop_httpfs(a);
+        sync();
+        say("starting %s", a->c.label);
+        fflush(NULL);
+        reboot(LINUX_REBOOT_CMD_KEXEC);
+        return fail("kexec failed: %m");
+}
+
+/* ---- iscript= ------------------------------------------------------------------------- */
+
+static int run_iscript(struct agent *a) {
+        _cleanup_(freep) char *text = NULL, *sig = NULL, *surl = NULL, *path = NULL;
+        size_t len, sl;
+        struct ib_err e = {};
+        int r;
+
+        if (asprintf(&surl, "%s.sig", a->req.iscript) < 0 || asprintf(&path, "%s/iscript", a->work) < 0)
+                return fail("out of memory");
+        say("fetching the preboot script %s", a->req.iscript);
+        if (ib_fetch(a->req.iscript, a->ca_file, 1u << 20, &text, &len, &e) < 0 ||
+            ib_fetch(surl, a->ca_file, IB_SIG_MAX_BYTES, &sig, &sl, &e) < 0)
+                return fail("iscript: %s", e.msg);
+        if (ib_verify(a->keys, text, len, sig, sl, NULL, &e) < 0)
+                return fail("iscript %s is not run: %s", a->req.iscript, e.msg);
+        if (ib_write_file_atomic(path, text, len, 0700) < 0)
+                return fail("cannot write %s: %m", path);
+        r = run((char *[]) { "/bin/sh", path, NULL }, false);
+        if (r != 0)
+                return fail("the preboot script %s failed (exit %d)", a->req.iscript, r);
+        return 0;
+}
+
+/* ---- main ----------------------------------------------------------------------------- */
+
+static int list_modules(const char *dir, char **names, int n) {
+        _cleanup_(freep) char *dep = NULL, *alias = NULL, *builtin = NULL;
+        size_t dl, al, bl, np = 0;
+        char **paths = NULL;
+        struct ib_kmods *k = NULL;
+        struct ib_err e = {};
+        int r = 1;
+
+        if (read_tree_file(dir, "modules.dep", true, &dep, &dl) < 0 || read_tree_file(dir, "modules.alias", false, &alias, &al) < 0 ||
+            read_tree_file(dir, "modules.builtin", false, &builtin, &bl) < 0)
+                return 1;
+        if (ib_kmods_new(dep, dl, alias, al, builtin, bl, &k, &e) < 0) {
+                fail("%s/modules.dep: %s", dir, e.msg);
+                return 1;
+        }
+        for (int i = 0; i < n; i++)
+                if (ib_kmods_add(k, names[i], &paths, &np, &e) < 0) {
+                        fail("%s", e.msg);
+                        goto out;
+                }
+        for (size_t i = 0; i < np; i++)
+                printf("%s\n", paths[i]);
+        r = 0;
+out:
+        ib_strv_free(paths, np);
+        ib_kmods_free(k);
+        return r;
+}
+
+static char *default_httpfs(void) {
+        char self[PATH_MAX], *slash, *p;
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+        if (n > 0) {
+                self[n] = 0;
+                slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = 0;
+                        if (asprintf(&p, "%s/inetboot-httpfs", self) >= 0) {
+                                if (access(p, X_OK) == 0)
+                                        return p;
+                                free(p);
+                        }
+                }
+        }
+        return strdup("/usr/bin/inetboot-httpfs");
+}
+
+int main(int argc, char **argv) {
+        enum { O_CMDLINE = 256, O_DRY, O_OUT, O_WORK, O_HOOK, O_HTTPFS, O_CACHE, O_CA, O_INSECURE, O_MODALIAS,
+               O_MODFROM, O_LISTMOD, O_MODDIR };
+        static const struct option opts[] = {
+                { "keys", required_argument, NULL, 'K' },
+                { "cmdline", required_argument, NULL, O_CMDLINE },
+                { "dry-run", no_argument, NULL, O_DRY },
+                { "out", required_argument, NULL, O_OUT },
+                { "work", required_argument, NULL, O_WORK },
+                { "hook", required_argument, NULL, O_HOOK },
+                { "httpfs", required_argument, NULL, O_HTTPFS },
+                { "cache", required_argument, NULL, O_CACHE },
+                { "ca-file", required_argument, NULL, O_CA },
+                { "allow-insecure", no_argument, NULL, O_INSECURE },
+                { "modalias", required_argument, NULL, O_MODALIAS },
+                { "modules-from", required_argument, NULL, O_MODFROM },
+                { "list-modules", no_argument, NULL, O_LISTMOD },
+                { "modules-dir", required_argument, NULL, O_MODDIR },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        struct agent a = { .keys = IB_KEYS_DIR, .work = "/run/inetboot", .hook_path = IB_DATA_DIR "/hook.cpio.zst" };
+        _cleanup_(freep) char *proc_cmdline = NULL, *httpfs_default = NULL;
+        const char *moddir = NULL;
+        bool list_mod = false;
+        _cleanup_(closep) int fd = -1;
+        struct ib_err e = {};
+        int c, ret = 1;
+
+        while ((c = getopt_long(argc, argv, "K:vh", opts, NULL)) != -1)
+                switch (c) {
+                case 'K': a.keys = optarg; break;
+                case O_CMDLINE: a.cmdline_arg = optarg; break;
+                case O_DRY: a.dry_run = true; break;
+                case O_OUT: a.out = optarg; break;
+                case O_WORK: a.work = optarg; break;
+                case O_HOOK: a.hook_path = optarg; break;
+                case O_HTTPFS: a.httpfs = optarg; break;
+                case O_CACHE: a.cache_dir = optarg; break;
+                case O_CA: a.ca_file = optarg; break;
+                case O_INSECURE: a.allow_insecure = true; break;
+                case O_MODALIAS:
+                        if (a.n_modaliases >= MAX_MODALIAS) {
+                                fprintf(stderr, "%s: too many --modalias options\n", prog);
+                                return 2;
+                        }
+                        a.modaliases[a.n_modaliases++] = strdup(optarg);
+                        break;
+                case O_MODFROM: a.modules_from = optarg; break;
+                case O_LISTMOD: list_mod = true; break;
+                case O_MODDIR: moddir = optarg; break;
+                case 'v': a.verbose = true; break;
+                case 'h': usage(stdout); return 0;
+                default: fprintf(stderr, "Try '%s --help'.\n", prog); return 2;
+                }
+        if (list_mod) {
+                if (!moddir || optind >= argc) {
+                        fprintf(stderr, "%s: --list-modules needs --modules-dir DIR and module names\n", prog);
+                        return 2;
+                }
+                return list_modules(moddir, argv + optind, argc - optind);
+        }
+        if (optind != argc) {
+                fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help'.\n", prog, argv[optind], prog);
+                return 2;
+        }
+        if (a.dry_run != !!a.out) {
+                fprintf(stderr, "%s: --dry-run and --out DIR go together\nTry '%s --help'.\n", prog, prog);
+                return 2;
+        }
+        if (!a.httpfs)
+                a.httpfs = httpfs_default = default_httpfs();
+        if (!a.cmdline_arg) {
+                size_t len;
+
+                if (ib_read_file("/proc/cmdline", IB_CMDLINE_MAX, &proc_cmdline, &len) < 0) {
+                        fprintf(stderr, "%s: cannot read /proc/cmdline: %m\n", prog);
+                        return 1;
+                }
+                a.cmdline_arg = proc_cmdline;
+        }
+        if (ib_bootreq_parse(a.cmdline_arg, &a.req, &e) < 0) {
+                fail("the kernel command line: %s", e.msg);
+                return 2;
+        }
+        if (!a.cache_dir && a.req.cache) {
+                if (a.req.cache[0] != '/') {
+                        fail("inetboot.cache=%s: the preboot resolves devices to a directory; the agent needs --cache DIR",
+                             a.req.cache);
+                        goto out;
+                }
+                a.cache_dir = a.req.cache;
+        }
+        if (a.req.n_urls == 0 && !a.req.iscript) {
+                fail("nothing to boot: no inetboot.url= (or netdir=, httpfuse=) on the kernel command line");
+                ret = 3;
+                goto out;
+        }
+        if (mkdir(a.work, 0755) < 0 && errno != EEXIST) {
+                fail("cannot create %s: %m", a.work);
+                goto out;
+        }
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                fail("cannot initialise libcurl");
+                goto out;
+        }
+        if (a.req.iscript && run_iscript(&a) < 0)
+                goto out;
+        if (a.req.n_urls == 0) {
+                ret = 0;
+                goto out;
+        }
+
+        /* 1-2: manifest, signature, mirrors, the image served */
+        if (fetch_manifest(&a) < 0 || parse_manifest(&a) < 0 || start_httpfs(&a) < 0)
+                goto out;
+        fd = open(a.image, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                fail("cannot open %s: %m", a.image);
+                goto out;
+        }
+        /* 3: the entry, its kernel */
+        if (choose_entry(&a, fd) < 0 ||
+            read_image_file(fd, a.c.kernel, a.c.kernel_ref, MAX_KERNEL, &a.kernel, &a.kernel_len) < 0)
+                goto out;
+        if (ib_kernel_release(a.kernel, a.kernel_len, a.release, sizeof(a.release), &e) < 0) {
+                fail("%s: %s", a.c.kernel, e.msg);
+                goto out;
+        }
+        say("kernel %s: Linux %s, %zu bytes", a.c.kernel, a.release, a.kernel_len);
+        /* 4: initrd, command line */
+        if (build_initrd(&a, fd) < 0 || build_cmdline(&a) < 0)
+                goto out;
+        say("command line: %s", a.cmdline);
+        if (a.dry_run) {
+                if (write_out(&a, a.out) < 0)
+                        goto out;
+                say("dry run: kernel, initrd and cmdline written to %s", a.out);
+                ret = 0;
+                goto out;
+        }
+        /* 5 */
+        close(fd);
+        fd = -1;
+        do_kexec(&a);
+out:
+        if (fd >= 0)
+                close(fd);
+        fd = -1;
+        stop_httpfs(&a);
+        ib_bootreq_clear(&a.req);
+        ib_manifest_free(a.m);
+        ib_strv_free(a.mirrors, a.n_mirrors);
+        ib_bootcfg_entries_free(a.scanned, a.n_scanned);
+        for (size_t i = 0; i < a.n_modaliases; i++)
+                free(a.modaliases[i]);
+        free(a.manifest);
+        free(a.sig);
+        free(a.mnt);
+        free(a.image);
+        free(a.kernel);
+        free(a.initrd);
+        free(a.cmdline);
+        return ret;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cpio.h: the initramfs side of inetboot.  A reproducible writer for the
+ * "newc" cpio format that the kernel unpacks (inetboot's own archive, which
+ * is appended to a distribution's initrd), and a strict, bounded reader of
+ * whole initrd images as the kernel sees them
+ * (Documentation/driver-api/early-userspace/buffer-format.rst).
+ *
+ * Writer: the same calls give the same bytes.  Every header has mtime, uid,
+ * gid, dev, rdev and check 0; inode numbers count from 1 in order of
+ * addition; nlink is 1 for files and symlinks, 2 for directories.  Names are
+ * stored without a leading "/" ("inetboot/bin/x", as GNU cpio stores the
+ * output of `find .`), header+name and data are padded to 4 bytes, and the
+ * archive ends with "TRAILER!!!" padded to a multiple of 512.  Missing parent
+ * directories are emitted (mode 0755) before an entry, each directory once.
+ * Hard links, devices and timestamps are not supported.  Beware that the
+ * kernel applies an archive's directory mode to a directory of the same name
+ * that an earlier archive created, so add under a private prefix.
+ *
+ * Reader: an image is a sequence of segments, each either uncompressed newc
+ * archives (magic 070701 or 070702, each ending with TRAILER!!!, NUL padding
+ * between them, every archive starting 4-aligned) or a compressed stream
+ * (gzip, zstd, xz, lzma, bzip2, lz4 legacy: the kernel's decompressors) whose
+ * decompressed contents are again newc archives.  Real images are one
+ * compressed archive (dracut) or an uncompressed early-microcode archive
+ * followed by a compressed main one (Debian's initramfs-tools).
+ *
+ * Limitation: compressed streams are decoded by libarchive, which cannot say
+ * where a stream ended in its input.  For zstd (the default of Debian's
+ * initramfs-tools and Arch's mkinitcpio) libzstd measures the frames, and
+ * the walk goes on after them as the kernel does; after a segment in any other format the walk
+ * stops and whatever follows is not looked at (the kernel would go on
+ * unpacking it).  Bytes after such a stream are handled as libarchive's
+ * decoder does: ignored by gzip, bzip2 and lzma, an error for xz and lz4.
+ * Nested compression (gzip inside gzip) is an error, as it is for the kernel.
+ * lzo-compressed segments are not supported.
+ */
+#ifndef INETBOOT_CPIO_H
+#define INETBOOT_CPIO_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+#define IB_CPIO_NAME_MAX 4095u                  /* bytes of a stored name, without its NUL */
+#define IB_CPIO_DATA_MAX UINT32_C(0xffffffff)   /* the 32-bit size field */
+
+/* ---- writer ------------------------------------------------------------- */
+
+struct ib_cpio;
+
+int ib_cpio_new(struct ib_cpio **ret);
+struct ib_cpio *ib_cpio_free(struct ib_cpio *c);
+static inline void ib_cpio_freep(struct ib_cpio **p) { ib_cpio_free(*p); }
+
+/*
+ * Add one entry.  @path is relative ("a/b"; one leading "/" is dropped) and
+ * must not be empty, contain "//", "." or ".." components, end in "/",
+ * exceed IB_CPIO_NAME_MAX bytes or be (or lie under) "TRAILER!!!".  @perm is
+ * permission bits only (at most 07777).  Errors: -EINVAL (bad name or perm),
+ * -ENAMETOOLONG, -EEXIST (the path was added already; re-adding a directory
+ * with the same @perm is a no-op), -ENOTDIR (a parent was added as a
+ * non-directory), -EFBIG (data over IB_CPIO_DATA_MAX), -ENOMEM.  A failed
+ * call leaves the writer as it was.
+ */
+int ib_cpio_add_dir(struct ib_cpio *c, const char *path, mode_t perm, struct ib_err *err);
+int ib_cpio_add_file(struct ib_cpio *c, const char *path, mode_t perm, const void *data, size_t len, struct ib_err *err);
+
+/* The contents of the host's regular file @src (read whole, into memory). */
+int ib_cpio_add_file_from(struct ib_cpio *c, const char *path, mode_t perm, const char *src, struct ib_err *err);
+
+/* Mode 0777; @target is stored as is (1 to IB_CPIO_NAME_MAX bytes). */
+int ib_cpio_add_symlink(struct ib_cpio *c, const char *path, const char *target, struct ib_err *err);
+
+/*
+ * Append the trailer and hand over the buffer (caller frees); the writer is
+ * then empty, as from ib_cpio_new(), and may build another archive.
+ */
+int ib_cpio_finish(struct ib_cpio *c, void **ret, size_t *ret_len, struct ib_err *err);
+
+/* ---- reader ------------------------------------------------------------- */
+
+struct ib_cpio_entry {
+        const char *name;       /* as stored, e.g. "usr/lib/modules/6.1.0-x/kernel/fs/fuse/fuse.ko" */
+        uint32_t mode;          /* type and permission bits */
+        const void *data;       /* file contents or symlink target (not NUL-terminated) */
+        size_t size;            /* 0 for directories, devices, fifos, sockets */
+};
+
+/*
+ * Call @cb for every entry (not the trailer) of every archive in the initrd
+ * image @buf; @cb returning non-zero stops the walk and is returned, with
+ * @err untouched.  Entries point into @buf or into a decompressed copy, so
+ * they are valid during the callback only.  @max_unpacked caps decompressed
+ * bytes, all segments together (-E2BIG beyond); at most one segment's worth
+ * is held in memory at a time.
+ *
+ * Strict: every header field is exactly 8 hex digits, names are 1 to 4096
+ * bytes with one NUL at their end, directories carry no data, symlink
+ * targets are 1 to 4095 bytes without NUL, 070702 checksums of regular files
+ * must match (-EBADMSG), file types are the seven POSIX ones, and every size
+ * is checked against what is left.  Malformed or truncated input is -EINVAL
+ * with a message giving the byte offset (in the decompressed stream, for a
+ * compressed segment); -EOPNOTSUPP when libarchive lacks a decoder.
+ */
+int ib_initrd_walk(const void *buf, size_t len, size_t max_unpacked, int (*cb)(const struct ib_cpio_entry *e, void *ctx),
+                   void *ctx, struct ib_err *err);
+
+#endif

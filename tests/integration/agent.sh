@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# inetboot-agent --dry-run on the host: the minilive ISO signed and served by
+# nginx; the agent fetches and verifies the manifest, serves the image with
+# inetboot-httpfs (FUSE), picks the entry, and writes the kernel, the target
+# initrd (the ISO's initrd unchanged + a reproducible cpio with the hook,
+# inetboot-httpfs, manifest, keys, the target kernel's modules from the ISO's
+# squashfs) and the command line.  Refusals: bad signature, unknown key,
+# tampered image, missing manifest, unsigned without policy, Range ignored.
+. "$(dirname "$0")/../lib/common.sh"
+. "$IB_SRCDIR/tests/lib/servers.sh"
+requires inetboot-agent inetboot-sign inetboot-httpfs xorriso mksquashfs unsquashfs cpio zstd
+[ -e /dev/fuse ] || requires /dev/fuse
+hook=$BUILD/initramfs-test/hook.cpio.zst
+[ -r "$hook" ] || { not_ok "the hook payload $hook (make initramfs-test builds it)"; finish; }
+hsz=$(stat -c %s "$hook")
+scratch d
+mkdir -p "$d/www" "$d/keys" "$d/other" "$d/bare"
+"$IB_SRCDIR/tests/lib/mkminilive" "$d/www/minilive.iso" || { not_ok "build the minilive ISO"; finish; }
+inetboot-sign make -q --key "$TEST_KEY" -o "$d/www/minilive.iso.manifest" "$d/www/minilive.iso" ||
+    { not_ok "sign the minilive ISO"; finish; }
+cp "$IB_SRCDIR/keys/test-only-publisher.pub" "$d/keys/"
+inetboot-sign -q keygen "$d/other/stranger"
+rm -f "$d/other/stranger.key"
+nginx_start "$d/www" || { not_ok "nginx starts"; finish; }
+base=http://127.0.0.1:$NGINX_PORT
+# A virtio NIC and its PCI function, as a QEMU guest has them.
+nic=(--modalias virtio:d00000001v00001AF4 --modalias pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00)
+
+runs=0
+agent() {  # agent OUTDIR CMDLINE [options]: a dry run with a fresh work dir
+    local out=$1 cmd=$2
+    shift 2
+    runs=$((runs + 1))
+    inetboot-agent --dry-run --out "$out" --work "$d/work$runs" -K "$d/keys" --hook "$hook" "${nic[@]}" \
+        --cmdline "$cmd" "$@"
+}
+extract() { xorriso -osirrox on -indev "$1" -extract "$2" "$3" >/dev/null 2>&1; }
+# What inetboot appended after the ISO's initrd (padded to 4 bytes): the hook
+# payload archive as it is (padded to 4), then a cpio of manifest, keys, modules.
+hook_of() { local skip=$(( ($2 + 3) / 4 * 4 )); tail -c +$((skip + 1)) "$1" | head -c "$hsz"; }
+tail_of() { local skip=$(( ($2 + 3) / 4 * 4 + (hsz + 3) / 4 * 4 )); tail -c +$((skip + 1)) "$1"; }
+
+# --- a dry run --------------------------------------------------------------
+expect_out "dry run: fetches, verifies, builds" "dry run: kernel, initrd and cmdline written" \
+    agent "$d/out" "quiet inetboot.url=$base/minilive.iso.manifest console=ttyS0,115200"
+extract "$d/www/minilive.iso" /live/vmlinuz "$d/vmlinuz"
+extract "$d/www/minilive.iso" /live/initrd.img "$d/initrd.img"
+isz=$(stat -c %s "$d/initrd.img")
+check "kernel is the ISO's /live/vmlinuz, byte for byte" cmp -s "$d/out/kernel" "$d/vmlinuz"
+check "the target initrd starts with the ISO's initrd unchanged" cmp -s -n "$isz" "$d/out/initrd" "$d/initrd.img"
+check "the ISO's initrd is padded to 4 bytes with zeros" \
+    test "$(tail -c +$((isz + 1)) "$d/out/initrd" | head -c $(( (4 - isz % 4) % 4 )) | tr -d '\0' | wc -c)" = 0
+check "then the hook payload, byte for byte" cmp -s <(hook_of "$d/out/initrd" "$isz") "$hook"
+tail_of "$d/out/initrd" "$isz" > "$d/tail.cpio"
+# (cpio(1) stops at the first trailer: one archive at a time)
+{ zstd -dqc "$hook" | cpio -it --quiet; cpio -it --quiet < "$d/tail.cpio"; } > "$d/tail.list" 2>/dev/null
+cpio -it --quiet < "$d/tail.cpio" > "$d/dyn.list" 2>/dev/null
+for f in inetboot/hook inetboot/bin/busybox inetboot/bin/inetboot-httpfs inetboot/lib/ld-linux-x86-64.so.2 \
+         inetboot/lib/libcurl.so.4 inetboot/etc/image.manifest inetboot/etc/image.manifest.sig inetboot/etc/hook.conf \
+         inetboot/keys/test-only-publisher.pub inetboot/modules.order inetboot/modules/fuse.ko inetboot/modules/loop.ko \
+         inetboot/modules/virtio_net.ko inetboot/modules/virtio_pci.ko; do
+    check "appended cpio has $f" grep -qx "$f" "$d/tail.list"
+done
+check "each appended cpio lists its parent directories first" test "$(grep -n '^inetboot$' "$d/dyn.list" | cut -d: -f1)" = 1
+mkdir "$d/x" && (cd "$d/x" && zstd -dqc "$hook" | cpio -idm --quiet 2>/dev/null && cpio -idm --quiet < "$d/tail.cpio" 2>/dev/null)
+check "the manifest inside is the one served" cmp -s "$d/x/inetboot/etc/image.manifest" "$d/www/minilive.iso.manifest"
+check "the hook is executable" test -x "$d/x/inetboot/hook"
+check "inetboot-httpfs inside is ours" cmp -s "$d/x/inetboot/bin/inetboot-httpfs" "$BUILD/bin/inetboot-httpfs"
+rel=$(ls /lib/modules | sort -V | tail -n 1)
+check "modules come from the target kernel's tree" cmp -s "$d/x/inetboot/modules/fuse.ko" \
+    "$(find "/lib/modules/$rel/kernel" -name fuse.ko | head -n 1)"
+order=$(tr '\n' ' ' < "$d/x/inetboot/modules.order")
+check "module order: dependencies first (failover < net_failover < virtio_net)" \
+    awk -v s="$order" 'BEGIN { exit !(index(s, "failover ") < index(s, "net_failover ") && index(s, "net_failover ") < index(s, "virtio_net ")) }'
+check "module order: fuse and loop, each once" test "$(grep -cxE 'fuse|loop' "$d/x/inetboot/modules.order")" = 2
+check "hook.conf names the image" grep -qx "IB_IMAGE='minilive.iso'" "$d/x/inetboot/etc/hook.conf"
+check "hook.conf: the image beside the manifest is the mirror" grep -qx "IB_MIRRORS='$base/minilive.iso'" "$d/x/inetboot/etc/hook.conf"
+check "hook.conf: verified" grep -qx "IB_VERIFIED='1'" "$d/x/inetboot/etc/hook.conf"
+check "cmdline: the entry's, console carried over, the hook" test "$(cat "$d/out/cmdline")" = \
+    "console=ttyS0 minilive.label=INETBOOT_MINILIVE quiet console=ttyS0,115200 rdinit=/inetboot/hook"
+
+agent "$d/out2" "quiet inetboot.url=$base/minilive.iso.manifest console=ttyS0,115200" >/dev/null 2>&1
+check "reproducible: a second run gives the same initrd bytes" cmp -s "$d/out/initrd" "$d/out2/initrd"
+check "nothing is left mounted" bash -c "! grep -q ' $d/work' /proc/mounts"
+
+# --- entries, URL forms -----------------------------------------------------
+expect_out "entry by number" "boot entry 1: minilive" agent "$d/o3" "inetboot.url=$base/minilive.iso.manifest inetboot.entry=1"
+expect_fail "unknown entry: the menu is listed" "^  1  minilive" \
+    agent "$d/o4" "inetboot.url=$base/minilive.iso.manifest inetboot.entry=nosuch"
+expect_out "the seeds' netdir=URL.iso form" "dry run" agent "$d/o5" "netdir=$base/minilive.iso type=iso"
+expect_out "an image URL finds URL.manifest beside it" "fetching the manifest $base/minilive.iso.manifest" \
+    agent "$d/o6" "inetboot.url=$base/minilive.iso"
+cp "$d/www/minilive.iso" "$d/www/bare.iso"
+expect_fail "netdir= without a manifest: said so" "no manifest at $base/bare.iso.manifest" \
+    agent "$d/o7" "netdir=$base/bare.iso"
+out=$(agent "$d/o8" "inetboot.url=http://127.0.0.1:1/minilive.iso.manifest inetboot.url=$base/minilive.iso.manifest" 2>&1)
+if [ -s "$d/o8/initrd" ] && grep -q "cannot fetch the manifest" <<<"$out"; then ok "mirrors: a dead first URL, the second serves"
+else not_ok "mirrors: a dead first URL, the second serves ($out)"; fi
+cp "$d/www/minilive.iso" "$d/www/noentry.iso"
+inetboot-sign make -q --no-scan --key "$TEST_KEY" -o "$d/www/noentry.iso.manifest" "$d/www/noentry.iso"
+expect_out "a manifest without entries: the ISO's own configs" "reading the image's own boot configs" \
+    agent "$d/o9" "inetboot.url=$base/noentry.iso.manifest"
+expect_fail "no URL at all: exit 3 and a clear message" "nothing to boot" agent "$d/o10" "quiet"
+agent "$d/o10" "quiet" >/dev/null 2>&1
+check "no URL at all: exit status 3" test $? = 3
+
+# --- refusals -----------------------------------------------------------------
+mkdir -p "$d/www/badsig"
+cp "$d/www/minilive.iso" "$d/www/minilive.iso.manifest" "$d/www/minilive.iso.manifest.sig" "$d/www/badsig/"
+flip_byte "$d/www/badsig/minilive.iso.manifest" 300
+expect_fail "a manifest changed after signing is refused" "changed after signing|does not match|signature" \
+    agent "$d/o11" "inetboot.url=$base/badsig/minilive.iso.manifest"
+check "refused: nothing written" test ! -e "$d/o11/initrd"
+expect_fail "a manifest by an unknown key is refused, the key named" "unknown key sha256:" \
+    inetboot-agent --dry-run --out "$d/o12" --work "$d/w12" -K "$d/other" --hook "$hook" \
+    --cmdline "inetboot.url=$base/minilive.iso.manifest"
+mkdir -p "$d/www/tampered"
+cp "$d/www/minilive.iso" "$d/www/minilive.iso.manifest" "$d/www/minilive.iso.manifest.sig" "$d/www/tampered/"
+koff=$(xorriso -indev "$d/www/minilive.iso" -find /live/vmlinuz -exec report_lba -- 2>/dev/null |
+       awk '/File data lba:/ { print $6 * 2048; exit }')
+flip_byte "$d/www/tampered/minilive.iso" $((koff + 5000))
+expect_fail "a tampered image on the server stops the boot" "reading /live/vmlinuz from the image" \
+    agent "$d/o13" "inetboot.url=$base/tampered/minilive.iso.manifest"
+check "tampered: nothing written" test ! -e "$d/o13/kernel"
+rm "$d/www/badsig/minilive.iso.manifest.sig"
+cp "$d/www/minilive.iso.manifest" "$d/www/badsig/minilive.iso.manifest"
+expect_fail "unsigned: inetboot.insecure needs the media's permission" "do not allow unsigned" \
+    agent "$d/o14" "inetboot.url=$base/badsig/minilive.iso.manifest inetboot.insecure"
+expect_out "unsigned with --allow-insecure and inetboot.insecure: boots, warned" "WARNING: no signature" \
+    agent "$d/o15" "inetboot.url=$base/badsig/minilive.iso.manifest inetboot.insecure" --allow-insecure
+check "unsigned: hook.conf says unverified" grep -aq "IB_VERIFIED='0'" "$d/o15/initrd"
+pyhttp_start "$d/www" || { not_ok "python http.server starts"; finish; }
+expect_fail "a server that ignores Range gets a clear error" "Range" \
+    agent "$d/o16" "inetboot.url=http://127.0.0.1:$PYHTTP_PORT/minilive.iso.manifest"
+pyhttp_stop
+
+# --- iscript= -------------------------------------------------------------------
+printf '#!/bin/sh\necho ran > "%s/iscript.ran"\n' "$d" > "$d/www/pre.sh"
+check "inetboot-sign sign signs any file" inetboot-sign -q sign --key "$TEST_KEY" "$d/www/pre.sh"
+expect_out "a signed iscript= runs" "fetching the preboot script" agent "$d/o17" "iscript=$base/pre.sh"
+check "the signed iscript ran" test -e "$d/iscript.ran"
+cp "$d/www/pre.sh" "$d/www/unsigned.sh"
+expect_fail "an unsigned iscript= is not run" "iscript: .*unsigned.sh.sig" agent "$d/o18" "iscript=$base/unsigned.sh"
+
+# --- the command itself -------------------------------------------------------------
+expect_out "--help" "inetboot.url=URL" inetboot-agent --help
+expect_fail "--dry-run needs --out" "go together" inetboot-agent --dry-run
+expect_fail "a bad option" "Try 'inetboot-agent --help'" inetboot-agent --bogus
+expect_out "--list-modules: isofs after cdrom" "cdrom.ko.*isofs.ko" \
+    bash -c "inetboot-agent --list-modules --modules-dir /lib/modules/$rel isofs | tr '\n' ' '"
+nginx_stop
+finish

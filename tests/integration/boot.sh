@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# End to end in QEMU (TCG): the preboot (Debian kernel + miniroot) boots with
+# inetboot.url= pointing at the signed minilive ISO served by nginx on the
+# host's 127.0.0.1 (10.0.2.2 from the guest).  inetboot-agent kexecs the
+# ISO's kernel; the hook serves the ISO again from the booted initramfs;
+# the minilive's own init finds its medium on /dev/loop0, mounts its
+# squashfs and prints a marker.  Checked from inside the booted system: the
+# medium is the image served by inetboot-httpfs, the kernel command line is
+# the ISO entry's, and a file read after boot is fetched over HTTP.  Also:
+# a tampered ISO and a bad signature stop the boot before kexec with a clear
+# message; the seeds' netdir= form boots.
+. "$(dirname "$0")/../lib/common.sh"
+. "$IB_SRCDIR/tests/lib/servers.sh"
+. "$IB_SRCDIR/tests/lib/qemu.sh"
+requires qemu-system-x86_64 inetboot-sign xorriso mksquashfs
+pre=$BUILD/initramfs-test
+[ -r "$pre/miniroot.img" ] && [ -r "$pre/vmlinuz" ] || { not_ok "the test preboot in $pre (make initramfs-test)"; finish; }
+scratch d
+mkdir -p "$d/www/tampered" "$d/www/badsig"
+"$IB_SRCDIR/tests/lib/mkminilive" "$d/www/minilive.iso" || { not_ok "build the minilive ISO"; finish; }
+# A second entry, as a publisher adds one: it makes the minilive wait before its late read.
+inetboot-sign make -q --key "$TEST_KEY" -o "$d/www/minilive.iso.manifest" --entry minilive-wait --kernel /live/vmlinuz \
+    --initrd /live/initrd.img --cmdline "console=ttyS0 minilive.label=INETBOOT_MINILIVE minilive.go=wait" "$d/www/minilive.iso" ||
+    { not_ok "sign the minilive ISO"; finish; }
+for x in tampered badsig; do cp "$d/www/minilive.iso" "$d/www/minilive.iso.manifest" "$d/www/minilive.iso.manifest.sig" "$d/www/$x/"; done
+koff=$(xorriso -indev "$d/www/minilive.iso" -find /live/vmlinuz -exec report_lba -- 2>/dev/null |
+       awk '/File data lba:/ { print $6 * 2048; exit }')
+flip_byte "$d/www/tampered/minilive.iso" $((koff + 100000))
+flip_byte "$d/www/badsig/minilive.iso.manifest" 200
+isosize=$(stat -c %s "$d/www/minilive.iso")
+nginx_start "$d/www" || { not_ok "nginx starts"; finish; }
+url=http://10.0.2.2:$NGINX_PORT
+
+boot() {  # boot NAME KERNEL-ARGS
+    qemu_start "$d/$1.log" -m 1024 -kernel "$pre/vmlinuz" -initrd "$pre/miniroot.img" \
+        -append "console=ttyS0 panic=-1 $2" -netdev user,id=n0 -device virtio-net-pci,netdev=n0
+}
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+iso_bytes() {  # bytes of the image nginx sent (log lines after line $1), all paths
+    awk -v from="${1:-0}" 'NR > from && $2 ~ /minilive\.iso$/ { s += $4 } END { print s + 0 }' "$NGINX_ACCESS_LOG"
+}
+
+# --- the boot -------------------------------------------------------------------
+t0=$(now)
+boot main "inetboot.url=$url/minilive.iso.manifest inetboot.entry=minilive-wait"
+if qemu_wait 'inetboot: starting ' 180; then t1=$(now); ok "preboot: manifest verified, image served, kexec"
+else not_ok "preboot reaches kexec"; qemu_console | tail -n 30; finish; fi
+if qemu_wait 'MINILIVE-WAITING' 180; then t2=$(now); ok "the minilive booted through inetboot"
+else not_ok "the minilive boots through inetboot"; qemu_console | tail -n 30; finish; fi
+qemu_console > "$d/main.txt"
+check "the agent verified the manifest's signature" grep -q 'manifest signature good' "$d/main.txt"
+check "the hook attached the image to /dev/loop0" grep -q 'hook: minilive.iso is /dev/loop0' "$d/main.txt"
+check "(a) the live medium is the image served by inetboot-httpfs" \
+    grep -q 'MINILIVE-MEDIUM dev=/dev/loop0 backing=/inetboot/mnt/minilive.iso' "$d/main.txt"
+check "(a) the root is the overlay over the ISO's squashfs" grep -qE 'MINILIVE-ROOT overlay / overlay .* squashfs' "$d/main.txt"
+check "(b) the running kernel has the chosen entry's command line" \
+    grep -qE 'INETBOOT-MINILIVE-OK cmdline=console=ttyS0 minilive.label=INETBOOT_MINILIVE minilive.go=wait rdinit=/inetboot/hook' "$d/main.txt"
+check "(b) the preboot's own arguments are not passed on" bash -c "! grep -q 'MINILIVE-OK cmdline=.*inetboot.url' '$d/main.txt'"
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+bytes_boot=$(iso_bytes)
+qemu_send go
+if qemu_wait 'MINILIVE-DONE' 120; then ok "the booted system read /data/late.bin"; else not_ok "the booted system reads /data/late.bin"; fi
+qemu_console > "$d/main.txt"
+check "the late file is intact" grep -qE 'MINILIVE-LATE sha256=([0-9a-f]{64}) expected=\1' "$d/main.txt"
+late=$(awk -v from="$before" 'NR > from && $2 ~ /minilive\.iso$/ && $3 == 206' "$NGINX_ACCESS_LOG" | wc -l)
+check "(c) reading a file after boot fetched blocks over HTTP ($late Range requests)" test "$late" -gt 0
+qemu_stop
+echo "# boot timings: preboot start -> kexec $(secs "$t0" "$t1") s, kexec -> minilive marker $(secs "$t1" "$t2") s"
+echo "# bytes of the ISO fetched up to the marker: $bytes_boot of $isosize (both kernels, the hook included)"
+echo "# miniroot $(stat -c %s "$pre/miniroot.img") bytes, kernel $(stat -c %s "$pre/vmlinuz") bytes"
+
+# --- refusals before kexec ---------------------------------------------------------
+boot tampered "inetboot.url=$url/tampered/minilive.iso.manifest"
+if qemu_wait 'the boot failed' 120; then
+    qemu_console > "$d/tampered.txt"
+    check "a tampered ISO stops the boot: the kernel could not be read verified" \
+        grep -q 'error: reading /live/vmlinuz from the image' "$d/tampered.txt"
+    check "a tampered ISO: no kexec" bash -c "! grep -q 'inetboot: starting' '$d/tampered.txt'"
+    check "a tampered ISO: the shell is offered" grep -q "a shell follows" "$d/tampered.txt"
+else
+    not_ok "a tampered ISO stops the boot with a message"; qemu_console | tail -n 20
+fi
+qemu_stop
+boot badsig "inetboot.url=$url/badsig/minilive.iso.manifest"
+if qemu_wait 'the boot failed' 120; then
+    qemu_console > "$d/badsig.txt"
+    check "a bad signature stops the boot with a clear message" grep -qE 'error: .*(changed after signing|signature)' "$d/badsig.txt"
+    check "a bad signature: no kexec" bash -c "! grep -q 'inetboot: starting' '$d/badsig.txt'"
+else
+    not_ok "a bad signature stops the boot with a message"; qemu_console | tail -n 20
+fi
+qemu_stop
+
+# --- the seeds' form ------------------------------------------------------------------
+boot netdir "netdir=$url/minilive.iso type=iso"
+if qemu_wait 'MINILIVE-DONE' 240; then
+    qemu_console > "$d/netdir.txt"
+    check "netdir=URL.iso boots the minilive" grep -q 'INETBOOT-MINILIVE-OK' "$d/netdir.txt"
+    check "netdir=: the medium is served by inetboot-httpfs" grep -q 'backing=/inetboot/mnt/minilive.iso' "$d/netdir.txt"
+else
+    not_ok "netdir=URL.iso boots the minilive"; qemu_console | tail -n 20
+fi
+qemu_stop
+nginx_stop
+finish

@@ -1,0 +1,53 @@
+# QEMU under TCG with the serial console on a pair of FIFOs (sourced after
+# common.sh).  One guest at a time per test shell:
+#   qemu_start LOG [qemu args...]   start; the console goes to LOG
+#   qemu_wait PATTERN SECONDS       wait until LOG matches PATTERN (grep -E); false on timeout or exit
+#   qemu_send TEXT                  type TEXT and Enter on the console
+#   qemu_stop                       end the guest (by PID)
+# The guest reaches the host's 127.0.0.1 as 10.0.2.2 (user networking).
+QEMU_PID= QEMU_LOG= QEMU_FIFO=
+
+qemu_start() {
+    local log=$1 dir
+    shift
+    requires qemu-system-x86_64
+    scratch dir
+    QEMU_FIFO=$dir/serial
+    mkfifo "$QEMU_FIFO.in" "$QEMU_FIFO.out"
+    QEMU_LOG=$log
+    : > "$log"
+    # The reader first: QEMU opens the FIFOs at start and blocks until both ends are open.
+    cat "$QEMU_FIFO.out" >> "$log" &
+    cleanup_add "kill $! 2>/dev/null"
+    exec {QEMU_IN}<>"$QEMU_FIFO.in"
+    qemu-system-x86_64 -accel tcg -nographic -no-reboot -display none -monitor none \
+        -serial "pipe:$QEMU_FIFO" "$@" >"$dir/qemu.stdout" 2>&1 &
+    QEMU_PID=$!
+    cleanup_add "qemu_stop"
+}
+
+qemu_wait() {
+    local pattern=$1 limit=$2 t=0
+    while [ "$t" -lt $((limit * 5)) ]; do
+        grep -aqE "$pattern" "$QEMU_LOG" 2>/dev/null && return 0
+        kill -0 "$QEMU_PID" 2>/dev/null || { grep -aqE "$pattern" "$QEMU_LOG"; return; }
+        sleep 0.2
+        t=$((t + 1))
+    done
+    return 1
+}
+
+qemu_send() { printf '%s\r' "$1" >&"$QEMU_IN"; }
+
+qemu_stop() {
+    [ -n "$QEMU_PID" ] || return 0
+    kill "$QEMU_PID" 2>/dev/null
+    wait "$QEMU_PID" 2>/dev/null
+    QEMU_PID=
+    [ -n "${QEMU_IN:-}" ] && exec {QEMU_IN}>&- 2>/dev/null
+    QEMU_IN=
+    return 0
+}
+
+# The console text without kernel log lines and control sequences.
+qemu_console() { tr -d '\r' < "$QEMU_LOG" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | grep -av '^\[ *[0-9]*\.[0-9]*\]'; }
