@@ -137,7 +137,7 @@ check-e2e: deps all initramfs-test
 bench: deps all
 	@for b in tests/bench/*; do [ -x "$$b" ] && { echo "== $$b"; BUILD=$(abspath $(BUILD)) "$$b" || exit 1; }; done
 
-demo: deps all
+demo: deps all initramfs-test
 	BUILD=$(abspath $(BUILD)) tests/demo
 
 install: $(PROGS)

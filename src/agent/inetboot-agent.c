@@ -92,6 +92,7 @@ struct agent {
 
         pid_t httpfs_pid;
         char *mnt, *image;              /* mount point, image path under it */
+        char *iso_mnt;                  /* the image loop-mounted read-only, for the preboot's shell */
 
         struct ib_bootcfg_entry *scanned;
         size_t n_scanned;
@@ -104,24 +105,26 @@ struct agent {
         char *cmdline;
 };
 
+static void vsay(const char *prefix, const char *fmt, va_list ap) {
+        fprintf(stderr, "inetboot: %s", prefix);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+}
+
 _printf_(1, 2) static void say(const char *fmt, ...) {
         va_list ap;
 
-        fprintf(stderr, "inetboot: ");
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vsay("", fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
 }
 
 _printf_(1, 2) static int fail(const char *fmt, ...) {
         va_list ap;
 
-        fprintf(stderr, "inetboot: error: ");
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vsay("error: ", fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
         return -1;
 }
 
@@ -348,9 +351,58 @@ static int start_httpfs(struct agent *a) {
         return fail("inetboot-httpfs did not mount the image within 300 s");
 }
 
+static int run(char *const argv[], bool quiet) {
+        pid_t p;
+        int status;
+
+        fflush(NULL);
+        p = fork();
+        if (p < 0)
+                return -errno;
+        if (p == 0) {
+                if (quiet) {
+                        int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                        if (fd >= 0) {
+                                dup2(fd, 1);
+                                dup2(fd, 2);
+                        }
+                }
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        if (waitpid(p, &status, 0) < 0)
+                return -errno;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* The preboot loop-mounts the image read-only (for people at the shell: ls /run/inetboot/iso). */
+static void mount_iso(struct agent *a) {
+        char *argv[] = { "mount", "-t", "iso9660", "-o", "loop,ro", a->image, NULL, NULL };
+
+        if (asprintf(&a->iso_mnt, "%s/iso", a->work) < 0 || (mkdir(a->iso_mnt, 0755) < 0 && errno != EEXIST)) {
+                free(a->iso_mnt);
+                a->iso_mnt = NULL;
+                return;
+        }
+        argv[6] = a->iso_mnt;
+        if (run(argv, true) == 0)
+                say("image loop-mounted read-only at %s", a->iso_mnt);
+        else {
+                say("warning: cannot loop-mount the image at %s (no iso9660 module?); booting anyway", a->iso_mnt);
+                free(a->iso_mnt);
+                a->iso_mnt = NULL;
+        }
+}
+
 static void stop_httpfs(struct agent *a) {
         int status;
 
+        if (a->iso_mnt) {
+                run((char *[]) { "umount", "-d", a->iso_mnt, NULL }, true);
+                free(a->iso_mnt);
+                a->iso_mnt = NULL;
+        }
         if (a->httpfs_pid <= 0)
                 return;
         if (umount2(a->mnt, 0) < 0) {
@@ -549,31 +601,6 @@ struct modtree {
         char *base;             /* the module tree: <dir>/…/modules/RELEASE */
 };
 
-static int run(char *const argv[], bool quiet) {
-        pid_t p;
-        int status;
-
-        fflush(NULL);
-        p = fork();
-        if (p < 0)
-                return -errno;
-        if (p == 0) {
-                if (quiet) {
-                        int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-                        if (fd >= 0) {
-                                dup2(fd, 1);
-                                dup2(fd, 2);
-                        }
-                }
-                execvp(argv[0], argv);
-                _exit(127);
-        }
-        if (waitpid(p, &status, 0) < 0)
-                return -errno;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
 /* Extract @paths (relative to the squashfs root) from the squashfs at @off in the image into @dest. */
 static int unsquash(const char *image, uint64_t off, const char *dest, char **paths, size_t n) {
         char offs[32], *argv[16 + 2 * 256];
@@ -660,44 +687,70 @@ static int read_tree_file(const char *base, const char *name, bool required, cha
         return 0;
 }
 
-static int add_modules(struct agent *a, struct ib_cpio *cpio) {
-        struct modtree t = {};
-        _cleanup_(freep) char *dep = NULL, *alias = NULL, *builtin = NULL, *order = NULL;
-        size_t dl, al, bl, n = 0, nn = 0, ol = 0;
-        char **paths = NULL, **names = NULL;
+/* What the image's own initrd has of the target kernel's modules. */
+struct initrd_mods {
+        const char *release;
+        char *prefix;                   /* "usr/lib/modules/RELEASE" as stored, or NULL */
+        char **have;                    /* module paths relative to it (plain .ko only) */
+        size_t n_have;
+        char *dep;                      /* its modules.dep, or NULL */
+        size_t dep_len;
+};
+
+static int initrd_cb(const struct ib_cpio_entry *e, void *ud) {
+        struct initrd_mods *im = ud;
+        const char *name = e->name, *rest;
+        size_t pl;
+
+        while (name[0] == '.' && name[1] == '/')
+                name += 2;
+        while (*name == '/')
+                name++;
+        if (strncmp(name, "usr/", 4) == 0 && strncmp(name + 4, "lib/modules/", 12) == 0)
+                rest = name + 16;
+        else if (strncmp(name, "lib/modules/", 12) == 0)
+                rest = name + 12;
+        else
+                return 0;
+        pl = strlen(im->release);
+        if (strncmp(rest, im->release, pl) != 0 || rest[pl] != '/' || !S_ISREG(e->mode))
+                return 0;
+        if (!im->prefix && !(im->prefix = ib_strndup(name, (size_t)(rest + pl - name))))
+                return -ENOMEM;
+        rest += pl + 1;
+        if (strcmp(rest, "modules.dep") == 0) {
+                free(im->dep);
+                im->dep = ib_strndup(e->data, e->size);
+                im->dep_len = e->size;
+                return im->dep ? 0 : -ENOMEM;
+        }
+        if (strlen(rest) > 3 && strcmp(rest + strlen(rest) - 3, ".ko") == 0)
+                return ib_strv_push(&im->have, &im->n_have, rest) < 0 ? -ENOMEM : 0;
+        return 0;
+}
+
+static bool initrd_has(const struct initrd_mods *im, const char *path) {
+        for (size_t i = 0; i < im->n_have; i++)
+                if (strcmp(im->have[i], path) == 0)
+                        return true;
+        return false;
+}
+
+/* The load order of fuse, loop and the NIC drivers in the tree whose modules.dep/alias/builtin are given. */
+static int resolve_hook_modules(struct agent *a, const char *dep, size_t dl, const char *alias, size_t al,
+                                const char *builtin, size_t bl, bool quiet, char ***paths, size_t *n) {
         struct ib_kmods *k = NULL;
+        char **names = NULL;
+        size_t nn = 0;
         struct ib_err e = {};
-        uint64_t off = 0;
-        bool from_image;
         int r = -1;
 
-        gather_modaliases(a);
-        r = squashfs_tree(a, &t, &off);
-        if (r < 0)
-                return r;
-        from_image = r > 0;
-        if (!from_image) {
-                if (!a->modules_from)
-                        return fail("the image has no kernel modules for its kernel %s (looked in %zu squashfs locations) "
-                                    "and no --modules-from tree was given: the hook needs fuse, loop and the NIC driver",
-                                    a->release, ELEMENTSOF(squashfs_paths));
-                t.base = strdup(a->modules_from);
-                if (!t.base)
-                        return fail("out of memory");
-                say("kernel modules for %s: from %s", a->release, t.base);
-        }
-        r = -1;
-        if (read_tree_file(t.base, "modules.dep", true, &dep, &dl) < 0 ||
-            read_tree_file(t.base, "modules.alias", false, &alias, &al) < 0 ||
-            read_tree_file(t.base, "modules.builtin", false, &builtin, &bl) < 0)
-                goto out;
-        if (ib_kmods_new(dep, dl, alias, al, builtin, bl, &k, &e) < 0) {
-                fail("%s/modules.dep: %s", t.base, e.msg);
-                goto out;
-        }
+        if (ib_kmods_new(dep, dl, alias, al, builtin, bl, &k, &e) < 0)
+                return quiet ? -1 : fail("modules.dep of %s: %s", a->release, e.msg);
         for (size_t i = 0; i < ELEMENTSOF(hook_modules); i++)
-                if (ib_kmods_add(k, hook_modules[i], &paths, &n, &e) < 0) {
-                        fail("the target kernel %s: %s", a->release, e.msg);
+                if (ib_kmods_add(k, hook_modules[i], paths, n, &e) < 0) {
+                        if (!quiet)
+                                fail("the target kernel %s: %s", a->release, e.msg);
                         goto out;
                 }
         for (size_t i = 0; i < a->n_modaliases; i++)
@@ -706,63 +759,143 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio) {
                         goto out;
                 }
         for (size_t i = 0; i < nn; i++)
-                if (ib_kmods_add(k, names[i], &paths, &n, &e) < 0)
+                if (ib_kmods_add(k, names[i], paths, n, &e) < 0)
                         say("warning: the NIC driver %s: %s", names[i], e.msg);
-        if (from_image && n) {
-                char **rel = calloc(n + 1, sizeof(char *));
+        r = 0;
+out:
+        ib_strv_free(names, nn);
+        ib_kmods_free(k);
+        return r;
+}
+
+/*
+ * The hook needs fuse, loop and the NIC's driver of the *target* kernel.
+ * Those the image's initrd has are loaded from there; the others come from
+ * the module tree in the image's squashfs (or --modules-from) and are
+ * carried in our cpio.  inetboot/modules.order lists absolute paths in
+ * the target's initramfs, in load order.
+ */
+static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd_len) {
+        struct initrd_mods im = { .release = a->release };
+        struct modtree t = {};
+        _cleanup_(freep) char *dep = NULL, *alias = NULL, *builtin = NULL, *order = NULL;
+        size_t dl = 0, al = 0, bl = 0, n = 0, ol = 0, carried = 0;
+        char **paths = NULL;
+        struct ib_err e = {};
+        uint64_t off = 0;
+        bool from_image = false, need_tree = true;
+        int r;
+
+        gather_modaliases(a);
+        r = ib_initrd_walk(a->initrd, image_initrd_len, MAX_INITRD, initrd_cb, &im, &e);
+        if (r == -ENOMEM) {
+                r = fail("out of memory");
+                goto out;
+        }
+        if (r < 0)
+                say("warning: cannot list the image's initrd (%s); taking every module from the image's tree", e.msg);
+        r = -1;
+        if (im.dep) {
+                if (resolve_hook_modules(a, im.dep, im.dep_len, NULL, 0, NULL, 0, true, &paths, &n) == 0) {
+                        need_tree = false;
+                        for (size_t i = 0; i < n; i++)
+                                need_tree = need_tree || !initrd_has(&im, paths[i]);
+                }
+                if (need_tree) {
+                        ib_strv_free(paths, n);
+                        paths = NULL;
+                        n = 0;
+                }
+        }
+        if (need_tree) {
+                r = squashfs_tree(a, &t, &off);
+                if (r < 0)
+                        goto out;
+                from_image = r > 0;
+                r = -1;
+                if (!from_image) {
+                        if (!a->modules_from) {
+                                fail("the image has no kernel modules for its kernel %s (in its initrd or its squashfs) and "
+                                     "no --modules-from tree was given: the hook needs fuse, loop and the NIC driver",
+                                     a->release);
+                                goto out;
+                        }
+                        t.base = strdup(a->modules_from);
+                        if (!t.base) {
+                                fail("out of memory");
+                                goto out;
+                        }
+                        say("kernel modules for %s: from %s", a->release, t.base);
+                }
+                if (read_tree_file(t.base, "modules.dep", true, &dep, &dl) < 0 ||
+                    read_tree_file(t.base, "modules.alias", false, &alias, &al) < 0 ||
+                    read_tree_file(t.base, "modules.builtin", false, &builtin, &bl) < 0 ||
+                    resolve_hook_modules(a, dep, dl, alias, al, builtin, bl, false, &paths, &n) < 0)
+                        goto out;
+        }
+        if (from_image) {
+                char **rel = NULL;
+                size_t nr = 0;
                 const char *prefix = t.base + strlen(t.dir) + 1;
 
-                if (!rel) {
-                        fail("out of memory");
-                        goto out;
+                for (size_t i = 0; i < n; i++) {
+                        char *p;
+
+                        if (initrd_has(&im, paths[i]))
+                                continue;
+                        if (asprintf(&p, "%s/%s", prefix, paths[i]) < 0 || ib_strv_push(&rel, &nr, p) < 0) {
+                                fail("out of memory");
+                                goto out;
+                        }
+                        free(p);
                 }
-                for (size_t i = 0; i < n; i++)
-                        if (asprintf(&rel[i], "%s/%s", prefix, paths[i]) < 0)
-                                rel[i] = NULL;
-                unsquash(a->image, off, t.dir, rel, n);
-                ib_strv_free(rel, n);
+                if (nr)
+                        unsquash(a->image, off, t.dir, rel, nr);
+                ib_strv_free(rel, nr);
         }
         for (size_t i = 0; i < n; i++) {
-                char src[PATH_MAX], dst[PATH_MAX], name[64];
+                char src[PATH_MAX], dst[PATH_MAX], name[64], line[PATH_MAX];
                 char *no;
 
                 if (ib_kmod_name(paths[i], name, sizeof(name)) < 0)
                         continue;
-                pathf(src, sizeof(src), "%s/%s", t.base, paths[i]);
-                pathf(dst, sizeof(dst), HOOK_ROOT "/modules/%s.ko", name);
-                if (strstr(paths[i], ".ko.")) {
-                        fail("%s is compressed; the hook loads plain .ko modules only", paths[i]);
-                        goto out;
+                if (initrd_has(&im, paths[i]))
+                        pathf(line, sizeof(line), "/%s/%s\n", im.prefix, paths[i]);
+                else {
+                        if (strstr(paths[i], ".ko.")) {
+                                fail("%s is compressed; the hook loads plain .ko modules only", paths[i]);
+                                goto out;
+                        }
+                        pathf(src, sizeof(src), "%s/%s", t.base, paths[i]);
+                        pathf(dst, sizeof(dst), HOOK_ROOT "/modules/%s.ko", name);
+                        if (ib_cpio_add_file_from(cpio, dst, 0644, src, &e) < 0) {
+                                fail("module %s: %s", paths[i], e.msg);
+                                goto out;
+                        }
+                        pathf(line, sizeof(line), "/%s\n", dst);
+                        carried++;
                 }
-                if (ib_cpio_add_file_from(cpio, dst, 0644, src, &e) < 0) {
-                        fail("module %s: %s", paths[i], e.msg);
-                        goto out;
-                }
-                no = realloc(order, ol + strlen(name) + 2);
+                no = realloc(order, ol + strlen(line) + 1);
                 if (!no) {
                         fail("out of memory");
                         goto out;
                 }
                 order = no;
-                ol += (size_t)sprintf(order + ol, "%s\n", name);
+                memcpy(order + ol, line, strlen(line) + 1);
+                ol += strlen(line);
         }
         if (ib_cpio_add_file(cpio, HOOK_ROOT "/modules.order", 0644, order ? order : "", ol, &e) < 0) {
                 fail("%s", e.msg);
                 goto out;
         }
-        {
-                _cleanup_(freep) char *line = order ? strdup(order) : NULL;
-
-                for (char *p = line; p && *p; p++)
-                        if (*p == '\n')
-                                *p = p[1] ? ' ' : 0;
-                say("%zu kernel modules for the hook: %s", n, line ? line : "none");
-        }
+        say("%zu kernel modules for the hook: %zu from the image's initrd, %zu carried%s", n, n - carried, carried,
+            carried ? (from_image ? " from the image's squashfs" : " from --modules-from") : "");
         r = 0;
 out:
         ib_strv_free(paths, n);
-        ib_strv_free(names, nn);
-        ib_kmods_free(k);
+        ib_strv_free(im.have, im.n_have);
+        free(im.prefix);
+        free(im.dep);
         free(t.dir);
         free(t.base);
         return r;
@@ -822,7 +955,7 @@ static int build_initrd(struct agent *a, int fd) {
         struct ib_err e = {};
         _cleanup_(freep) char *conf = NULL, *mirrors = NULL;
         void *tail = NULL;
-        size_t conf_len = 0, tail_len = 0, ml = 0;
+        size_t conf_len = 0, tail_len = 0, ml = 0, image_initrd_len;
         int r = -1;
 
         /* The image's initrds, unchanged, each padded to 4 bytes as boot loaders place them. */
@@ -845,6 +978,7 @@ static int build_initrd(struct agent *a, int fd) {
         }
         if (a->initrd_len % 4 != 0)
                 return fail("internal error: initrd not aligned");
+        image_initrd_len = a->initrd_len;
 
         /* The hook payload (busybox, inetboot-httpfs, libraries), a prebuilt reproducible archive, as it is. */
         {
@@ -868,7 +1002,7 @@ static int build_initrd(struct agent *a, int fd) {
         }
         if (ib_cpio_new(&cpio) < 0)
                 return fail("out of memory");
-        if (add_modules(a, cpio) < 0 || add_keys(cpio, a->keys) < 0)
+        if (add_modules(a, cpio, image_initrd_len) < 0 || add_keys(cpio, a->keys) < 0)
                 goto out;
         if (ib_cpio_add_file(cpio, HOOK_ROOT "/etc/image.manifest", 0644, a->manifest, a->manifest_len, &e) < 0 ||
             (a->verified && ib_cpio_add_file(cpio, HOOK_ROOT "/etc/image.manifest.sig", 0644, a->sig, a->sig_len, &e) < 0)) {
@@ -1189,6 +1323,8 @@ int main(int argc, char **argv) {
         /* 1-2: manifest, signature, mirrors, the image served */
         if (fetch_manifest(&a) < 0 || parse_manifest(&a) < 0 || start_httpfs(&a) < 0)
                 goto out;
+        if (!a.dry_run)
+                mount_iso(&a);
         fd = open(a.image, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 fail("cannot open %s: %m", a.image);

@@ -13,14 +13,11 @@
 
 #include "cpio.h"
 
-#define HDR_LEN 110                     /* "070701" and 13 fields of 8 hex digits */
-#define TRAILER "TRAILER!!!"
-#define TRAILER_LEN 10
-#define NAME_SIZE_MAX 4096u             /* PATH_MAX, NUL included, as the kernel checks */
-
-static size_t align4(size_t n) {
-        return (n + 3) & ~(size_t)3;
-}
+#define HDR_LEN IB_CPIO_HDR_LEN
+#define TRAILER IB_CPIO_TRAILER
+#define TRAILER_LEN (sizeof(IB_CPIO_TRAILER) - 1)
+#define NAME_SIZE_MAX IB_CPIO_NAME_SIZE_MAX
+#define align4 ib_cpio_align4
 
 /* ---- writer ----------------------------------------------------------------- */
 

@@ -46,6 +46,14 @@
 #define IB_CPIO_NAME_MAX 4095u                  /* bytes of a stored name, without its NUL */
 #define IB_CPIO_DATA_MAX UINT32_C(0xffffffff)   /* the 32-bit size field */
 
+/* The format, shared by the writer (cpio.c) and the reader (initrd.c). */
+#define IB_CPIO_HDR_LEN 110u                    /* "070701" and 13 fields of 8 hex digits */
+#define IB_CPIO_TRAILER "TRAILER!!!"
+#define IB_CPIO_NAME_SIZE_MAX 4096u             /* PATH_MAX, NUL included, as the kernel checks */
+static inline size_t ib_cpio_align4(size_t n) {
+        return (n + 3) & ~(size_t)3;
+}
+
 /* ---- writer ------------------------------------------------------------- */
 
 struct ib_cpio;

@@ -20,9 +20,9 @@ struct kalias {
 
 struct ib_kmods {
         struct kmod *mods;
-        size_t n_mods;
+        size_t n_mods, cap_mods;
         struct kalias *aliases;
-        size_t n_aliases;
+        size_t n_aliases, cap_aliases;
         char **builtin;         /* names */
         size_t n_builtin;
 };
@@ -49,6 +49,22 @@ static void normalize(const char *in, char *out, size_t size) {
         out[i] = 0;
 }
 
+/* Make room for one more element of @size bytes in *v (n used, *cap allocated): capacity doubles. */
+static int grow(void **v, size_t n, size_t *cap, size_t size) {
+        void *nv;
+        size_t nc;
+
+        if (n < *cap)
+                return 0;
+        nc = *cap ? 2 * *cap : 256;
+        nv = realloc(*v, nc * size);
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        *cap = nc;
+        return 0;
+}
+
 /* Iterate the lines of a text: *line and *len, false at the end. */
 static bool next_line(const char **p, const char *end, const char **line, size_t *len) {
         const char *nl;
@@ -68,17 +84,15 @@ static int parse_dep(struct ib_kmods *k, const char *text, size_t len, struct ib
 
         while (next_line(&p, end, &line, &n)) {
                 const char *colon = memchr(line, ':', n), *q;
-                struct kmod *m, *nm;
+                struct kmod *m;
 
                 lineno++;
                 if (n == 0 || line[0] == '#')
                         continue;
                 if (!colon || colon == line)
                         return ib_err_set(err, -EINVAL, (unsigned)lineno, "modules.dep line %zu: no 'path:'", lineno);
-                nm = realloc(k->mods, (k->n_mods + 1) * sizeof(*k->mods));
-                if (!nm)
+                if (grow((void **)&k->mods, k->n_mods, &k->cap_mods, sizeof(*k->mods)) < 0)
                         return ib_err_set(err, -ENOMEM, 0, "out of memory");
-                k->mods = nm;
                 m = &k->mods[k->n_mods];
                 *m = (struct kmod) {};
                 m->path = ib_strndup(line, (size_t)(colon - line));
@@ -125,10 +139,8 @@ static int parse_alias(struct ib_kmods *k, const char *text, size_t len, struct 
                 b = memchr(a, ' ', (size_t)(line + n - a));
                 if (!b || b == a || (size_t)(line + n - b - 1) >= sizeof(na->name) || b + 1 >= line + n)
                         continue;
-                na = realloc(k->aliases, (k->n_aliases + 1) * sizeof(*k->aliases));
-                if (!na)
+                if (grow((void **)&k->aliases, k->n_aliases, &k->cap_aliases, sizeof(*k->aliases)) < 0)
                         return ib_err_set(err, -ENOMEM, 0, "out of memory");
-                k->aliases = na;
                 na = &k->aliases[k->n_aliases];
                 na->pattern = ib_strndup(a, (size_t)(b - a));
                 if (!na->pattern)

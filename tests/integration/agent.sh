@@ -57,8 +57,8 @@ tail_of "$d/out/initrd" "$isz" > "$d/tail.cpio"
 cpio -it --quiet < "$d/tail.cpio" > "$d/dyn.list" 2>/dev/null
 for f in inetboot/hook inetboot/bin/busybox inetboot/bin/inetboot-httpfs inetboot/lib/ld-linux-x86-64.so.2 \
          inetboot/lib/libcurl.so.4 inetboot/etc/image.manifest inetboot/etc/image.manifest.sig inetboot/etc/hook.conf \
-         inetboot/keys/test-only-publisher.pub inetboot/modules.order inetboot/modules/fuse.ko inetboot/modules/loop.ko \
-         inetboot/modules/virtio_net.ko inetboot/modules/virtio_pci.ko; do
+         inetboot/keys/test-only-publisher.pub inetboot/modules.order inetboot/modules/fuse.ko \
+         inetboot/modules/virtio_net.ko inetboot/modules/net_failover.ko; do
     check "appended cpio has $f" grep -qx "$f" "$d/tail.list"
 done
 check "each appended cpio lists its parent directories first" test "$(grep -n '^inetboot$' "$d/dyn.list" | cut -d: -f1)" = 1
@@ -69,10 +69,14 @@ check "inetboot-httpfs inside is ours" cmp -s "$d/x/inetboot/bin/inetboot-httpfs
 rel=$(ls /lib/modules | sort -V | tail -n 1)
 check "modules come from the target kernel's tree" cmp -s "$d/x/inetboot/modules/fuse.ko" \
     "$(find "/lib/modules/$rel/kernel" -name fuse.ko | head -n 1)"
-order=$(tr '\n' ' ' < "$d/x/inetboot/modules.order")
+order=$(sed 's|.*/||; s|\.ko$||' "$d/x/inetboot/modules.order" | tr '\n' ' ')
 check "module order: dependencies first (failover < net_failover < virtio_net)" \
-    awk -v s="$order" 'BEGIN { exit !(index(s, "failover ") < index(s, "net_failover ") && index(s, "net_failover ") < index(s, "virtio_net ")) }'
-check "module order: fuse and loop, each once" test "$(grep -cxE 'fuse|loop' "$d/x/inetboot/modules.order")" = 2
+    awk -v s=" $order" 'BEGIN { exit !(index(s, " failover ") < index(s, " net_failover ") && index(s, " net_failover ") < index(s, " virtio_net ")) }'
+check "module order: fuse and loop, each once" test "$(sed 's|.*/||' "$d/x/inetboot/modules.order" | grep -cxE 'fuse.ko|loop.ko')" = 2
+check "modules the image's initrd has are loaded from it (loop)" \
+    grep -qx "/lib/modules/$rel/kernel/drivers/block/loop.ko" "$d/x/inetboot/modules.order"
+check "... and not carried again" bash -c "! grep -q 'inetboot/modules/loop.ko' '$d/tail.list'"
+check "modules it lacks are carried (fuse)" grep -qx "/inetboot/modules/fuse.ko" "$d/x/inetboot/modules.order"
 check "hook.conf names the image" grep -qx "IB_IMAGE='minilive.iso'" "$d/x/inetboot/etc/hook.conf"
 check "hook.conf: the image beside the manifest is the mirror" grep -qx "IB_MIRRORS='$base/minilive.iso'" "$d/x/inetboot/etc/hook.conf"
 check "hook.conf: verified" grep -qx "IB_VERIFIED='1'" "$d/x/inetboot/etc/hook.conf"

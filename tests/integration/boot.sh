@@ -71,33 +71,35 @@ echo "# bytes of the ISO fetched up to the marker: $bytes_boot of $isosize (both
 echo "# miniroot $(stat -c %s "$pre/miniroot.img") bytes, kernel $(stat -c %s "$pre/vmlinuz") bytes"
 
 # --- refusals before kexec ---------------------------------------------------------
-boot tampered "inetboot.url=$url/tampered/minilive.iso.manifest"
-if qemu_wait 'the boot failed' 120; then
-    qemu_console > "$d/tampered.txt"
-    check "a tampered ISO stops the boot: the kernel could not be read verified" \
-        grep -q 'error: reading /live/vmlinuz from the image' "$d/tampered.txt"
-    check "a tampered ISO: no kexec" bash -c "! grep -q 'inetboot: starting' '$d/tampered.txt'"
-    check "a tampered ISO: the shell is offered" grep -q "a shell follows" "$d/tampered.txt"
-else
-    not_ok "a tampered ISO stops the boot with a message"; qemu_console | tail -n 20
-fi
-qemu_stop
-boot badsig "inetboot.url=$url/badsig/minilive.iso.manifest"
-if qemu_wait 'the boot failed' 120; then
-    qemu_console > "$d/badsig.txt"
-    check "a bad signature stops the boot with a clear message" grep -qE 'error: .*(changed after signing|signature)' "$d/badsig.txt"
-    check "a bad signature: no kexec" bash -c "! grep -q 'inetboot: starting' '$d/badsig.txt'"
-else
-    not_ok "a bad signature stops the boot with a message"; qemu_console | tail -n 20
-fi
-qemu_stop
+# refused NAME KERNEL-ARGS WHAT PATTERN: the preboot stops before kexec, says PATTERN, offers a shell.
+refused() {
+    boot "$1" "$2"
+    if qemu_wait 'the boot failed' 120; then
+        qemu_console > "$d/$1.txt"
+        check "$3 stops the boot with a clear message" grep -qE "$4" "$d/$1.txt"
+        check "$3: no kexec" bash -c "! grep -q 'inetboot: starting' '$d/$1.txt'"
+        check "$3: the shell is offered" grep -q "a shell follows" "$d/$1.txt"
+    else
+        not_ok "$3 stops the boot with a message"; qemu_console | tail -n 20
+    fi
+    qemu_stop
+}
+refused tampered "inetboot.url=$url/tampered/minilive.iso.manifest" "a tampered ISO" \
+    'error: reading /live/vmlinuz from the image'
+refused badsig "inetboot.url=$url/badsig/minilive.iso.manifest" "a bad signature" 'error: .*(changed after signing|signature)'
+refused lockdown "lockdown=integrity inetboot.url=$url/minilive.iso.manifest" "kernel lockdown (kexec refused)" \
+    'kernel lockdown \(Secure Boot\) forbids'
+check "kernel lockdown: kexec-tools was tried too" grep -q 'trying kexec-tools' "$d/lockdown.txt"
 
-# --- the seeds' form ------------------------------------------------------------------
-boot netdir "netdir=$url/minilive.iso type=iso"
+# --- the seeds' form, a static ip= --------------------------------------------------------
+boot netdir "netdir=$url/minilive.iso type=iso ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off"
 if qemu_wait 'MINILIVE-DONE' 240; then
     qemu_console > "$d/netdir.txt"
     check "netdir=URL.iso boots the minilive" grep -q 'INETBOOT-MINILIVE-OK' "$d/netdir.txt"
     check "netdir=: the medium is served by inetboot-httpfs" grep -q 'backing=/inetboot/mnt/minilive.iso' "$d/netdir.txt"
+    check "ip= static: the preboot and the hook both used it" \
+        test "$(grep -c 'network: eth0 10.0.2.15 (static, ip=)' "$d/netdir.txt")" = 2
+    check "the preboot loop-mounted the image read-only" grep -q 'image loop-mounted read-only at /run/inetboot/iso' "$d/netdir.txt"
 else
     not_ok "netdir=URL.iso boots the minilive"; qemu_console | tail -n 20
 fi
