@@ -41,10 +41,10 @@ qemu_send() { printf '%s\r' "$1" >&"$QEMU_IN"; }
 
 qemu_stop() {
     [ -n "$QEMU_PID" ] || return 0
-    kill "$QEMU_PID" 2>/dev/null
-    wait "$QEMU_PID" 2>/dev/null
+    kill "$QEMU_PID" 2>/dev/null || true
+    wait "$QEMU_PID" 2>/dev/null || true
     QEMU_PID=
-    [ -n "${QEMU_IN:-}" ] && exec {QEMU_IN}>&- 2>/dev/null
+    if [ -n "${QEMU_IN:-}" ]; then exec {QEMU_IN}>&- 2>/dev/null || true; fi
     QEMU_IN=
     return 0
 }
