@@ -148,6 +148,9 @@ install: $(PROGS)
 		install -m 0644 src/$${p#inetboot-}/$$p.1 $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for k in keys/*.pub; do case $$k in *test-only*) ;; *) [ -e "$$k" ] && \
 		install -m 0644 $$k $(DESTDIR)$(PREFIX)/share/inetboot/keys/;; esac; done; true
+	# The hook payload inetboot-agent appends (make initramfs builds it).
+	if [ -e $(BUILD)/initramfs/hook.cpio.zst ]; then install -d $(DESTDIR)$(PREFIX)/lib/inetboot && \
+		install -m 0644 $(BUILD)/initramfs/hook.cpio.zst $(DESTDIR)$(PREFIX)/lib/inetboot/; fi
 
 clean:
 	rm -rf $(BUILD)
