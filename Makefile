@@ -18,9 +18,10 @@ BUILD    ?= build
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS       := openssl libarchive libcurl fuse3 libzstd
+# libbz2 has no pkg-config file on Debian 12: -lbz2 by hand.
+PKGS       := openssl libarchive libcurl fuse3 libzstd zlib liblzma liblz4
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive -lcurl -lfuse3 -lzstd)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive -lcurl -lfuse3 -lzstd -lz -llzma -llz4) -lbz2
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
            -Wstrict-prototypes -Wno-unused-parameter -Wvla
@@ -102,10 +103,11 @@ initramfs-test: $(BUILD)/initramfs-test/miniroot.img
 
 # ---- packages --------------------------------------------------------------
 # Build, test and run dependencies, from Debian 12's archive only.
-DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl4-openssl-dev libfuse3-dev libzstd-dev
+DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl4-openssl-dev libfuse3-dev libzstd-dev \
+              zlib1g-dev liblzma-dev liblz4-dev libbz2-dev
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
-              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 file
+              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 file dosfstools
 DEPS_BENCH := httpfs2 nbdkit libnbd-bin
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BENCH)
 

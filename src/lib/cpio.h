@@ -25,14 +25,20 @@
  * compressed archive (dracut) or an uncompressed early-microcode archive
  * followed by a compressed main one (Debian's initramfs-tools).
  *
- * Limitation: compressed streams are decoded by libarchive, which cannot say
- * where a stream ended in its input.  For zstd (the default of Debian's
- * initramfs-tools and Arch's mkinitcpio) libzstd measures the frames, and
- * the walk goes on after them as the kernel does; after a segment in any other format the walk
- * stops and whatever follows is not looked at (the kernel would go on
- * unpacking it).  Bytes after such a stream are handled as libarchive's
- * decoder does: ignored by gzip, bzip2 and lzma, an error for xz and lz4.
- * Nested compression (gzip inside gzip) is an error, as it is for the kernel.
+ * Compressed segments are decoded by the codecs' own libraries (zlib,
+ * liblzma, libbz2, liblz4, libzstd), one stream each as the kernel's
+ * decompressors read them: one gzip member, one xz stream, one bzip2 stream,
+ * one .lzma stream, zstd frames up to the first byte that starts none; an
+ * lz4 legacy stream has no end mark and runs to the end of the image (a
+ * repeated magic inside it is skipped, as by the kernel's unlz4), so bytes
+ * after it are an error.  Integrity checks the format carries (gzip CRC-32
+ * and size, bzip2 CRCs, the xz check, the zstd checksum) are verified.
+ *
+ * After each compressed stream the walk goes on from where the stream
+ * ended, as the kernel does (so a second concatenated stream is read too).
+ * Limitations: an archive split across two gzip, bzip2 or xz streams (pbzip2
+ * writes such files) is an error, as it is for the kernel, and so is a
+ * stream that decompresses to another compressed stream (gzip inside gzip).
  * lzo-compressed segments are not supported.
  */
 #ifndef INETBOOT_CPIO_H
@@ -110,7 +116,7 @@ struct ib_cpio_entry {
  * must match (-EBADMSG), file types are the seven POSIX ones, and every size
  * is checked against what is left.  Malformed or truncated input is -EINVAL
  * with a message giving the byte offset (in the decompressed stream, for a
- * compressed segment); -EOPNOTSUPP when libarchive lacks a decoder.
+ * compressed segment); -EOPNOTSUPP for an lzo-compressed segment.
  */
 int ib_initrd_walk(const void *buf, size_t len, size_t max_unpacked, int (*cb)(const struct ib_cpio_entry *e, void *ctx),
                    void *ctx, struct ib_err *err);

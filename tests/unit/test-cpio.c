@@ -657,12 +657,14 @@ static void test_concatenated(void) {
         CHECK("junk after zstd refused", buf && walk_quiet(buf, len, 1 << 24, &err) == -EINVAL && strstr(err.msg, "6a 75 6e 6b"));
         free(buf);
 
-        /* After any other compressed segment the walk stops (documented limitation). */
-        CHECK("after gzip made", sh("cd '%s/tree' && { find etc | cpio -o -H newc --quiet | gzip; cat '%s'; } > '%s'",
-                                    tmp, path_in("amd.cpio"), path_in("after.img")) == 0);
+        /* After any compressed segment the walk goes on, as the kernel does (an archive after it 4-aligned). */
+        CHECK("after gzip made", sh("cd '%s/tree' && find etc | cpio -o -H newc --quiet | gzip > '%s.gz' && "
+                                    "{ cat '%s.gz'; head -c $(( (4 - $(stat -c %%s '%s.gz') %% 4) %% 4 )) /dev/zero; cat '%s'; } > '%s'",
+                                    tmp, path_in("after"), path_in("after"), path_in("after"), path_in("amd.cpio"),
+                                    path_in("after.img")) == 0);
         buf = slurp(path_in("after.img"), &len);
-        CHECK("walk stops after a gzip segment", buf && walk(buf, len, 1 << 24, &l, &err) == 0 &&
-              find(&l, "etc/conf") && !find(&l, "kernel/x86/microcode/AuthenticAMD.bin"));
+        CHECK("walk goes on after a gzip segment, as the kernel does", buf && walk(buf, len, 1 << 24, &l, &err) == 0 &&
+              find(&l, "etc/conf") && find(&l, "kernel/x86/microcode/AuthenticAMD.bin"));
         free(buf);
         list_free(&l);
         free(early);
