@@ -68,6 +68,9 @@ static const char *const squashfs_paths[] = {
 /* What the hook needs of the target kernel, besides the NIC's driver. */
 static const char *const hook_modules[] = { "fuse", "loop" };
 
+/* With inetboot.cache=: the file systems a cache may have, and FAT's character sets (Debian's defaults). */
+static const char *const cache_modules[] = { "vfat", "nls_cp437", "nls_ascii", "nls_utf8", "ext4" };
+
 struct choice {
         const char *label, *family, *cmdline, *kernel;
         const char *const *initrds;
@@ -551,26 +554,26 @@ static int read_image_file(int fd, const char *path, const struct ib_file_ref *r
 
 /* ---- step 4: modules the hook needs, from the target kernel's tree --------------------- */
 
-/* Device modaliases of the network interfaces and of the devices above them (a virtio NIC's PCI function). */
-static int gather_modaliases(struct agent *a) {
+/* Device modaliases of the devices in /sys/class/@cls and of the devices above them (a virtio NIC's PCI function). */
+static void gather_class(struct agent *a, const char *cls) {
+        char dir[64];
         DIR *d;
         struct dirent *de;
 
-        if (a->n_modaliases)
-                return 0;
-        d = opendir("/sys/class/net");
+        pathf(dir, sizeof(dir), "/sys/class/%s", cls);
+        d = opendir(dir);
         if (!d)
-                return 0;
+                return;
         while ((de = readdir(d)) && a->n_modaliases < MAX_MODALIAS) {
                 char path[PATH_MAX], real[PATH_MAX];
 
                 if (de->d_name[0] == '.' || strcmp(de->d_name, "lo") == 0)
                         continue;
-                pathf(path, sizeof(path), "/sys/class/net/%s/device", de->d_name);
+                pathf(path, sizeof(path), "%s/%s/device", dir, de->d_name);
                 if (!realpath(path, real))
-                        continue;       /* virtual interface */
+                        continue;       /* virtual: lo, loop devices, ... */
                 for (unsigned depth = 0; depth < 8 && strncmp(real, "/sys/devices/", 13) == 0; depth++) {
-                        char ma[512], *slash;
+                        char ma[PATH_MAX], *slash;
                         _cleanup_(freep) char *text = NULL;
                         size_t len;
 
@@ -593,7 +596,17 @@ static int gather_modaliases(struct agent *a) {
                 }
         }
         closedir(d);
-        return 0;
+}
+
+/*
+ * The drivers the hook needs: the network devices' (unless --modalias gave
+ * them) and, for a persistent cache, the disks'.
+ */
+static void gather_modaliases(struct agent *a) {
+        if (a->n_modaliases == 0)
+                gather_class(a, "net");
+        if (a->req.cache)
+                gather_class(a, "block");
 }
 
 struct modtree {
@@ -736,9 +749,15 @@ static bool initrd_has(const struct initrd_mods *im, const char *path) {
         return false;
 }
 
-/* The load order of fuse, loop and the NIC drivers in the tree whose modules.dep/alias/builtin are given. */
+/*
+ * The load order of fuse, loop, the NIC drivers (and with a cache its disk
+ * drivers and file systems) in the tree whose modules.dep/alias/builtin are
+ * given.  The first *n_required paths (fuse, loop and what they need) must
+ * be there; the others are welcome.
+ */
 static int resolve_hook_modules(struct agent *a, const char *dep, size_t dl, const char *alias, size_t al,
-                                const char *builtin, size_t bl, bool quiet, char ***paths, size_t *n) {
+                                const char *builtin, size_t bl, bool quiet, char ***paths, size_t *n,
+                                size_t *n_required) {
         struct ib_kmods *k = NULL;
         char **names = NULL;
         size_t nn = 0;
@@ -753,6 +772,7 @@ static int resolve_hook_modules(struct agent *a, const char *dep, size_t dl, con
                                 fail("the target kernel %s: %s", a->release, e.msg);
                         goto out;
                 }
+        *n_required = *n;
         for (size_t i = 0; i < a->n_modaliases; i++)
                 if (ib_kmods_match(k, a->modaliases[i], &names, &nn) < 0) {
                         fail("out of memory");
@@ -760,7 +780,11 @@ static int resolve_hook_modules(struct agent *a, const char *dep, size_t dl, con
                 }
         for (size_t i = 0; i < nn; i++)
                 if (ib_kmods_add(k, names[i], paths, n, &e) < 0)
-                        say("warning: the NIC driver %s: %s", names[i], e.msg);
+                        say("warning: the driver %s: %s", names[i], e.msg);
+        /* A cache on a disk or USB stick: its file system, whichever of these it is. */
+        for (size_t i = 0; a->req.cache && i < ELEMENTSOF(cache_modules); i++)
+                if (ib_kmods_add(k, cache_modules[i], paths, n, &e) < 0 && !quiet)
+                        say("warning: for the cache: %s", e.msg);
         r = 0;
 out:
         ib_strv_free(names, nn);
@@ -779,7 +803,7 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
         struct initrd_mods im = { .release = a->release };
         struct modtree t = {};
         _cleanup_(freep) char *dep = NULL, *alias = NULL, *builtin = NULL, *order = NULL;
-        size_t dl = 0, al = 0, bl = 0, n = 0, ol = 0, carried = 0;
+        size_t dl = 0, al = 0, bl = 0, n = 0, ol = 0, carried = 0, n_required = 0, missing = 0;
         char **paths = NULL;
         struct ib_err e = {};
         uint64_t off = 0;
@@ -796,7 +820,7 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
                 say("warning: cannot list the image's initrd (%s); taking every module from the image's tree", e.msg);
         r = -1;
         if (im.dep) {
-                if (resolve_hook_modules(a, im.dep, im.dep_len, NULL, 0, NULL, 0, true, &paths, &n) == 0) {
+                if (resolve_hook_modules(a, im.dep, im.dep_len, NULL, 0, NULL, 0, true, &paths, &n, &n_required) == 0) {
                         need_tree = false;
                         for (size_t i = 0; i < n; i++)
                                 need_tree = need_tree || !initrd_has(&im, paths[i]);
@@ -830,7 +854,7 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
                 if (read_tree_file(t.base, "modules.dep", true, &dep, &dl) < 0 ||
                     read_tree_file(t.base, "modules.alias", false, &alias, &al) < 0 ||
                     read_tree_file(t.base, "modules.builtin", false, &builtin, &bl) < 0 ||
-                    resolve_hook_modules(a, dep, dl, alias, al, builtin, bl, false, &paths, &n) < 0)
+                    resolve_hook_modules(a, dep, dl, alias, al, builtin, bl, false, &paths, &n, &n_required) < 0)
                         goto out;
         }
         if (from_image) {
@@ -868,6 +892,11 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
                         }
                         pathf(src, sizeof(src), "%s/%s", t.base, paths[i]);
                         pathf(dst, sizeof(dst), HOOK_ROOT "/modules/%s.ko", name);
+                        if (i >= n_required && access(src, R_OK) < 0) {
+                                say("warning: the image has no %s for its kernel; the hook goes without it", paths[i]);
+                                missing++;
+                                continue;
+                        }
                         if (ib_cpio_add_file_from(cpio, dst, 0644, src, &e) < 0) {
                                 fail("module %s: %s", paths[i], e.msg);
                                 goto out;
@@ -888,7 +917,7 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
                 fail("%s", e.msg);
                 goto out;
         }
-        say("%zu kernel modules for the hook: %zu from the image's initrd, %zu carried%s", n, n - carried, carried,
+        say("%zu kernel modules for the hook: %zu from the image's initrd, %zu carried%s", n - missing, n - carried - missing, carried,
             carried ? (from_image ? " from the image's squashfs" : " from --modules-from") : "");
         r = 0;
 out:

@@ -738,6 +738,15 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
                 return ib_err_set(err, -EIO, 0, "cannot initialise libcurl");
         if (bd->n_mirrors == 0)
                 return ib_err_set(err, -ENOENT, 0, "no mirror: the manifest names none and none was given (--mirror URL)");
+        /*
+         * A warm cache boots without the network: no image byte is fetched
+         * before one is needed, and mirrors are checked on their first use
+         * (Content-Range, validators and block hashes, as always).
+         */
+        if (bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[0])) {
+                logf_(bd, "the cache holds the first block: mirrors are checked when first used");
+                return (int)bd->n_mirrors;
+        }
         for (unsigned i = 0; i < bd->n_mirrors; i++) {
                 struct mirror *mi = &bd->mirrors[i];
                 struct request *rq = request_new(bd, i, 0, 1);

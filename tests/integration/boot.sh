@@ -104,5 +104,36 @@ else
     not_ok "netdir=URL.iso boots the minilive"; qemu_console | tail -n 20
 fi
 qemu_stop
+
+# --- a persistent cache on a FAT disk: the second boot fetches no image byte ----------------
+if command -v mkfs.vfat >/dev/null && command -v mdir >/dev/null; then
+    truncate -s 64M "$d/cache.img"
+    mkfs.vfat -n IBCACHE "$d/cache.img" >/dev/null
+    cache=(-drive "file=$d/cache.img,if=virtio,format=raw")
+    qemu_start "$d/cache1.log" -m 1024 -kernel "$pre/vmlinuz" -initrd "$pre/miniroot.img" "${cache[@]}" \
+        -append "console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.cache=LABEL=IBCACHE" \
+        -netdev user,id=n0 -device virtio-net-pci,netdev=n0
+    if qemu_wait 'MINILIVE-DONE' 240; then ok "cache: the first boot fills a FAT cache"; else not_ok "cache: the first boot"; qemu_console | tail -n 20; fi
+    qemu_console > "$d/cache1.txt"
+    qemu_stop
+    check "cache: the preboot mounted it" grep -q 'cache: LABEL=IBCACHE on /run/inetboot/cache' "$d/cache1.txt"
+    check "cache: the hook mounted it too" grep -q 'cache: LABEL=IBCACHE on /inetboot/cache' "$d/cache1.txt"
+    nfiles=$(mdir -/ -b -i "$d/cache.img" :: 2>/dev/null | grep -c '\.blk$\|[0-9a-f]\{64\}' || true)
+    check "cache: block files on the FAT file system ($nfiles)" test "$nfiles" -gt 0
+    before=$(wc -l < "$NGINX_ACCESS_LOG")
+    qemu_start "$d/cache2.log" -m 1024 -kernel "$pre/vmlinuz" -initrd "$pre/miniroot.img" "${cache[@]}" \
+        -append "console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.cache=LABEL=IBCACHE" \
+        -netdev user,id=n0 -device virtio-net-pci,netdev=n0
+    if qemu_wait 'MINILIVE-DONE' 240; then ok "cache: the second boot"; else not_ok "cache: the second boot"; qemu_console | tail -n 20; fi
+    qemu_console > "$d/cache2.txt"
+    qemu_stop
+    check "cache: the late file read back intact from the cache" grep -qE 'MINILIVE-LATE sha256=([0-9a-f]{64}) expected=\1' "$d/cache2.txt"
+    served=$(awk -v from="$before" 'NR > from && $2 ~ /minilive\.iso$/ { n++ } END { print n + 0 }' "$NGINX_ACCESS_LOG")
+    manif=$(awk -v from="$before" 'NR > from && $2 ~ /minilive\.iso\.manifest$/ { n++ } END { print n + 0 }' "$NGINX_ACCESS_LOG")
+    check "cache: the second boot fetched the manifest ($manif) and no image byte ($served requests)" \
+        test "$served" = 0 -a "$manif" -gt 0
+else
+    not_ok "cache: mkfs.vfat and mtools are needed (make deps)"
+fi
 nginx_stop
 finish

@@ -261,7 +261,7 @@ T=https://127.0.0.1:$NGINX_PORT
 check "HTTPS mirror with the server's CA" mount_fs "$d/m16" --keys "$d/keys" --ca-file "$d/tls.crt" \
     --no-manifest-mirrors --mirror "$T/live.iso" "$T/live.iso.manifest"
 check "HTTPS: exact bytes" cmp -s "$d/m16/live.iso" "$d/www/live.iso"
-check "HTTPS: spoken over HTTP/2" grep -q ' HTTP/2.0$' "$NGINX_ACCESS_LOG"
+check "HTTPS: spoken over HTTP/2" grep -q ' HTTP/2.0 [0-9.]*$' "$NGINX_ACCESS_LOG"
 umount_fs "$d/m16"
 expect_fail "HTTPS without the CA: refused (certificate verification)" 'certificate|SSL' \
     inetboot-httpfs -f --keys "$d/keys" --sig "$d/www/live.iso.manifest.sig" --no-manifest-mirrors --mirror "$T/live.iso" \
