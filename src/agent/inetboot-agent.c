@@ -186,6 +186,65 @@ _printf_(3, 4) static bool pathf(char *buf, size_t size, const char *fmt, ...) {
 
 /* ---- step 1-2: manifest, signature, mirrors ------------------------------------------- */
 
+/*
+ * A verified manifest is kept in the block cache (DIR/manifests/, named by
+ * the SHA-256 of its URL), so that a cached image boots with the network
+ * down.  What is read back is verified again, like anything fetched.
+ */
+static char *cached_manifest_path(const struct agent *a, const char *url, const char *suffix) {
+        uint8_t h[32];
+        char hex[65], *p;
+
+        if (!EVP_Digest(url, strlen(url), h, NULL, EVP_sha256(), NULL))
+                return NULL;
+        ib_hex(h, 32, hex);
+        if (asprintf(&p, "%s/manifests/%.32s%s", a->cache_dir, hex, suffix) < 0)
+                return NULL;
+        return p;
+}
+
+static void cache_manifest(const struct agent *a, const char *url) {
+        _cleanup_(freep) char *dir = NULL, *m = NULL, *s = NULL;
+
+        if (!a->cache_dir || asprintf(&dir, "%s/manifests", a->cache_dir) < 0)
+                return;
+        m = cached_manifest_path(a, url, ".manifest");
+        s = cached_manifest_path(a, url, ".manifest.sig");
+        if (!m || !s || (mkdir(dir, 0755) < 0 && errno != EEXIST))
+                return;
+        /* The signature last: a manifest with a stale signature fails verification, never the reverse. */
+        if (ib_write_file_replace(m, a->manifest, a->manifest_len, 0644, true) < 0 ||
+            ib_write_file_replace(s, a->sig, a->sig_len, 0644, true) < 0)
+                say("warning: cannot keep the manifest in the cache %s: %m", dir);
+}
+
+static int cached_manifest(struct agent *a) {
+        struct ib_err e = {};
+
+        for (size_t i = 0; a->cache_dir && i < a->req.n_urls; i++) {
+                _cleanup_(freep) char *murl = NULL, *m = NULL, *s = NULL;
+
+                if (ib_url_pair(a->req.urls[i], &murl, NULL) < 0 || !(m = cached_manifest_path(a, murl, ".manifest")) ||
+                    !(s = cached_manifest_path(a, murl, ".manifest.sig")))
+                        return fail("out of memory");
+                if (ib_read_file(m, IB_MANIFEST_MAX_BYTES, &a->manifest, &a->manifest_len) < 0)
+                        continue;
+                if (ib_read_file(s, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len) < 0 ||
+                    ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, NULL, &e) < 0) {
+                        say("warning: the cached manifest of %s does not verify (%s); ignored", murl,
+                            e.msg[0] ? e.msg : "no signature");
+                        free(a->manifest);
+                        free(a->sig);
+                        a->manifest = a->sig = NULL;
+                        continue;
+                }
+                a->verified = true;
+                say("no server answered: booting the cached manifest of %s (signature good)", murl);
+                return 0;
+        }
+        return -1;
+}
+
 static int fetch_manifest(struct agent *a) {
         struct ib_err e = {};
         int last = -1;
@@ -237,8 +296,12 @@ static int fetch_manifest(struct agent *a) {
                 }
                 a->verified = true;
                 say("manifest signature good (%s)", a->keys);
+                cache_manifest(a, murl);
                 return 0;
         }
+        /* Only when no server answered at all: a refusal or a 404 is not a reason to boot an old copy. */
+        if (last == -EIO && cached_manifest(a) == 0)
+                return 0;
         if (last == -ENOENT && a->req.seed_form)
                 fail("the seeds' netdir=/httpfuse= forms need a manifest beside the image too");
         return -1;

@@ -132,6 +132,15 @@ if command -v mkfs.vfat >/dev/null && command -v mdir >/dev/null; then
     manif=$(awk -v from="$before" 'NR > from && $2 ~ /minilive\.iso\.manifest$/ { n++ } END { print n + 0 }' "$NGINX_ACCESS_LOG")
     check "cache: the second boot fetched the manifest ($manif) and no image byte ($served requests)" \
         test "$served" = 0 -a "$manif" -gt 0
+    # Third boot: no network card at all.  The manifest kept in the cache, verified again, and the cached blocks.
+    qemu_start "$d/cache3.log" -m 1024 -kernel "$pre/vmlinuz" -initrd "$pre/miniroot.img" "${cache[@]}" -nic none \
+        -append "console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.cache=LABEL=IBCACHE"
+    if qemu_wait 'MINILIVE-DONE' 240; then ok "cache: a boot with the network down"; else not_ok "cache: a boot with the network down"; qemu_console | tail -n 20; fi
+    qemu_console > "$d/cache3.txt"
+    qemu_stop
+    check "network down: the cached manifest, its signature checked" grep -q 'booting the cached manifest of .*(signature good)' "$d/cache3.txt"
+    check "network down: the hook served the image from the cache" grep -q 'serving the image from the cache alone' "$d/cache3.txt"
+    check "network down: the late file intact" grep -qE 'MINILIVE-LATE sha256=([0-9a-f]{64}) expected=\1' "$d/cache3.txt"
 else
     not_ok "cache: mkfs.vfat and mtools are needed (make deps)"
 fi
