@@ -769,8 +769,8 @@ struct initrd_mods {
         char *prefix;                   /* "usr/lib/modules/RELEASE" as stored, or NULL */
         char **have;                    /* module paths relative to it (plain .ko only) */
         size_t n_have;
-        char *dep;                      /* its modules.dep, or NULL */
-        size_t dep_len;
+        char *dep, *alias, *builtin;    /* its modules.dep, .alias, .builtin, or NULL */
+        size_t dep_len, alias_len, builtin_len;
 };
 
 static int initrd_cb(const struct ib_cpio_entry *e, void *ud) {
@@ -794,11 +794,18 @@ static int initrd_cb(const struct ib_cpio_entry *e, void *ud) {
         if (!im->prefix && !(im->prefix = ib_strndup(name, (size_t)(rest + pl - name))))
                 return -ENOMEM;
         rest += pl + 1;
-        if (strcmp(rest, "modules.dep") == 0) {
-                free(im->dep);
-                im->dep = ib_strndup(e->data, e->size);
-                im->dep_len = e->size;
-                return im->dep ? 0 : -ENOMEM;
+        {
+                static const char *const names[] = { "modules.dep", "modules.alias", "modules.builtin" };
+                char **text[] = { &im->dep, &im->alias, &im->builtin };
+                size_t *len[] = { &im->dep_len, &im->alias_len, &im->builtin_len };
+
+                for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                        if (strcmp(rest, names[i]) == 0) {
+                                free(*text[i]);
+                                *text[i] = ib_strndup(e->data, e->size);
+                                *len[i] = e->size;
+                                return *text[i] ? 0 : -ENOMEM;
+                        }
         }
         if (strlen(rest) > 3 && strcmp(rest + strlen(rest) - 3, ".ko") == 0)
                 return ib_strv_push(&im->have, &im->n_have, rest) < 0 ? -ENOMEM : 0;
@@ -883,7 +890,8 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
                 say("warning: cannot list the image's initrd (%s); taking every module from the image's tree", e.msg);
         r = -1;
         if (im.dep) {
-                if (resolve_hook_modules(a, im.dep, im.dep_len, NULL, 0, NULL, 0, true, &paths, &n, &n_required) == 0) {
+                if (resolve_hook_modules(a, im.dep, im.dep_len, im.alias, im.alias_len, im.builtin, im.builtin_len, true, &paths,
+                                         &n, &n_required) == 0) {
                         need_tree = false;
                         for (size_t i = 0; i < n; i++)
                                 need_tree = need_tree || !initrd_has(&im, paths[i]);
@@ -988,6 +996,8 @@ out:
         ib_strv_free(im.have, im.n_have);
         free(im.prefix);
         free(im.dep);
+        free(im.alias);
+        free(im.builtin);
         free(t.dir);
         free(t.base);
         return r;
@@ -1148,7 +1158,7 @@ out:
 
 /* The entry's command line, then what the preboot carries over, then the hook. */
 static int build_cmdline(struct agent *a) {
-        size_t cap = strlen(a->c.cmdline) + 64;
+        size_t cap = strlen(a->c.cmdline) + 96;
         char *s;
 
         for (size_t i = 0; i < a->req.n_carry; i++)
@@ -1170,6 +1180,9 @@ static int build_cmdline(struct agent *a) {
                 if (!have)
                         sprintf(s + strlen(s), "%s%s", *s ? " " : "", a->req.carry[i]);
         }
+        /* Where the medium is, in the family's own terms (docs/distros.md): the hook puts the image on /dev/loop0. */
+        if (strcmp(a->c.family, "debian-live") == 0 && !strstr(a->c.cmdline, "live-media="))
+                sprintf(s + strlen(s), "%slive-media=/dev/loop0", *s ? " " : "");
         sprintf(s + strlen(s), "%srdinit=/" HOOK_ROOT "/hook", *s ? " " : "");
         a->cmdline = s;
         return 0;

@@ -109,10 +109,15 @@ qemu_stop
 if command -v mkfs.vfat >/dev/null && command -v mdir >/dev/null; then
     truncate -s 64M "$d/cache.img"
     mkfs.vfat -n IBCACHE "$d/cache.img" >/dev/null
-    cache=(-drive "file=$d/cache.img,if=virtio,format=raw")
-    qemu_start "$d/cache1.log" -m 1024 -kernel "$pre/vmlinuz" -initrd "$pre/miniroot.img" "${cache[@]}" \
-        -append "console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.cache=LABEL=IBCACHE" \
-        -netdev user,id=n0 -device virtio-net-pci,netdev=n0
+    cache_boot() {  # cache_boot NAME NIC-ARGS...: a boot with the cache disk
+        local name=$1
+        shift
+        qemu_start "$d/$name.log" -m 1024 -kernel "$pre/vmlinuz" -initrd "$pre/miniroot.img" \
+            -drive "file=$d/cache.img,if=virtio,format=raw" "$@" \
+            -append "console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.cache=LABEL=IBCACHE"
+    }
+    nic=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0)
+    cache_boot cache1 "${nic[@]}"
     if qemu_wait 'MINILIVE-DONE' 240; then ok "cache: the first boot fills a FAT cache"; else not_ok "cache: the first boot"; qemu_console | tail -n 20; fi
     qemu_console > "$d/cache1.txt"
     qemu_stop
@@ -121,9 +126,7 @@ if command -v mkfs.vfat >/dev/null && command -v mdir >/dev/null; then
     nfiles=$(mdir -/ -b -i "$d/cache.img" :: 2>/dev/null | grep -c '\.blk$\|[0-9a-f]\{64\}' || true)
     check "cache: block files on the FAT file system ($nfiles)" test "$nfiles" -gt 0
     before=$(wc -l < "$NGINX_ACCESS_LOG")
-    qemu_start "$d/cache2.log" -m 1024 -kernel "$pre/vmlinuz" -initrd "$pre/miniroot.img" "${cache[@]}" \
-        -append "console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.cache=LABEL=IBCACHE" \
-        -netdev user,id=n0 -device virtio-net-pci,netdev=n0
+    cache_boot cache2 "${nic[@]}"
     if qemu_wait 'MINILIVE-DONE' 240; then ok "cache: the second boot"; else not_ok "cache: the second boot"; qemu_console | tail -n 20; fi
     qemu_console > "$d/cache2.txt"
     qemu_stop
@@ -133,8 +136,7 @@ if command -v mkfs.vfat >/dev/null && command -v mdir >/dev/null; then
     check "cache: the second boot fetched the manifest ($manif) and no image byte ($served requests)" \
         test "$served" = 0 -a "$manif" -gt 0
     # Third boot: no network card at all.  The manifest kept in the cache, verified again, and the cached blocks.
-    qemu_start "$d/cache3.log" -m 1024 -kernel "$pre/vmlinuz" -initrd "$pre/miniroot.img" "${cache[@]}" -nic none \
-        -append "console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.cache=LABEL=IBCACHE"
+    cache_boot cache3 -nic none
     if qemu_wait 'MINILIVE-DONE' 240; then ok "cache: a boot with the network down"; else not_ok "cache: a boot with the network down"; qemu_console | tail -n 20; fi
     qemu_console > "$d/cache3.txt"
     qemu_stop
