@@ -107,7 +107,7 @@ DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl
               zlib1g-dev liblzma-dev liblz4-dev libbz2-dev
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
-              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 file dosfstools
+              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 file dosfstools debootstrap patchelf
 DEPS_BENCH := httpfs2 nbdkit libnbd-bin
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BENCH)
 

@@ -8,7 +8,7 @@
 # tampered image, missing manifest, unsigned without policy, Range ignored.
 . "$(dirname "$0")/../lib/common.sh"
 . "$IB_SRCDIR/tests/lib/servers.sh"
-requires inetboot-agent inetboot-sign inetboot-httpfs xorriso mksquashfs unsquashfs cpio zstd
+requires inetboot-agent inetboot-sign inetboot-httpfs xorriso mksquashfs unsquashfs cpio zstd patchelf
 [ -e /dev/fuse ] || requires /dev/fuse
 hook=$BUILD/initramfs-test/hook.cpio.zst
 [ -r "$hook" ] || { not_ok "the hook payload $hook (make initramfs-test builds it)"; finish; }
@@ -65,7 +65,10 @@ check "each appended cpio lists its parent directories first" test "$(grep -n '^
 mkdir "$d/x" && (cd "$d/x" && zstd -dqc "$hook" | cpio -idm --quiet 2>/dev/null && cpio -idm --quiet < "$d/tail.cpio" 2>/dev/null)
 check "the manifest inside is the one served" cmp -s "$d/x/inetboot/etc/image.manifest" "$d/www/minilive.iso.manifest"
 check "the hook is executable" test -x "$d/x/inetboot/hook"
-check "inetboot-httpfs inside is ours" cmp -s "$d/x/inetboot/bin/inetboot-httpfs" "$BUILD/bin/inetboot-httpfs"
+check "inetboot-httpfs inside runs with its own loader" \
+    test "$(patchelf --print-interpreter "$d/x/inetboot/bin/inetboot-httpfs")" = /inetboot/lib/ld-linux-x86-64.so.2
+check "... and its own libraries (DT_RPATH, for theirs too)" \
+    test "$(patchelf --print-rpath "$d/x/inetboot/bin/inetboot-httpfs")" = /inetboot/lib
 rel=$(ls /lib/modules | sort -V | tail -n 1)
 check "modules come from the target kernel's tree" cmp -s "$d/x/inetboot/modules/fuse.ko" \
     "$(find "/lib/modules/$rel/kernel" -name fuse.ko | head -n 1)"
