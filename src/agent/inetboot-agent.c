@@ -81,7 +81,7 @@ struct choice {
 struct agent {
         /* options */
         const char *keys, *out, *work, *hook_path, *httpfs, *ca_file, *cmdline_arg, *cache_dir, *modules_from;
-        bool dry_run, allow_insecure, verbose;
+        bool dry_run, allow_insecure, verbose, kexec_load;
         char *modaliases[MAX_MODALIAS];
         size_t n_modaliases;
 
@@ -162,6 +162,7 @@ static void usage(FILE *f) {
                 "      --allow-insecure    the media's policy lets inetboot.insecure boot unsigned images\n"
                 "      --modalias STR      carry the driver for this device (repeatable; default:\n"
                 "                          the network devices in /sys/class/net)\n"
+                "      --kexec-load        load with kexec-tools (kexec_load), not kexec_file_load\n"
                 "      --modules-from DIR  a module tree (/lib/modules/RELEASE) to take modules from\n"
                 "                          when the image has none for its kernel\n"
                 "  -v, --verbose           say more\n"
@@ -1213,13 +1214,21 @@ static int do_kexec(struct agent *a) {
         ifd = open(ipath, O_RDONLY | O_CLOEXEC);
         if (kfd < 0 || ifd < 0)
                 return fail("cannot open the staged kernel and initrd: %m");
-        say("loading %s with kexec_file_load", a->c.kernel);
-        r = (int)syscall(SYS_kexec_file_load, kfd, ifd, strlen(a->cmdline) + 1, a->cmdline, 0UL);
-        file_errno = errno;
+        if (a->kexec_load) {
+                r = -1;
+                file_errno = ENOSYS;
+        } else {
+                say("loading %s with kexec_file_load", a->c.kernel);
+                r = (int)syscall(SYS_kexec_file_load, kfd, ifd, strlen(a->cmdline) + 1, a->cmdline, 0UL);
+                file_errno = errno;
+        }
         if (r < 0) {
                 char *argv[] = { "kexec", "-c", "-l", kpath, iarg, carg, NULL };
 
-                say("kexec_file_load refused (%s); trying kexec-tools (kexec_load)", strerror(file_errno));
+                if (a->kexec_load)
+                        say("loading %s with kexec-tools (kexec_load), as asked", a->c.kernel);
+                else
+                        say("kexec_file_load refused (%s); trying kexec-tools (kexec_load)", strerror(file_errno));
                 r = run(argv, false);
                 if (r != 0) {
                         if (file_errno == EPERM || file_errno == EKEYREJECTED)
@@ -1313,7 +1322,7 @@ static char *default_httpfs(void) {
 
 int main(int argc, char **argv) {
         enum { O_CMDLINE = 256, O_DRY, O_OUT, O_WORK, O_HOOK, O_HTTPFS, O_CACHE, O_CA, O_INSECURE, O_MODALIAS,
-               O_MODFROM, O_LISTMOD, O_MODDIR };
+               O_MODFROM, O_LISTMOD, O_MODDIR, O_KEXEC_LOAD };
         static const struct option opts[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "cmdline", required_argument, NULL, O_CMDLINE },
@@ -1329,6 +1338,7 @@ int main(int argc, char **argv) {
                 { "modules-from", required_argument, NULL, O_MODFROM },
                 { "list-modules", no_argument, NULL, O_LISTMOD },
                 { "modules-dir", required_argument, NULL, O_MODDIR },
+                { "kexec-load", no_argument, NULL, O_KEXEC_LOAD },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -1363,6 +1373,7 @@ int main(int argc, char **argv) {
                 case O_MODFROM: a.modules_from = optarg; break;
                 case O_LISTMOD: list_mod = true; break;
                 case O_MODDIR: moddir = optarg; break;
+                case O_KEXEC_LOAD: a.kexec_load = true; break;
                 case 'v': a.verbose = true; break;
                 case 'h': usage(stdout); return 0;
                 default: fprintf(stderr, "Try '%s --help'.\n", prog); return 2;
