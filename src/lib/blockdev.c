@@ -258,7 +258,7 @@ int ib_blockdev_add_store(struct ib_blockdev *bd, const char *url, struct ib_err
 static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err) {
         if (bd->started)
                 return ib_err_set(err, -EBUSY, 0, "mirrors are added before the start");
-        if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        if (!ib_is_url(url))
                 return ib_err_set(err, -EINVAL, 0, "mirror '%s' is not an http:// or https:// URL", url);
         for (unsigned i = 0; i < bd->n_mirrors; i++)
                 if (strcmp(bd->mirrors[i].url, url) == 0)

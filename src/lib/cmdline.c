@@ -58,7 +58,7 @@ int ib_cmdline_split(const char *s, char ***ret, size_t *ret_n, struct ib_err *e
 }
 
 static int check_url(const char *word, const char *url, struct ib_err *err) {
-        if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        if (!ib_is_url(url))
                 return ib_err_set(err, -EINVAL, 0, "'%s': the URL must start with http:// or https://", word);
         if (strlen(url) <= (url[4] == 's' ? 8u : 7u))
                 return ib_err_set(err, -EINVAL, 0, "'%s': the URL has no host", word);

@@ -5,10 +5,6 @@
 
 #include "fetch.h"
 
-int ib_is_url(const char *s) {
-        return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
-}
-
 struct membuf {
         char *data;
         size_t len, max;

@@ -12,9 +12,6 @@
 
 #include "util.h"
 
-/* True when @s is an http:// or https:// URL. */
-int ib_is_url(const char *s);
-
 /*
  * Read @what (a path or URL) into a NUL-terminated buffer of at most @max
  * bytes.  @ca_file (may be NULL) adds CA certificates for HTTPS.  Errors:

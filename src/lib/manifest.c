@@ -81,7 +81,7 @@ static int check_url(const char *s, struct ib_err *err, unsigned line) {
 
         if (len > MAX_URL)
                 return ib_err_set(err, -EINVAL, line, "URL longer than %u bytes", MAX_URL);
-        if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+        if (!ib_is_url(s))
                 return ib_err_set(err, -EINVAL, line, "URL '%.64s' is not http:// or https://", s);
         if (strcspn(s, " \t") != len || !valid_text(s, len) || len <= (s[4] == 's' ? 8u : 7u))
                 return ib_err_set(err, -EINVAL, line, "malformed URL '%.64s'", s);

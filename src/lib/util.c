@@ -297,6 +297,10 @@ int ib_strv_push(char ***v, size_t *n, const char *s) {
         return 0;
 }
 
+bool ib_is_url(const char *s) {
+        return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
 void ib_strv_free(char **v, size_t n) {
         if (!v)
                 return;

@@ -84,4 +84,7 @@ char *ib_strndup(const char *s, size_t len);
 int ib_strv_push(char ***v, size_t *n, const char *s);
 void ib_strv_free(char **v, size_t n);
 
+/* True when @s starts with http:// or https://, the only schemes inetboot speaks. */
+bool ib_is_url(const char *s);
+
 #endif
