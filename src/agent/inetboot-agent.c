@@ -71,6 +71,13 @@ static const char *const hook_modules[] = { "fuse", "loop" };
 /* With inetboot.cache=: the file systems a cache may have, and FAT's character sets (Debian's defaults). */
 static const char *const cache_modules[] = { "vfat", "nls_cp437", "nls_ascii", "nls_utf8", "ext4" };
 
+/* A kernel's module lists as depmod writes them; text NULL where a file is absent (modules.dep never is). */
+static const char *const modfile_names[] = { "modules.dep", "modules.alias", "modules.builtin" };
+struct modfiles {
+        char *text[ELEMENTSOF(modfile_names)];
+        size_t len[ELEMENTSOF(modfile_names)];
+};
+
 struct choice {
         const char *label, *family, *cmdline, *kernel;
         const char *const *initrds;
@@ -100,6 +107,7 @@ struct agent {
         struct ib_bootcfg_entry *scanned;
         size_t n_scanned;
         struct choice c;
+        const char *initrd_paths[IB_MANIFEST_MAX_INITRDS];      /* c.initrds of a manifest entry */
         char *kernel;                   /* the kernel image */
         size_t kernel_len;
         char release[65];
@@ -472,16 +480,8 @@ static void stop_httpfs(struct agent *a) {
         }
         if (a->httpfs_pid <= 0)
                 return;
-        if (umount2(a->mnt, 0) < 0) {
-                pid_t p = fork();
-
-                if (p == 0) {
-                        execlp("fusermount3", "fusermount3", "-u", "-q", a->mnt, (char *)NULL);
-                        _exit(127);
-                }
-                if (p > 0)
-                        waitpid(p, NULL, 0);
-        }
+        if (umount2(a->mnt, 0) < 0)
+                run((char *[]) { "fusermount3", "-u", "-q", a->mnt, NULL }, true);     /* not root: dry runs */
         /* It flushes its cache queue on the way out. */
         for (unsigned i = 0; i < 20 * 60; i++) {
                 if (waitpid(a->httpfs_pid, &status, WNOHANG) == a->httpfs_pid) {
@@ -576,16 +576,11 @@ static int choose_entry(struct agent *a, int fd) {
                 if (en->has_hypervisor)
                         return fail("entry '%s' boots a hypervisor (%s); inetboot-agent cannot kexec multiboot images yet",
                                     en->label, en->hypervisor.path);
+                for (size_t i = 0; i < en->n_initrds; i++)
+                        a->initrd_paths[i] = en->initrds[i].path;
                 a->c = (struct choice) { .label = en->label, .family = en->family, .cmdline = en->cmdline,
-                                         .kernel = en->kernel.path, .n_initrds = en->n_initrds,
+                                         .kernel = en->kernel.path, .initrds = a->initrd_paths, .n_initrds = en->n_initrds,
                                          .kernel_ref = &en->kernel, .initrd_refs = en->initrds };
-                {
-                        static const char *paths[IB_MANIFEST_MAX_INITRDS];
-
-                        for (size_t i = 0; i < en->n_initrds; i++)
-                                paths[i] = en->initrds[i].path;
-                        a->c.initrds = paths;
-                }
         } else {
                 const struct ib_bootcfg_entry *b = &a->scanned[pick];
 
@@ -711,20 +706,17 @@ static int squashfs_tree(struct agent *a, struct modtree *t, uint64_t *ret_off) 
                 return fail("cannot open %s: %m", a->image);
         for (size_t i = 0; i < ELEMENTSOF(squashfs_paths); i++) {
                 uint64_t off, size;
-                char *want[6];
+                char *want[2 * ELEMENTSOF(modfile_names)];
                 size_t nw = 0;
 
                 if (ib_iso9660_locate_fd(fd, squashfs_paths[i], &off, &size, &e) < 0)
                         continue;
                 if (asprintf(&t->dir, "%s/squashfs", a->work) < 0)
                         return fail("out of memory");
-                for (size_t p = 0; p < ELEMENTSOF(prefixes); p++) {
-                        static const char *const files[] = { "modules.dep", "modules.alias", "modules.builtin" };
-
-                        for (size_t f = 0; f < ELEMENTSOF(files); f++)
-                                if (asprintf(&want[nw++], "%s/%s/%s", prefixes[p], a->release, files[f]) < 0)
+                for (size_t p = 0; p < ELEMENTSOF(prefixes); p++)
+                        for (size_t f = 0; f < ELEMENTSOF(modfile_names); f++)
+                                if (asprintf(&want[nw++], "%s/%s/%s", prefixes[p], a->release, modfile_names[f]) < 0)
                                         return fail("out of memory");
-                }
                 if (a->verbose)
                         say("reading the module list of %s from %s at byte %" PRIu64, a->release, squashfs_paths[i], off);
                 unsquash(a->image, off, t->dir, want, nw);
@@ -748,20 +740,29 @@ static int squashfs_tree(struct agent *a, struct modtree *t, uint64_t *ret_off) 
         return 0;
 }
 
-static int read_tree_file(const char *base, const char *name, bool required, char **ret, size_t *len) {
-        _cleanup_(freep) char *p = NULL;
-        int r;
+static void modfiles_clear(struct modfiles *f) {
+        for (size_t i = 0; i < ELEMENTSOF(f->text); i++)
+                free(f->text[i]);
+        *f = (struct modfiles) {};
+}
 
-        if (asprintf(&p, "%s/%s", base, name) < 0)
-                return fail("out of memory");
-        r = ib_read_file(p, 64u << 20, ret, len);
-        if (r < 0 && (required || r != -ENOENT))
-                return fail("cannot read %s: %s", p, strerror(-r));
-        if (r < 0) {
-                *ret = NULL;
-                *len = 0;
+/* The lists of the module tree @base (/lib/modules/RELEASE); only modules.dep must be there. */
+static int modfiles_read(const char *base, struct modfiles *f) {
+        for (size_t i = 0; i < ELEMENTSOF(modfile_names); i++) {
+                _cleanup_(freep) char *p = NULL;
+                int r;
+
+                if (asprintf(&p, "%s/%s", base, modfile_names[i]) < 0)
+                        return fail("out of memory");
+                r = ib_read_file(p, 64u << 20, &f->text[i], &f->len[i]);
+                if (r < 0 && (i == 0 || r != -ENOENT))
+                        return fail("cannot read %s: %s", p, strerror(-r));
         }
         return 0;
+}
+
+static int modfiles_kmods(const struct modfiles *f, struct ib_kmods **ret, struct ib_err *e) {
+        return ib_kmods_new(f->text[0], f->len[0], f->text[1], f->len[1], f->text[2], f->len[2], ret, e);
 }
 
 /* What the image's own initrd has of the target kernel's modules. */
@@ -770,8 +771,7 @@ struct initrd_mods {
         char *prefix;                   /* "usr/lib/modules/RELEASE" as stored, or NULL */
         char **have;                    /* module paths relative to it (plain .ko only) */
         size_t n_have;
-        char *dep, *alias, *builtin;    /* its modules.dep, .alias, .builtin, or NULL */
-        size_t dep_len, alias_len, builtin_len;
+        struct modfiles files;          /* its lists, where it has them */
 };
 
 static int initrd_cb(const struct ib_cpio_entry *e, void *ud) {
@@ -795,19 +795,13 @@ static int initrd_cb(const struct ib_cpio_entry *e, void *ud) {
         if (!im->prefix && !(im->prefix = ib_strndup(name, (size_t)(rest + pl - name))))
                 return -ENOMEM;
         rest += pl + 1;
-        {
-                static const char *const names[] = { "modules.dep", "modules.alias", "modules.builtin" };
-                char **text[] = { &im->dep, &im->alias, &im->builtin };
-                size_t *len[] = { &im->dep_len, &im->alias_len, &im->builtin_len };
-
-                for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                        if (strcmp(rest, names[i]) == 0) {
-                                free(*text[i]);
-                                *text[i] = ib_strndup(e->data, e->size);
-                                *len[i] = e->size;
-                                return *text[i] ? 0 : -ENOMEM;
-                        }
-        }
+        for (size_t i = 0; i < ELEMENTSOF(modfile_names); i++)
+                if (strcmp(rest, modfile_names[i]) == 0) {
+                        free(im->files.text[i]);
+                        im->files.text[i] = ib_strndup(e->data, e->size);
+                        im->files.len[i] = e->size;
+                        return im->files.text[i] ? 0 : -ENOMEM;
+                }
         if (strlen(rest) > 3 && strcmp(rest + strlen(rest) - 3, ".ko") == 0)
                 return ib_strv_push(&im->have, &im->n_have, rest) < 0 ? -ENOMEM : 0;
         return 0;
@@ -826,8 +820,7 @@ static bool initrd_has(const struct initrd_mods *im, const char *path) {
  * given.  The first *n_required paths (fuse, loop and what they need) must
  * be there; the others are welcome.
  */
-static int resolve_hook_modules(struct agent *a, const char *dep, size_t dl, const char *alias, size_t al,
-                                const char *builtin, size_t bl, bool quiet, char ***paths, size_t *n,
+static int resolve_hook_modules(struct agent *a, const struct modfiles *f, bool quiet, char ***paths, size_t *n,
                                 size_t *n_required) {
         struct ib_kmods *k = NULL;
         char **names = NULL;
@@ -835,7 +828,7 @@ static int resolve_hook_modules(struct agent *a, const char *dep, size_t dl, con
         struct ib_err e = {};
         int r = -1;
 
-        if (ib_kmods_new(dep, dl, alias, al, builtin, bl, &k, &e) < 0)
+        if (modfiles_kmods(f, &k, &e) < 0)
                 return quiet ? -1 : fail("modules.dep of %s: %s", a->release, e.msg);
         for (size_t i = 0; i < ELEMENTSOF(hook_modules); i++)
                 if (ib_kmods_add(k, hook_modules[i], paths, n, &e) < 0) {
@@ -873,8 +866,9 @@ out:
 static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd_len) {
         struct initrd_mods im = { .release = a->release };
         struct modtree t = {};
-        _cleanup_(freep) char *dep = NULL, *alias = NULL, *builtin = NULL, *order = NULL;
-        size_t dl = 0, al = 0, bl = 0, n = 0, ol = 0, carried = 0, n_required = 0, missing = 0;
+        struct modfiles tree = {};
+        _cleanup_(freep) char *order = NULL;
+        size_t n = 0, ol = 0, carried = 0, n_required = 0, missing = 0;
         char **paths = NULL;
         struct ib_err e = {};
         uint64_t off = 0;
@@ -890,9 +884,8 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
         if (r < 0)
                 say("warning: cannot list the image's initrd (%s); taking every module from the image's tree", e.msg);
         r = -1;
-        if (im.dep) {
-                if (resolve_hook_modules(a, im.dep, im.dep_len, im.alias, im.alias_len, im.builtin, im.builtin_len, true, &paths,
-                                         &n, &n_required) == 0) {
+        if (im.files.text[0]) {
+                if (resolve_hook_modules(a, &im.files, true, &paths, &n, &n_required) == 0) {
                         need_tree = false;
                         for (size_t i = 0; i < n; i++)
                                 need_tree = need_tree || !initrd_has(&im, paths[i]);
@@ -923,10 +916,7 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
                         }
                         say("kernel modules for %s: from %s", a->release, t.base);
                 }
-                if (read_tree_file(t.base, "modules.dep", true, &dep, &dl) < 0 ||
-                    read_tree_file(t.base, "modules.alias", false, &alias, &al) < 0 ||
-                    read_tree_file(t.base, "modules.builtin", false, &builtin, &bl) < 0 ||
-                    resolve_hook_modules(a, dep, dl, alias, al, builtin, bl, false, &paths, &n, &n_required) < 0)
+                if (modfiles_read(t.base, &tree) < 0 || resolve_hook_modules(a, &tree, false, &paths, &n, &n_required) < 0)
                         goto out;
         }
         if (from_image) {
@@ -996,9 +986,8 @@ out:
         ib_strv_free(paths, n);
         ib_strv_free(im.have, im.n_have);
         free(im.prefix);
-        free(im.dep);
-        free(im.alias);
-        free(im.builtin);
+        modfiles_clear(&im.files);
+        modfiles_clear(&tree);
         free(t.dir);
         free(t.base);
         return r;
@@ -1053,6 +1042,26 @@ static int add_keys(struct ib_cpio *cpio, const char *keys) {
         return r;
 }
 
+/*
+ * Append @len bytes to the target initrd, then zeros up to a multiple of 4
+ * bytes: where the kernel looks for the next archive.
+ */
+static int initrd_append(struct agent *a, const void *buf, size_t len) {
+        size_t pad = (4 - (a->initrd_len + len) % 4) % 4;
+        char *nb;
+
+        if (len + pad == 0)
+                return 0;
+        nb = realloc(a->initrd, a->initrd_len + len + pad);
+        if (!nb)
+                return fail("out of memory");
+        a->initrd = nb;
+        memcpy(a->initrd + a->initrd_len, buf, len);
+        memset(a->initrd + a->initrd_len + len, 0, pad);
+        a->initrd_len += len + pad;
+        return 0;
+}
+
 static int build_initrd(struct agent *a, int fd) {
         struct ib_cpio *cpio = NULL;
         struct ib_err e = {};
@@ -1064,44 +1073,27 @@ static int build_initrd(struct agent *a, int fd) {
         /* The image's initrds, unchanged, each padded to 4 bytes as boot loaders place them. */
         for (size_t i = 0; i < a->c.n_initrds; i++) {
                 _cleanup_(freep) char *buf = NULL;
-                size_t len, pad;
-                char *nb;
+                size_t len;
 
                 if (read_image_file(fd, a->c.initrds[i], a->c.initrd_refs ? &a->c.initrd_refs[i] : NULL, MAX_INITRD, &buf,
-                                    &len) < 0)
+                                    &len) < 0 ||
+                    initrd_append(a, buf, len) < 0)
                         return -1;
-                pad = (4 - (a->initrd_len + len) % 4) % 4;
-                nb = realloc(a->initrd, a->initrd_len + len + pad + 1);
-                if (!nb)
-                        return fail("out of memory");
-                a->initrd = nb;
-                memcpy(a->initrd + a->initrd_len, buf, len);
-                memset(a->initrd + a->initrd_len + len, 0, pad);
-                a->initrd_len += len + pad;
         }
-        if (a->initrd_len % 4 != 0)
-                return fail("internal error: initrd not aligned");
         image_initrd_len = a->initrd_len;
 
         /* The hook payload (busybox, inetboot-httpfs, libraries), a prebuilt reproducible archive, as it is. */
         {
                 _cleanup_(freep) char *hook = NULL;
-                size_t len, pad;
-                char *nb;
+                size_t len;
                 int rr = ib_read_file(a->hook_path, MAX_INITRD, &hook, &len);
 
                 if (rr < 0)
                         return fail("cannot read the hook payload %s: %s (make initramfs builds it)", a->hook_path,
                                     strerror(-rr));
-                pad = (4 - len % 4) % 4;
-                nb = realloc(a->initrd, a->initrd_len + len + pad);
-                if (!nb)
-                        return fail("out of memory");
-                a->initrd = nb;
-                memcpy(a->initrd + a->initrd_len, hook, len);
-                memset(a->initrd + a->initrd_len + len, 0, pad);
-                a->initrd_len += len + pad;
-                a->hook_len = len + pad;
+                if (initrd_append(a, hook, len) < 0)
+                        return -1;
+                a->hook_len = a->initrd_len - image_initrd_len;
         }
         if (ib_cpio_new(&cpio) < 0)
                 return fail("out of memory");
@@ -1137,17 +1129,8 @@ static int build_initrd(struct agent *a, int fd) {
                 fail("%s", e.msg);
                 goto out;
         }
-        {
-                char *nb = realloc(a->initrd, a->initrd_len + tail_len);
-
-                if (!nb) {
-                        fail("out of memory");
-                        goto out;
-                }
-                a->initrd = nb;
-                memcpy(a->initrd + a->initrd_len, tail, tail_len);
-                a->initrd_len += tail_len;
-        }
+        if (initrd_append(a, tail, tail_len) < 0)
+                goto out;
         say("target initrd: %zu bytes (the image's %zu + the hook's %zu + %zu of manifest, keys and modules)", a->initrd_len,
             a->initrd_len - tail_len - a->hook_len, a->hook_len, tail_len);
         r = 0;
@@ -1159,8 +1142,8 @@ out:
 
 /* The entry's command line, then what the preboot carries over, then the hook. */
 static int build_cmdline(struct agent *a) {
-        size_t cap = strlen(a->c.cmdline) + 96;
-        char *s;
+        size_t cap = strlen(a->c.cmdline) + 96, n = 0;
+        char *s, **words = NULL;
 
         for (size_t i = 0; i < a->req.n_carry; i++)
                 cap += strlen(a->req.carry[i]) + 1;
@@ -1168,19 +1151,17 @@ static int build_cmdline(struct agent *a) {
         if (!s)
                 return fail("out of memory");
         strcpy(s, a->c.cmdline);
+        if (ib_cmdline_split(a->c.cmdline, &words, &n, NULL) < 0)
+                words = NULL, n = 0;    /* then every carried word is appended */
         for (size_t i = 0; i < a->req.n_carry; i++) {
-                char **words = NULL;
-                size_t n = 0;
                 bool have = false;
 
-                if (ib_cmdline_split(a->c.cmdline, &words, &n, NULL) == 0) {
-                        for (size_t k = 0; k < n; k++)
-                                have = have || strcmp(words[k], a->req.carry[i]) == 0;
-                        ib_strv_free(words, n);
-                }
+                for (size_t k = 0; k < n; k++)
+                        have = have || strcmp(words[k], a->req.carry[i]) == 0;
                 if (!have)
                         sprintf(s + strlen(s), "%s%s", *s ? " " : "", a->req.carry[i]);
         }
+        ib_strv_free(words, n);
         /* Where the medium is, in the family's own terms (docs/distros.md): the hook puts the image on /dev/loop0. */
         if (strcmp(a->c.family, "debian-live") == 0 && !strstr(a->c.cmdline, "live-media="))
                 sprintf(s + strlen(s), "%slive-media=/dev/loop0", *s ? " " : "");
@@ -1273,19 +1254,18 @@ static int run_iscript(struct agent *a) {
 /* ---- main ----------------------------------------------------------------------------- */
 
 static int list_modules(const char *dir, char **names, int n) {
-        _cleanup_(freep) char *dep = NULL, *alias = NULL, *builtin = NULL;
-        size_t dl, al, bl, np = 0;
+        struct modfiles f = {};
+        size_t np = 0;
         char **paths = NULL;
         struct ib_kmods *k = NULL;
         struct ib_err e = {};
         int r = 1;
 
-        if (read_tree_file(dir, "modules.dep", true, &dep, &dl) < 0 || read_tree_file(dir, "modules.alias", false, &alias, &al) < 0 ||
-            read_tree_file(dir, "modules.builtin", false, &builtin, &bl) < 0)
-                return 1;
-        if (ib_kmods_new(dep, dl, alias, al, builtin, bl, &k, &e) < 0) {
+        if (modfiles_read(dir, &f) < 0)
+                goto out;
+        if (modfiles_kmods(&f, &k, &e) < 0) {
                 fail("%s/modules.dep: %s", dir, e.msg);
-                return 1;
+                goto out;
         }
         for (int i = 0; i < n; i++)
                 if (ib_kmods_add(k, names[i], &paths, &np, &e) < 0) {
@@ -1298,6 +1278,7 @@ static int list_modules(const char *dir, char **names, int n) {
 out:
         ib_strv_free(paths, np);
         ib_kmods_free(k);
+        modfiles_clear(&f);
         return r;
 }
 
