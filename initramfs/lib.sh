@@ -1,6 +1,7 @@
 # inetboot shell library, shared by the preboot's /init and the hook in the
 # booted image's initramfs.  Plain busybox sh; every command goes through
 # $BB so that nothing depends on the PATH of the initramfs it runs in.
+#   ib_mount_kernel_fs  mount /proc, /sys, /dev
 #   ib_netup            bring the network up (ip= from /proc/cmdline, else DHCP)
 #   ib_mount_cache SPEC DIR   mount a cache device (LABEL=, UUID=, /dev/...) or bind a directory
 #   ib_cmdline_value KEY      the value of KEY= on /proc/cmdline (last one wins)
@@ -8,6 +9,14 @@
 : "${IB_UDHCPC_SCRIPT:=/usr/lib/inetboot/udhcpc.script}"
 
 ib_say() { echo "inetboot: $*"; }
+
+# /proc, /sys and /dev (devtmpfs), which every initramfs mounts first.
+ib_mount_kernel_fs() {
+    $BB mkdir -p /proc /sys /dev /run
+    $BB mount -t proc -o nosuid,nodev,noexec proc /proc
+    $BB mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+    $BB mount -t devtmpfs -o nosuid,mode=0755 devtmpfs /dev 2>/dev/null
+}
 
 ib_cmdline_value() {
     local v= w
