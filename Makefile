@@ -18,10 +18,12 @@ BUILD    ?= build
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
 
-# libbz2 has no pkg-config file on Debian 12: -lbz2 by hand.
-PKGS       := openssl libarchive libcurl fuse3 libzstd zlib liblzma liblz4
+# libbz2 and TrouSerS' libtspi have no pkg-config file on Debian 12: by hand.
+PKGS       := openssl libarchive libcurl fuse3 libzstd zlib liblzma liblz4 \
+              tss2-esys tss2-mu tss2-tctildr tss2-rc
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive -lcurl -lfuse3 -lzstd -lz -llzma -llz4) -lbz2
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive -lcurl -lfuse3 -lzstd -lz -llzma -llz4 \
+              -ltss2-esys -ltss2-mu -ltss2-tctildr -ltss2-rc) -lbz2 -ltspi
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
            -Wstrict-prototypes -Wno-unused-parameter -Wvla
@@ -50,7 +52,7 @@ FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LIB) $(PROGS) $(UNITS)
+all: $(LIB) $(PROGS) $(UNITS) $(BUILD)/tests/tpmtest
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -70,6 +72,11 @@ endef
 $(foreach p,$(PROG_NAMES),$(eval $(call program,$(p))))
 
 $(BUILD)/tests/test-%: $(BUILD)/tests/unit/test-%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# A thin driver of src/lib/tpm.c for the host tests against swtpm (not installed).
+$(BUILD)/tests/tpmtest: $(BUILD)/tests/lib/tpmtest.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -104,10 +111,11 @@ initramfs-test: $(BUILD)/initramfs-test/miniroot.img
 # ---- packages --------------------------------------------------------------
 # Build, test and run dependencies, from Debian 12's archive only.
 DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl4-openssl-dev libfuse3-dev libzstd-dev \
-              zlib1g-dev liblzma-dev liblz4-dev libbz2-dev
+              zlib1g-dev liblzma-dev liblz4-dev libbz2-dev libtss2-dev libtspi-dev
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
-              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 file dosfstools debootstrap patchelf
+              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 file dosfstools debootstrap patchelf \
+              swtpm swtpm-tools tpm2-tools trousers libtss2-tcti-swtpm0 libtss2-tcti-device0
 DEPS_BENCH := httpfs2 nbdkit libnbd-bin
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BENCH)
 

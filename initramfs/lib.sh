@@ -5,6 +5,7 @@
 #   ib_netup            bring the network up (ip= from /proc/cmdline, else DHCP)
 #   ib_mount_cache SPEC DIR   mount a cache device (LABEL=, UUID=, /dev/...) or bind a directory
 #   ib_cmdline_value KEY      the value of KEY= on /proc/cmdline (last one wins)
+#   ib_start_tcsd       start tcsd (TrouSerS) when the machine has a TPM 1.2
 : "${BB:=/bin/busybox}"
 : "${IB_UDHCPC_SCRIPT:=/usr/lib/inetboot/udhcpc.script}"
 
@@ -93,5 +94,65 @@ ib_mount_cache() {
     esac
     [ -n "$dev" ] && $BB mount "$dev" "$dir" 2>/dev/null && { ib_say "cache: $spec on $dir"; return 0; }
     ib_say "warning: inetboot.cache=$spec: cannot mount it; booting without a persistent cache"
+    return 1
+}
+
+# tcsd's system persistent storage holding only the SRK's entry, as tcsd
+# itself writes it when ownership is taken through it (the SRK's public key
+# zeroed, so the same bytes for every TPM).  Without it tcsd does not hand out
+# the SRK (Tspi_Context_LoadKeyByUUID: key not found), and a machine whose
+# owner was set elsewhere (firmware, another OS) could not use its AK.
+# Format (src/tcs/ps/tcsps.c): version 1, 1 key; SRK UUID, NULL parent UUID,
+# pub size 256, blob size 303, no vendor data, flags 3; 256 zero bytes; the
+# SRK's TPM_KEY (1.1.0.0, storage, auth always, RSA-2048 OAEP, zero key).
+ib_tcsd_seed_ps() {
+    {
+        $BB printf '\001\001\000\000\000'; $BB head -c 15 /dev/zero; $BB printf '\001'; $BB head -c 16 /dev/zero
+        $BB printf '\000\001\057\001\000\000\000\000\003\000'; $BB head -c 256 /dev/zero
+        $BB printf '\001\001\000\000\000\021\000\000\000\000\001\000\000\000\001\000\003\000\001'
+        $BB printf '\000\000\000\014\000\000\010\000\000\000\000\002\000\000\000\000\000\000\000\000\000\000\001\000'
+        $BB head -c 260 /dev/zero
+    } > "$1"
+}
+
+# tcsd, when /sys/class/tpm/tpm0 is a TPM 1.2 (tpm_version_major missing, as
+# before Linux 5.6, or "1"; the agent's libtspi needs the daemon, a TPM 2.0 is
+# used directly).  Waits (<= 5 s) until it listens on 127.0.0.1:30003.  Never
+# fatal: a failure says why and the boot goes on (unmeasured, if the agent
+# accepts that).
+ib_start_tcsd() {
+    local major i pid conf=/etc/tcsd.conf ps=/var/lib/tpm/system.data
+    [ -e /sys/class/tpm/tpm0 ] || return 0
+    major=$($BB cat /sys/class/tpm/tpm0/tpm_version_major 2>/dev/null)
+    [ -z "$major" ] || [ "$major" = 1 ] || return 0
+    if [ ! -x /usr/sbin/tcsd ] || [ ! -e "$conf" ]; then
+        ib_say "warning: TPM 1.2 found, but this preboot has no tcsd: boot measurements are off"
+        return 1
+    fi
+    # tcsd's demands: config root:tss 0640, data directory owned by tss (it
+    # drops to tss); the device is opened as tss too (no udev here).
+    $BB mkdir -p /var/lib/tpm
+    [ -s "$ps" ] || ib_tcsd_seed_ps "$ps"
+    $BB chown root:tss "$conf" && $BB chmod 0640 "$conf" &&
+        $BB chown -R tss:tss /var/lib/tpm && $BB chmod 0700 /var/lib/tpm && $BB chmod 0600 "$ps" ||
+        { ib_say "warning: cannot prepare tcsd's files (user tss?): boot measurements are off"; return 1; }
+    [ -e /dev/tpm0 ] && $BB chown tss:tss /dev/tpm0
+    $BB mkdir -p /run/inetboot
+    /usr/sbin/tcsd -f -c "$conf" > /run/inetboot/tcsd.log 2>&1 < /dev/null &
+    pid=$!
+    i=0
+    while [ "$i" -lt 50 ]; do
+        # 7533 = port 30003, 0A = LISTEN
+        if $BB grep -q '^ *[0-9]*: 0100007F:7533 [0-9A-F:]* 0A' /proc/net/tcp 2>/dev/null; then
+            ib_say "TPM 1.2 ($($BB cat /sys/class/tpm/tpm0/device/description 2>/dev/null || echo tpm0)," \
+                "tpm_version_major ${major:-absent}): tcsd started (pid $pid, listening on 127.0.0.1:30003 after $((i * 100)) ms)"
+            return 0
+        fi
+        $BB kill -0 "$pid" 2>/dev/null || break
+        $BB usleep 100000
+        i=$((i + 1))
+    done
+    ib_say "warning: TPM 1.2 found, but tcsd did not start: $($BB tail -n 3 /run/inetboot/tcsd.log 2>/dev/null | $BB tr '\n' ' ')"
+    $BB kill "$pid" 2>/dev/null
     return 1
 }
