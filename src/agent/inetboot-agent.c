@@ -11,9 +11,13 @@
  *      reproducible cpio with the hook, inetboot-httpfs, the manifest, the
  *      keys and the kernel modules the hook needs, from the target kernel's
  *      own module tree;
- *   5. kexec the image's kernel (kexec_file_load, else kexec-tools).
+ *   5. measure the manifest, the kernel, that initrd and the command line
+ *      into the TPM (PCRs 9 and 8, docs/measurements.md) and append the
+ *      event log to the initrd;
+ *   6. kexec the image's kernel (kexec_file_load, else kexec-tools).
  *
- * --dry-run stops after 4 and writes kernel, initrd and cmdline into --out.
+ * --dry-run stops before 6 and writes kernel, initrd, cmdline and eventlog
+ * into --out; it extends a TPM only when --tpm names one.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -39,11 +43,14 @@
 #include "bootcfg.h"
 #include "cmdline.h"
 #include "cpio.h"
+#include "eventlog.h"
 #include "fetch.h"
 #include "iso9660.h"
 #include "kmod.h"
 #include "manifest.h"
+#include "measure.h"
 #include "sig.h"
+#include "tpm.h"
 
 #ifndef IB_DATA_DIR
 #define IB_DATA_DIR "/usr/local/lib/inetboot"
@@ -88,6 +95,8 @@ struct choice {
 struct agent {
         /* options */
         const char *keys, *out, *work, *hook_path, *httpfs, *ca_file, *cmdline_arg, *cache_dir, *modules_from;
+        const char *tpm_spec;           /* --tpm; NULL: the machine's (none in a dry run) */
+        uint16_t bank;                  /* --bank: the log's bank when no TPM is used */
         bool dry_run, allow_insecure, verbose, kexec_load;
         char *modaliases[MAX_MODALIAS];
         size_t n_modaliases;
@@ -114,6 +123,8 @@ struct agent {
         char *initrd;                   /* the target initrd being built */
         size_t initrd_len, hook_len;
         char *cmdline;
+        uint8_t *eventlog;              /* the measurement log (docs/measurements.md) */
+        size_t eventlog_len;
 };
 
 static void vsay(const char *prefix, const char *fmt, va_list ap) {
@@ -146,21 +157,22 @@ static void usage(FILE *f) {
                 "\n"
                 "Boot the live image named on the kernel command line: fetch and verify its\n"
                 "manifest, serve the image with inetboot-httpfs, take the chosen entry's kernel\n"
-                "and initrd, append the inetboot hook, and kexec.\n"
+                "and initrd, append the inetboot hook, measure them into the TPM, and kexec.\n"
                 "\n"
                 "Kernel command line (or --cmdline):\n"
                 "  inetboot.url=URL        manifest or image URL; repeat it for mirrors\n"
                 "  inetboot.entry=LABEL    boot entry by label or 1-based number (default: first)\n"
                 "  inetboot.cache=DIR      persistent block cache (the preboot mounts devices)\n"
                 "  inetboot.insecure       boot an unsigned image (only with --allow-insecure)\n"
+                "  inetboot.tpm=POLICY     auto (measure if there is a TPM), required, off\n"
                 "  netdir=URL, httpfuse=URL  the seeds' forms of inetboot.url=URL\n"
                 "  iscript=URL             run a preboot script first, only if signed\n"
                 "\n"
                 "Options:\n"
                 "  -K, --keys DIR          trusted publisher keys (default %s)\n"
                 "      --cmdline ARGS      read ARGS instead of /proc/cmdline\n"
-                "      --dry-run           do everything but kexec; write kernel, initrd and\n"
-                "                          cmdline into --out DIR\n"
+                "      --dry-run           do everything but kexec; write kernel, initrd, cmdline\n"
+                "                          and eventlog into --out DIR\n"
                 "      --out DIR           where --dry-run writes (created)\n"
                 "      --work DIR          mount point and scratch space (default /run/inetboot)\n"
                 "      --hook FILE         the hook payload archive (default %s/hook.cpio.zst)\n"
@@ -171,6 +183,10 @@ static void usage(FILE *f) {
                 "      --modalias STR      carry the driver for this device (repeatable; default:\n"
                 "                          the network devices in /sys/class/net)\n"
                 "      --kexec-load        load with kexec-tools (kexec_load), not kexec_file_load\n"
+                "      --tpm SPEC          the TPM to measure into: auto (default), tpm2[:TCTI],\n"
+                "                          tpm12[:PORT]; a dry run measures only with --tpm\n"
+                "      --bank sha256|sha1  the event log's bank when no TPM is used (a dry run\n"
+                "                          predicting a TPM 1.2 boot: sha1)\n"
                 "      --modules-from DIR  a module tree (/lib/modules/RELEASE) to take modules from\n"
                 "                          when the image has none for its kernel\n"
                 "  -v, --verbose           say more\n"
@@ -1065,9 +1081,9 @@ static int initrd_append(struct agent *a, const void *buf, size_t len) {
 static int build_initrd(struct agent *a, int fd) {
         struct ib_cpio *cpio = NULL;
         struct ib_err e = {};
-        _cleanup_(freep) char *conf = NULL, *mirrors = NULL;
+        _cleanup_(freep) char *conf = NULL;
         void *tail = NULL;
-        size_t conf_len = 0, tail_len = 0, ml = 0, image_initrd_len;
+        size_t conf_len = 0, tail_len = 0, image_initrd_len;
         int r = -1;
 
         /* The image's initrds, unchanged, each padded to 4 bytes as boot loaders place them. */
@@ -1104,19 +1120,8 @@ static int build_initrd(struct agent *a, int fd) {
                 fail("%s", e.msg);
                 goto out;
         }
-        for (size_t i = 0; i < a->n_mirrors; i++) {
-                char *nm = realloc(mirrors, ml + strlen(a->mirrors[i]) + 2);
-
-                if (!nm) {
-                        fail("out of memory");
-                        goto out;
-                }
-                mirrors = nm;
-                ml += (size_t)sprintf(mirrors + ml, "%s%s", ml ? " " : "", a->mirrors[i]);
-        }
+        /* What the image is and how it boots: measured.  Where its verified blocks come from: site.conf (measure()). */
         if (conf_var(&conf, &conf_len, "IB_IMAGE", a->m->name) < 0 ||
-            conf_var(&conf, &conf_len, "IB_MIRRORS", mirrors ? mirrors : "") < 0 ||
-            conf_var(&conf, &conf_len, "IB_CACHE", a->req.cache ? a->req.cache : "") < 0 ||
             conf_var(&conf, &conf_len, "IB_VERIFIED", a->verified ? "1" : "0") < 0 ||
             conf_var(&conf, &conf_len, "IB_FAMILY", a->c.family) < 0 ||
             conf_var(&conf, &conf_len, "IB_ENTRY", a->c.label) < 0 ||
@@ -1170,13 +1175,159 @@ static int build_cmdline(struct agent *a) {
         return 0;
 }
 
-/* ---- step 5: kexec ------------------------------------------------------------------- */
+/* ---- step 5: measure ----------------------------------------------------------------- */
+
+/* "/live/initrd.img + inetboot": what the initrd event's data says it is. */
+static char *initrd_desc(const struct agent *a) {
+        char *d = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&d, &len);
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < a->c.n_initrds; i++)
+                fprintf(f, "%s%s", i ? " " : "", a->c.initrds[i]);
+        fputs(" + inetboot", f);
+        if (fclose(f) != 0) {
+                free(d);
+                return NULL;
+        }
+        return d;
+}
+
+/*
+ * site.conf: the mirrors and the cache, "KEY VALUE" lines the hook reads as
+ * data (never sources).  Not measured, by design: blocks are verified
+ * against the manifest wherever they come from, and a publisher's predicted
+ * PCRs must not depend on the mirror a machine used or the disk it caches on.
+ */
+static int site_conf(const struct agent *a, char **ret, size_t *ret_len) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f)
+                return -ENOMEM;
+        fputs("IB_MIRRORS", f);
+        for (size_t i = 0; i < a->n_mirrors; i++)
+                fprintf(f, " %s", a->mirrors[i]);
+        fprintf(f, "\nIB_CACHE %s\n", a->req.cache ? a->req.cache : "");
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
+
+/*
+ * Open the TPM the policy asks for.  Returns 1 with *ret set, 0 when the
+ * boot goes on unmeasured (said why), -1 when it must stop.
+ */
+static int open_tpm(struct agent *a, struct ib_tpm **ret) {
+        struct ib_err e = {};
+        int r;
+
+        *ret = NULL;
+        if (a->req.tpm == IB_TPM_OFF) {
+                say("measured boot: off (inetboot.tpm=off); this boot is not measured");
+                return 0;
+        }
+        if (a->dry_run && !a->tpm_spec)
+                return 0;       /* a dry run computes the log; --tpm makes it extend too */
+        r = ib_tpm_open(a->tpm_spec, ret, &e);
+        if (r >= 0)
+                return 1;
+        if (a->req.tpm == IB_TPM_REQUIRED)
+                return fail("measured boot is required (inetboot.tpm=required) but %s", e.msg);
+        say("warning: this boot is NOT measured: %s (inetboot.tpm=required forbids that)", e.msg);
+        return 0;
+}
+
+static int measure(struct agent *a) {
+        _cleanup_(ib_tpm_closep) struct ib_tpm *tpm = NULL;
+        _cleanup_(freep) char *desc = initrd_desc(a), *site = NULL;
+        struct ib_eventlog log = {};
+        struct ib_measure_input in = {
+                .image_name = a->m->name, .manifest = a->manifest, .manifest_len = a->manifest_len,
+                .kernel_path = a->c.kernel, .kernel = a->kernel, .kernel_len = a->kernel_len,
+                .initrd_desc = desc, .initrd = a->initrd, .initrd_len = a->initrd_len, .cmdline = a->cmdline,
+        };
+        uint8_t start[IB_EVENTLOG_NUM_PCRS][32] = {};
+        uint16_t alg = a->bank;
+        struct ib_cpio *cpio = NULL;
+        struct ib_err e = {};
+        void *arch = NULL;
+        size_t arch_len = 0, site_len = 0, n = 0;
+        int have, r = -1;
+
+        if (!desc)
+                return fail("out of memory");
+        have = open_tpm(a, &tpm);
+        if (have < 0)
+                return -1;
+        if (tpm) {
+                alg = ib_tpm_family(tpm) == IB_TPM_20 ? IB_ALG_SHA256 : IB_ALG_SHA1;
+                if (ib_tpm_pcr_read(tpm, IB_PCR_STRINGS, start[IB_PCR_STRINGS]) < 0 ||
+                    ib_tpm_pcr_read(tpm, IB_PCR_FILES, start[IB_PCR_FILES]) < 0) {
+                        fail("cannot read PCRs %u and %u: %s", IB_PCR_STRINGS, IB_PCR_FILES, ib_tpm_error(tpm));
+                        goto out;
+                }
+        }
+        if (ib_measure_events(alg, &in, start, &log) < 0) {
+                fail("out of memory");
+                goto out;
+        }
+        for (size_t i = 0; tpm && i < log.n; i++) {
+                if (log.ev[i].type == IB_EV_NO_ACTION)
+                        continue;
+                if (ib_tpm_extend(tpm, log.ev[i].pcr, log.ev[i].digest) < 0) {
+                        /* PCRs half extended cannot be attested; with policy auto the boot goes on, and says so. */
+                        if (a->req.tpm == IB_TPM_REQUIRED) {
+                                fail("cannot extend PCR %u: %s", log.ev[i].pcr, ib_tpm_error(tpm));
+                                goto out;
+                        }
+                        say("warning: cannot extend PCR %u: %s; this boot will not attest", log.ev[i].pcr,
+                            ib_tpm_error(tpm));
+                        break;
+                }
+                n++;
+        }
+        if (tpm)
+                say("measured boot: %zu events into PCRs %u and %u of the TPM %s (%s bank): the manifest, the kernel, "
+                    "the initrd, the command line", n, IB_PCR_FILES, IB_PCR_STRINGS,
+                    ib_tpm_family(tpm) == IB_TPM_20 ? "2.0" : "1.2", ib_alg_name(alg));
+        else if (a->dry_run)
+                say("dry run: the event log of this boot (%s bank) is in %s/eventlog", ib_alg_name(alg), a->out);
+        /* After what was measured, in an archive of its own: the log (the hook puts it in /dev/.inetboot) and site.conf. */
+        if (ib_eventlog_serialize(&log, &a->eventlog, &a->eventlog_len) < 0 || site_conf(a, &site, &site_len) < 0 ||
+            ib_cpio_new(&cpio) < 0) {
+                fail("out of memory");
+                goto out;
+        }
+        if (ib_cpio_add_file(cpio, HOOK_ROOT "/eventlog", 0644, a->eventlog, a->eventlog_len, &e) < 0 ||
+            ib_cpio_add_file(cpio, HOOK_ROOT "/etc/site.conf", 0644, site, site_len, &e) < 0 ||
+            ib_cpio_finish(cpio, &arch, &arch_len, &e) < 0) {
+                fail("%s", e.msg);
+                goto out;
+        }
+        r = initrd_append(a, arch, arch_len);
+out:
+        free(arch);
+        ib_cpio_free(cpio);
+        ib_eventlog_clear(&log);
+        return r;
+}
+
+/* ---- step 6: kexec ------------------------------------------------------------------- */
 
 static int write_out(struct agent *a, const char *dir) {
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return fail("cannot create %s: %m", dir);
         if (write_text(dir, "kernel", a->kernel, a->kernel_len) < 0 || write_text(dir, "initrd", a->initrd, a->initrd_len) < 0 ||
-            write_text(dir, "cmdline", a->cmdline, strlen(a->cmdline)) < 0)
+            write_text(dir, "cmdline", a->cmdline, strlen(a->cmdline)) < 0 ||
+            (a->eventlog && write_text(dir, "eventlog", a->eventlog, a->eventlog_len) < 0))
                 return -1;
         return 0;
 }
@@ -1303,7 +1454,7 @@ static char *default_httpfs(void) {
 
 int main(int argc, char **argv) {
         enum { O_CMDLINE = 256, O_DRY, O_OUT, O_WORK, O_HOOK, O_HTTPFS, O_CACHE, O_CA, O_INSECURE, O_MODALIAS,
-               O_MODFROM, O_LISTMOD, O_MODDIR, O_KEXEC_LOAD };
+               O_MODFROM, O_LISTMOD, O_MODDIR, O_KEXEC_LOAD, O_TPM, O_BANK };
         static const struct option opts[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "cmdline", required_argument, NULL, O_CMDLINE },
@@ -1320,11 +1471,14 @@ int main(int argc, char **argv) {
                 { "list-modules", no_argument, NULL, O_LISTMOD },
                 { "modules-dir", required_argument, NULL, O_MODDIR },
                 { "kexec-load", no_argument, NULL, O_KEXEC_LOAD },
+                { "tpm", required_argument, NULL, O_TPM },
+                { "bank", required_argument, NULL, O_BANK },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        struct agent a = { .keys = IB_KEYS_DIR, .work = "/run/inetboot", .hook_path = IB_DATA_DIR "/hook.cpio.zst" };
+        struct agent a = { .keys = IB_KEYS_DIR, .work = "/run/inetboot", .hook_path = IB_DATA_DIR "/hook.cpio.zst",
+                           .bank = IB_ALG_SHA256 };
         _cleanup_(freep) char *proc_cmdline = NULL, *httpfs_default = NULL;
         const char *moddir = NULL;
         bool list_mod = false;
@@ -1355,6 +1509,14 @@ int main(int argc, char **argv) {
                 case O_LISTMOD: list_mod = true; break;
                 case O_MODDIR: moddir = optarg; break;
                 case O_KEXEC_LOAD: a.kexec_load = true; break;
+                case O_TPM: a.tpm_spec = optarg; break;
+                case O_BANK:
+                        if (strcmp(optarg, "sha256") != 0 && strcmp(optarg, "sha1") != 0) {
+                                fprintf(stderr, "%s: --bank takes sha256 (TPM 2.0) or sha1 (TPM 1.2)\n", prog);
+                                return 2;
+                        }
+                        a.bank = optarg[3] == '2' ? IB_ALG_SHA256 : IB_ALG_SHA1;
+                        break;
                 case 'v': a.verbose = true; break;
                 case 'h': usage(stdout); return 0;
                 default: fprintf(stderr, "Try '%s --help'.\n", prog); return 2;
@@ -1436,18 +1598,22 @@ int main(int argc, char **argv) {
                 goto out;
         }
         say("kernel %s: Linux %s, %zu bytes", a.c.kernel, a.release, a.kernel_len);
-        /* 4: initrd, command line */
+        /* 4: initrd, command line; 5: measure */
         if (build_initrd(&a, fd) < 0 || build_cmdline(&a) < 0)
                 goto out;
         say("command line: %s", a.cmdline);
         if (a.dry_run) {
+                if (measure(&a) < 0)
+                        goto out;
                 if (write_out(&a, a.out) < 0)
                         goto out;
                 say("dry run: kernel, initrd and cmdline written to %s", a.out);
                 ret = 0;
                 goto out;
         }
-        /* 5 */
+        if (measure(&a) < 0)
+                goto out;
+        /* 6 */
         close(fd);
         fd = -1;
         do_kexec(&a);
@@ -1469,5 +1635,6 @@ out:
         free(a.kernel);
         free(a.initrd);
         free(a.cmdline);
+        free(a.eventlog);
         return ret;
 }

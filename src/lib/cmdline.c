@@ -119,6 +119,17 @@ int ib_bootreq_parse(const char *cmdline, struct ib_bootreq *req, struct ib_err 
                                 r = set_once(&req->iscript, w, w + 8, err);
                 } else if (strcmp(w, "inetboot.insecure") == 0 || strcmp(w, "inetboot.insecure=1") == 0)
                         req->insecure = true;
+                else if (strncmp(w, "inetboot.tpm=", 13) == 0) {
+                        static const char *const policies[] = { "auto", "required", "off" };
+                        size_t k = 0;
+
+                        while (k < ELEMENTSOF(policies) && strcmp(w + 13, policies[k]) != 0)
+                                k++;
+                        if (k == ELEMENTSOF(policies))
+                                r = ib_err_set(err, -EINVAL, 0, "'%s': inetboot.tpm= takes auto, required or off", w);
+                        else
+                                req->tpm = (enum ib_tpm_policy) k;
+                }
                 else {
                         for (size_t k = 0; k < ELEMENTSOF(carried); k++)
                                 if (strncmp(w, carried[k], strlen(carried[k])) == 0) {

@@ -13,6 +13,9 @@
  *                         such as LABEL=INETBOOT-CACHE or /dev/sdb1)
  *   inetboot.insecure     boot without a trusted signature (only if the
  *                         media's policy allows it)
+ *   inetboot.tpm=POLICY   measured boot: "auto" (default: measure when the
+ *                         machine has a TPM, say so when it has none),
+ *                         "required" (no TPM, no boot), "off"
  *   netdir=URL.iso type=… the seeds' form: an image URL
  *   httpfuse=URL          the seeds' form: an image URL
  *   iscript=URL           a preboot script, run only if signed
@@ -31,6 +34,12 @@
 #define IB_CMDLINE_MAX      4096u   /* COMMAND_LINE_SIZE on x86 is 2048; a margin for tests */
 #define IB_CMDLINE_MAX_URLS 16u
 
+enum ib_tpm_policy {
+        IB_TPM_AUTO = 0,
+        IB_TPM_REQUIRED,
+        IB_TPM_OFF,
+};
+
 struct ib_bootreq {
         char **urls;            /* as given, in order: the mirrors to try */
         size_t n_urls;
@@ -38,6 +47,7 @@ struct ib_bootreq {
         char *cache;            /* NULL: no persistent cache */
         char *iscript;          /* NULL: none */
         bool insecure;
+        enum ib_tpm_policy tpm;
         bool seed_form;         /* the URL came from netdir= or httpfuse= */
         char **carry;           /* console=, ip=, … to pass on to the booted kernel */
         size_t n_carry;

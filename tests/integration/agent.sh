@@ -81,7 +81,8 @@ check "modules the image's initrd has are loaded from it (loop)" \
 check "... and not carried again" bash -c "! grep -q 'inetboot/modules/loop.ko' '$d/tail.list'"
 check "modules it lacks are carried (fuse)" grep -qx "/inetboot/modules/fuse.ko" "$d/x/inetboot/modules.order"
 check "hook.conf names the image" grep -qx "IB_IMAGE='minilive.iso'" "$d/x/inetboot/etc/hook.conf"
-check "hook.conf: the image beside the manifest is the mirror" grep -qx "IB_MIRRORS='$base/minilive.iso'" "$d/x/inetboot/etc/hook.conf"
+check "site.conf (after the measured part): the image beside the manifest is the mirror" \
+    grep -aq "IB_MIRRORS $base/minilive.iso$" "$d/out/initrd"
 check "hook.conf: verified" grep -qx "IB_VERIFIED='1'" "$d/x/inetboot/etc/hook.conf"
 check "cmdline: the entry's, console carried over, the hook" test "$(cat "$d/out/cmdline")" = \
     "console=ttyS0 minilive.label=INETBOOT_MINILIVE quiet console=ttyS0,115200 rdinit=/inetboot/hook"

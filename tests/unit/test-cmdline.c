@@ -43,6 +43,7 @@ static void test_bootreq(void) {
         CHECK("bootreq: entry", r.entry && strcmp(r.entry, "2") == 0);
         CHECK("bootreq: cache keeps '='", r.cache && strcmp(r.cache, "LABEL=C") == 0);
         CHECK("bootreq: insecure", r.insecure && !r.seed_form);
+        CHECK("bootreq: TPM policy auto by default", r.tpm == IB_TPM_AUTO);
         CHECK("bootreq: console and ip carried", r.n_carry == 2 && strcmp(r.carry[0], "console=ttyS0,115200") == 0 &&
               strcmp(r.carry[1], "ip=dhcp") == 0);
         ib_bootreq_clear(&r);
@@ -56,6 +57,14 @@ static void test_bootreq(void) {
         REQUIRE("bootreq: nothing of ours", ib_bootreq_parse("root=/dev/sda1 ro", &r, &e) == 0);
         CHECK("bootreq: no URL", r.n_urls == 0 && !r.entry && !r.cache && !r.iscript);
         ib_bootreq_clear(&r);
+        REQUIRE("bootreq: inetboot.tpm=required", ib_bootreq_parse("inetboot.tpm=required", &r, &e) == 0);
+        CHECK("bootreq: TPM required", r.tpm == IB_TPM_REQUIRED);
+        ib_bootreq_clear(&r);
+        REQUIRE("bootreq: inetboot.tpm=off", ib_bootreq_parse("inetboot.tpm=off", &r, &e) == 0);
+        CHECK("bootreq: TPM off", r.tpm == IB_TPM_OFF);
+        ib_bootreq_clear(&r);
+        CHECK("bootreq: inetboot.tpm=maybe refused", ib_bootreq_parse("inetboot.tpm=maybe", &r, &e) == -EINVAL &&
+              strstr(e.msg, "auto, required or off"));
         REQUIRE("bootreq: iscript", ib_bootreq_parse("iscript=http://h/s.sh", &r, &e) == 0);
         CHECK("bootreq: iscript kept", r.iscript && strcmp(r.iscript, "http://h/s.sh") == 0);
         ib_bootreq_clear(&r);
