@@ -20,10 +20,10 @@ PKG_CONFIG ?= pkg-config
 
 # libbz2 and TrouSerS' libtspi have no pkg-config file on Debian 12: by hand.
 PKGS       := openssl libarchive libcurl fuse3 libzstd zlib liblzma liblz4 \
-              tss2-esys tss2-mu tss2-tctildr tss2-rc
+              tss2-esys tss2-mu tss2-tctildr tss2-rc libmicrohttpd
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive -lcurl -lfuse3 -lzstd -lz -llzma -llz4 \
-              -ltss2-esys -ltss2-mu -ltss2-tctildr -ltss2-rc) -lbz2 -ltspi
+              -ltss2-esys -ltss2-mu -ltss2-tctildr -ltss2-rc -lmicrohttpd) -lbz2 -ltspi
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
            -Wstrict-prototypes -Wno-unused-parameter -Wvla
@@ -42,7 +42,8 @@ LIB_SRCS  := $(wildcard src/lib/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libinetboot.a
 PROG_NAMES := inetboot-sign inetboot-httpfs inetboot-agent
-PROGS     := $(PROG_NAMES:%=$(BUILD)/bin/%)
+ATTEST_NAMES := inetboot-attest inetboot-attestd
+PROGS     := $(PROG_NAMES:%=$(BUILD)/bin/%) $(ATTEST_NAMES:%=$(BUILD)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
@@ -70,6 +71,10 @@ $(BUILD)/bin/$(1): $(BUILD)/src/$(1:inetboot-%=%)/$(1).o $(LIB)
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
 endef
 $(foreach p,$(PROG_NAMES),$(eval $(call program,$(p))))
+# Remote attestation lives in attest/ (the design card's layout).
+$(BUILD)/bin/inetboot-%: $(BUILD)/attest/inetboot-%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/test-%: $(BUILD)/tests/unit/test-%.o $(LIB)
 	@mkdir -p $(@D)
@@ -111,7 +116,8 @@ initramfs-test: $(BUILD)/initramfs-test/miniroot.img
 # ---- packages --------------------------------------------------------------
 # Build, test and run dependencies, from Debian 12's archive only.
 DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl4-openssl-dev libfuse3-dev libzstd-dev \
-              zlib1g-dev liblzma-dev liblz4-dev libbz2-dev libtss2-dev libtspi-dev
+              zlib1g-dev liblzma-dev liblz4-dev libbz2-dev libtss2-dev libtspi-dev \
+              libmicrohttpd-dev
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
               squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 file dosfstools debootstrap patchelf \
@@ -156,6 +162,7 @@ install: $(PROGS)
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
 	for p in $(PROG_NAMES); do \
 		install -m 0644 src/$${p#inetboot-}/$$p.1 $(DESTDIR)$(PREFIX)/share/man/man1/; done
+	for p in $(ATTEST_NAMES); do install -m 0644 attest/$$p.1 $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for k in keys/*.pub; do case $$k in *test-only*) ;; *) [ -e "$$k" ] && \
 		install -m 0644 $$k $(DESTDIR)$(PREFIX)/share/inetboot/keys/;; esac; done; true
 	# The hook payload inetboot-agent appends (make initramfs builds it).
