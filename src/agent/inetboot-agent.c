@@ -1170,6 +1170,22 @@ static int build_cmdline(struct agent *a) {
         /* Where the medium is, in the family's own terms (docs/distros.md): the hook puts the image on /dev/loop0. */
         if (strcmp(a->c.family, "debian-live") == 0 && !strstr(a->c.cmdline, "live-media="))
                 sprintf(s + strlen(s), "%slive-media=/dev/loop0", *s ? " " : "");
+        if (strcmp(a->c.family, "dracut-live") == 0) {
+                /* dmsquash-live mounts root=live:/dev/NAME once udev has seen NAME: the entry's root= (CDLABEL=...) goes. */
+                for (char *p = s, *e; *(p += strspn(p, " \t")); p = e) {
+                        e = p + strcspn(p, " \t");
+                        if (strncmp(p, "root=", 5) == 0) {
+                                if (p == s)
+                                        e += strspn(e, " \t");
+                                else
+                                        while (p > s && (p[-1] == ' ' || p[-1] == '\t'))
+                                                p--;
+                                memmove(p, e, strlen(e) + 1);
+                                e = p;
+                        }
+                }
+                sprintf(s + strlen(s), "%sroot=live:/dev/loop0", *s ? " " : "");
+        }
         sprintf(s + strlen(s), "%srdinit=/" HOOK_ROOT "/hook", *s ? " " : "");
         a->cmdline = s;
         return 0;
