@@ -64,7 +64,7 @@ ib_static() {
 }
 
 ib_netup() {
-    local ip links i
+    local ip links i addr
     $BB ip link set lo up 2>/dev/null
     ip=$(ib_cmdline_value ip)
     case $ip in
@@ -75,8 +75,13 @@ ib_netup() {
     links=$(ib_links 10) || { ib_say "error: no network link with a carrier (cable? driver?)"; return 1; }
     for i in $links; do
         if $BB udhcpc -i "$i" -n -q -f -t 4 -T 2 -s "$IB_UDHCPC_SCRIPT" >/dev/null 2>&1; then
-            ib_say "network: $i $($BB ip -4 -o addr show dev "$i" | $BB awk '{print $4}') (DHCP)"
-            return 0
+            # udhcpc says yes when it got a lease, even if its script could not apply it.
+            addr=$($BB ip -4 -o addr show dev "$i" | $BB awk '{print $4}')
+            if [ -n "$addr" ]; then
+                ib_say "network: $i $addr (DHCP)"
+                return 0
+            fi
+            ib_say "warning: $i: a DHCP lease, but $IB_UDHCPC_SCRIPT did not configure it"
         fi
     done
     ib_say "error: no DHCP answer on: $links"
