@@ -64,6 +64,19 @@ _srv_spawn() {
     _SRV_SPAWNED=$("$@" >"$out" 2>"$err" </dev/null & echo $!)
 }
 
+# _srv_wait_for PID SECONDS TEST-ARGS...: wait until `test TEST-ARGS` holds
+# (e.g. -s FILE) while PID lives; false when it dies or time runs out.
+_srv_wait_for() {
+    local pid=$1 n=$(($2 * 20)) i
+    shift 2
+    for ((i = 0; i < n; i++)); do
+        test "$@" && ! _srv_gone "$pid" && return 0
+        _srv_gone "$pid" && return 1
+        sleep 0.05
+    done
+    return 1
+}
+
 # _srv_register PID NAME: remember a started server and stop it at exit.
 _srv_register() {
     _SRV_LIVE[$1]=$2
@@ -270,12 +283,7 @@ faultproxy_start() {
         --port-file "$dir/port" --stats "$dir/stats.json" --log "$dir/log" "$@"
     pid=$_SRV_SPAWNED
     _srv_register "$pid" faultproxy
-    for ((i = 0; i < 300; i++)); do   # 15 s
-        [ -s "$dir/port" ] && break
-        _srv_gone "$pid" && break
-        sleep 0.05
-    done
-    if [ ! -s "$dir/port" ] || _srv_gone "$pid"; then
+    if ! _srv_wait_for "$pid" 15 -s "$dir/port"; then
         _srv_kill "$pid"
         echo "faultproxy_start: the proxy did not come up: $(tail -n 5 "$dir/stderr")" >&2
         return 1

@@ -90,12 +90,7 @@ swtpm_qemu_start() {
         --log "file=$dir/swtpm.log,level=1"
     pid=$_SRV_SPAWNED
     _srv_register "$pid" swtpm
-    for ((i = 0; i < 200; i++)); do   # 10 s
-        [ -S "$dir/swtpm.sock" ] && break
-        _srv_gone "$pid" && break
-        sleep 0.05
-    done
-    if [ ! -S "$dir/swtpm.sock" ] || _srv_gone "$pid"; then
+    if ! _srv_wait_for "$pid" 10 -S "$dir/swtpm.sock"; then
         _srv_kill "$pid"
         echo "swtpm_qemu_start: swtpm did not come up: $(tail -n 5 "$dir/swtpm.out" "$dir/swtpm.log" 2>/dev/null)" >&2
         return 1
