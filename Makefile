@@ -6,6 +6,8 @@
 #                   smoke runs + host integration tests; closing line "N passed, N failed"
 #   make check-e2e  only the QEMU boots through the preboot (part of make check)
 #   make initramfs  the preboot: build/initramfs/{vmlinuz,miniroot.img,hook/}
+#   make iso        boot media (BIOS + UEFI, CD or dd to USB): build/inetboot.iso from
+#                   make initramfs and manifests/menu (else manifests/menu.example)
 #   make demo       build a small bootable ISO, sign it, verify it, show the manifest
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
 #   make bench      run the benchmarks in tests/bench/ (reports, not tests)
@@ -49,7 +51,7 @@ UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test
+.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test iso
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -105,13 +107,19 @@ $(FUZZ_OUT)/fuzz-%: tests/fuzz/fuzz-%.c $(LIB)
 
 # ---- the preboot: Debian kernel + miniroot + the hook payload ------------------
 # initramfs: trusts keys/*.pub but the test-only key; initramfs-test trusts it too.
-INITRAMFS_SRCS := $(wildcard initramfs/*)
+INITRAMFS_SRCS := $(filter-out initramfs/mkmedia,$(wildcard initramfs/*))
 $(BUILD)/initramfs/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
 	initramfs/mkminiroot --build $(BUILD) --out $(BUILD)/initramfs
 $(BUILD)/initramfs-test/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
 	initramfs/mkminiroot --build $(BUILD) --out $(BUILD)/initramfs-test --test-keys
 initramfs: $(BUILD)/initramfs/miniroot.img
 initramfs-test: $(BUILD)/initramfs-test/miniroot.img
+
+# ---- boot media: GRUB (BIOS and UEFI) + the preboot + a menu (docs/media.md) ----
+MENU ?= $(firstword $(wildcard manifests/menu) manifests/menu.example)
+$(BUILD)/inetboot.iso: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia
+	initramfs/mkmedia --build $(BUILD) --preboot $(BUILD)/initramfs --menu $(MENU) --out $@
+iso: $(BUILD)/inetboot.iso
 
 # ---- packages --------------------------------------------------------------
 # Build, test and run dependencies, from Debian 12's archive only.
@@ -120,7 +128,7 @@ DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl
               libmicrohttpd-dev
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
-              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 file dosfstools debootstrap patchelf \
+              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 ovmf file dosfstools debootstrap patchelf \
               swtpm swtpm-tools tpm2-tools trousers libtss2-tcti-swtpm0 libtss2-tcti-device0
 DEPS_BENCH := httpfs2 nbdkit libnbd-bin
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BENCH)

@@ -3,6 +3,7 @@
 #   qemu_start LOG [qemu args...]   start; the console goes to LOG
 #   qemu_wait PATTERN SECONDS       wait until LOG matches PATTERN (grep -E); false on timeout or exit
 #   qemu_send TEXT                  type TEXT and Enter on the console
+#   qemu_keys BYTES                 type BYTES (printf %b escapes: '\e[B' down, '\r' Enter), no Enter
 #   qemu_stop                       end the guest (by PID)
 # The guest reaches the host's 127.0.0.1 as 10.0.2.2 (user networking).
 QEMU_PID= QEMU_LOG= QEMU_FIFO=
@@ -51,3 +52,8 @@ qemu_stop() {
 
 # The console text without kernel log lines and control sequences.
 qemu_console() { tr -d '\r' < "$QEMU_LOG" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | grep -av '^\[ *[0-9]*\.[0-9]*\]'; }
+
+# qemu_keys BYTES: type BYTES on the console as they are, with printf's
+# backslash escapes and no Enter: qemu_keys '\e[B' is the down arrow (vt100),
+# qemu_keys '\r' is Enter.
+qemu_keys() { printf '%b' "$1" >&"$QEMU_IN"; }
