@@ -142,21 +142,6 @@ static int parse_nonce(const char *hex, uint8_t *out, size_t *len)
 
 /* ---- predict ------------------------------------------------------------------------ */
 
-static char *sibling(const char *argv0, const char *name)
-{
-        char self[4096], *slash, *p = NULL;
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-        if (n <= 0)
-                return strdup(name);
-        self[n] = 0;
-        slash = strrchr(self, '/');
-        *slash = 0;
-        if (asprintf(&p, "%s/%s", self, name) < 0)
-                return NULL;
-        return p;
-}
-
 static int cmd_predict(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -171,6 +156,7 @@ static int cmd_predict(int argc, char **argv)
         _cleanup_(freep) char *agent_default = NULL, *full = NULL, *odir = NULL, *wdir = NULL, *logp = NULL;
         _cleanup_(freep) uint8_t *buf = NULL;
         struct ib_eventlog log = { 0 };
+        struct ib_err e = { 0 };
         size_t na = 0, len;
         int c, status, r = 1;
         pid_t pid;
@@ -201,7 +187,7 @@ static int cmd_predict(int argc, char **argv)
         if (optind + 1 != argc)
                 return fprintf(stderr, "%s: predict takes one MANIFEST-URL\nTry '%s --help'.\n", prog, prog), 2;
         if (!agent)
-                agent = agent_default = sibling(argv[0], "inetboot-agent");
+                agent = agent_default = ib_sibling_program("inetboot-agent", "inetboot-agent");
         if (!agent)
                 return fail("out of memory");
         if (!mkdtemp(tmp))
@@ -239,8 +225,12 @@ static int cmd_predict(int argc, char **argv)
                 r = fail("predict: inetboot-agent --dry-run failed (its messages are above)");
                 goto out;
         }
-        if (ib_read_file(logp, 16u << 20, (char **) &buf, &len) < 0 || read_log(logp, &log) != 0) {
+        if (ib_read_file(logp, 16u << 20, (char **) &buf, &len) < 0) {
                 r = fail("predict: the agent wrote no event log");
+                goto out;
+        }
+        if (ib_eventlog_parse(buf, len, &log, &e) < 0) {
+                r = fail("predict: %s: %s", logp, e.msg);
                 goto out;
         }
         {

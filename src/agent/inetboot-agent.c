@@ -1449,25 +1449,6 @@ out:
         return r;
 }
 
-static char *default_httpfs(void) {
-        char self[PATH_MAX], *slash, *p;
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-        if (n > 0) {
-                self[n] = 0;
-                slash = strrchr(self, '/');
-                if (slash) {
-                        *slash = 0;
-                        if (asprintf(&p, "%s/inetboot-httpfs", self) >= 0) {
-                                if (access(p, X_OK) == 0)
-                                        return p;
-                                free(p);
-                        }
-                }
-        }
-        return strdup("/usr/bin/inetboot-httpfs");
-}
-
 int main(int argc, char **argv) {
         enum { O_CMDLINE = 256, O_DRY, O_OUT, O_WORK, O_HOOK, O_HTTPFS, O_CACHE, O_CA, O_INSECURE, O_MODALIAS,
                O_MODFROM, O_LISTMOD, O_MODDIR, O_KEXEC_LOAD, O_TPM, O_BANK };
@@ -1552,8 +1533,10 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "%s: --dry-run and --out DIR go together\nTry '%s --help'.\n", prog, prog);
                 return 2;
         }
-        if (!a.httpfs)
-                a.httpfs = httpfs_default = default_httpfs();
+        if (!a.httpfs && !(a.httpfs = httpfs_default = ib_sibling_program("inetboot-httpfs", "/usr/bin/inetboot-httpfs"))) {
+                fprintf(stderr, "%s: out of memory\n", prog);
+                return 1;
+        }
         if (!a.cmdline_arg) {
                 size_t len;
 

@@ -308,3 +308,22 @@ void ib_strv_free(char **v, size_t n) {
                 free(v[i]);
         free(v);
 }
+
+char *ib_sibling_program(const char *name, const char *fallback) {
+        char self[PATH_MAX], *slash, *p;
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+        if (n > 0) {
+                self[n] = 0;
+                slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = 0;
+                        if (asprintf(&p, "%s/%s", self, name) < 0)
+                                return NULL;
+                        if (access(p, X_OK) == 0)
+                                return p;
+                        free(p);
+                }
+        }
+        return strdup(fallback);
+}

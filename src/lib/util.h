@@ -77,6 +77,13 @@ int ib_write_file_replace(const char *path, const void *buf, size_t len, mode_t 
 ssize_t ib_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int ib_write_full(int fd, const void *buf, size_t len);
 
+/*
+ * The program @name installed beside the running one (the directory of
+ * /proc/self/exe), when it is executable there; otherwise a copy of
+ * @fallback.  NULL on ENOMEM.
+ */
+char *ib_sibling_program(const char *name, const char *fallback);
+
 /* strdup of @len bytes; NULL on ENOMEM. */
 char *ib_strndup(const char *s, size_t len);
 
