@@ -6,6 +6,8 @@
 #ifndef INETBOOT_TPM_BACKEND_H
 #define INETBOOT_TPM_BACKEND_H
 
+#include <openssl/evp.h>
+
 #include "tpm.h"
 
 struct ib_tpm_ops {
@@ -34,6 +36,9 @@ int ib_tpm_fail(struct ib_tpm *t, int code, const char *fmt, ...) _printf_(3, 4)
  * (0: the default, 30003).
  */
 int ib_tpm2_open(struct ib_tpm *t, const char *conf);
+
+/* @k's public key as SubjectPublicKeyInfo PEM (malloc'd), NULL when OpenSSL fails. */
+char *ib_tpm_pubkey_pem(EVP_PKEY *k);
 int ib_tpm12_open(struct ib_tpm *t, unsigned port);
 
 #endif

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include "tpm-backend.h"
 
 int ib_tpm_fail(struct ib_tpm *t, int code, const char *fmt, ...)
@@ -135,6 +138,20 @@ int ib_tpm_quote(struct ib_tpm *t, const char *ak_path, uint32_t mask,
         if (t->family == IB_TPM_12 && nonce_len != 20)
                 return ib_tpm_fail(t, -EINVAL, "a TPM 1.2 quote takes a 20-byte nonce");
         return t->ops->quote(t, ak_path, mask, nonce, nonce_len, ret);
+}
+
+char *ib_tpm_pubkey_pem(EVP_PKEY *k)
+{
+        BIO *bio = BIO_new(BIO_s_mem());
+        char *data, *pem = NULL;
+        long len;
+
+        if (bio && PEM_write_bio_PUBKEY(bio, k) == 1 && (len = BIO_get_mem_data(bio, &data)) > 0)
+                pem = ib_strndup(data, (size_t) len);
+        BIO_free(bio);
+        if (!pem)
+                ERR_clear_error();
+        return pem;
 }
 
 void ib_quote_free(struct ib_quote *q)

@@ -30,11 +30,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
-#include <openssl/pem.h>
 #include <trousers/tss.h>
 #include <trousers/trousers.h>
 #include <tss/tspi.h>
@@ -289,9 +287,7 @@ static int ak_pubkey(struct ib_tpm *t, TSS_HKEY ak, const char *path, EVP_PKEY *
         OSSL_PARAM *params = NULL;
         EVP_PKEY_CTX *pctx = NULL;
         EVP_PKEY *pkey = NULL;
-        BIO *bio = NULL;
-        char *pem = NULL, *data;
-        long len;
+        char *pem = NULL;
         TSS_RESULT rc;
         int r;
 
@@ -334,11 +330,8 @@ static int ak_pubkey(struct ib_tpm *t, TSS_HKEY ak, const char *path, EVP_PKEY *
         if (!params || !pctx || EVP_PKEY_fromdata_init(pctx) <= 0 ||
             EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
                 goto ossl;
-        bio = BIO_new(BIO_s_mem());
-        if (!bio || !PEM_write_bio_PUBKEY(bio, pkey))
-                goto ossl;
-        len = BIO_get_mem_data(bio, &data);
-        if (len <= 0 || !(pem = ib_strndup(data, (size_t) len)))
+        pem = ib_tpm_pubkey_pem(pkey);
+        if (!pem)
                 goto ossl;
         *ret_pkey = pkey;
         *ret_pem = pem;
@@ -348,7 +341,6 @@ static int ak_pubkey(struct ib_tpm *t, TSS_HKEY ak, const char *path, EVP_PKEY *
 ossl:
         r = ib_tpm_fail(t, -ENOMEM, "OpenSSL could not build the AK's public key");
 out:
-        BIO_free(bio);
         EVP_PKEY_free(pkey);
         EVP_PKEY_CTX_free(pctx);
         OSSL_PARAM_free(params);

@@ -18,12 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <openssl/pem.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
@@ -55,7 +53,6 @@ static void tpm2_freep(struct tpm2 **p) { tpm2_free(*p); }
 static void esys_freep(void *p) { Esys_Free(*(void **) p); }
 static void evp_pkey_freep(EVP_PKEY **p) { EVP_PKEY_free(*p); }
 static void evp_pkey_ctx_freep(EVP_PKEY_CTX **p) { EVP_PKEY_CTX_free(*p); }
-static void bio_freep(BIO **p) { BIO_free(*p); }
 
 /*
  * @rc is a command's answer.  When it is TPM2_RC_INITIALIZE (the TPM was
@@ -251,13 +248,11 @@ static int ak_pem(struct ib_tpm *t, const TPM2B_PUBLIC *pub, char **ret)
 {
         _cleanup_(evp_pkey_ctx_freep) EVP_PKEY_CTX *ctx = NULL;
         _cleanup_(evp_pkey_freep) EVP_PKEY *pkey = NULL;
-        _cleanup_(bio_freep) BIO *bio = NULL;
         const TPMS_ECC_POINT *pt = &pub->publicArea.unique.ecc;
         char group[] = "prime256v1";
         uint8_t point[1 + 2 * 32] = { 0x04 };   /* uncompressed: 04 || X || Y */
         OSSL_PARAM params[3];
-        char *data, *pem;
-        long len;
+        char *pem;
 
         if (pub->publicArea.type != TPM2_ALG_ECC ||
             pub->publicArea.parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 ||
@@ -275,15 +270,9 @@ static int ak_pem(struct ib_tpm *t, const TPM2B_PUBLIC *pub, char **ret)
                 ERR_clear_error();
                 return ib_tpm_fail(t, -EIO, "the attestation key's public point is not on P-256");
         }
-        bio = BIO_new(BIO_s_mem());
-        if (!bio || PEM_write_bio_PUBKEY(bio, pkey) != 1) {
-                ERR_clear_error();
-                return ib_tpm_fail(t, -ENOMEM, "cannot write the attestation key as PEM");
-        }
-        len = BIO_get_mem_data(bio, &data);
-        pem = len > 0 ? ib_strndup(data, (size_t) len) : NULL;
+        pem = ib_tpm_pubkey_pem(pkey);
         if (!pem)
-                return ib_tpm_fail(t, -ENOMEM, "out of memory");
+                return ib_tpm_fail(t, -ENOMEM, "cannot write the attestation key as PEM");
         *ret = pem;
         return 0;
 }
