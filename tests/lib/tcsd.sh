@@ -11,7 +11,8 @@
 #                     Stopped at exit (cleanup_add), by PID.
 #   tpm12_stop        stop them now.
 #   tpm12_seed_ps FILE  write a tcsd system persistent storage that holds only
-#                     the SRK's entry (what initramfs/lib.sh does in the preboot).
+#                     the SRK's entry (initramfs/lib.sh's ib_tcsd_seed_ps, which
+#                     the preboot runs).
 #
 # Why swtpm_setup does not take ownership itself: its --owner-well-known and
 # --srk-well-known use SHA1(20 zero bytes) as the secrets, not the 20 zero
@@ -38,20 +39,8 @@ _tcsd_need() {
 }
 
 tpm12_seed_ps() {
-    # tcsd's PS format (src/tcs/ps/tcsps.c): version 1, 1 key (LE32); the key:
-    # UUID (SRK), parent UUID (NULL), pub size 256 (LE16), blob size 303
-    # (LE16), vendor data size 0 (LE32), flags 3 (LE16), pub (256 zero bytes,
-    # as tcsd writes it after TakeOwnership), blob: a TPM_KEY of an RSA-2048
-    # storage key (ver 1.1.0.0, usage 0x0011, flags 0, auth always, RSA,
-    # OAEP, no sig, parms 2048/2/0, no PCRs, a zeroed 256-byte key, no encData).
-    local z='head -c'
-    {
-        printf '\001\001\000\000\000'; $z 15 /dev/zero; printf '\001'; $z 16 /dev/zero
-        printf '\000\001\057\001\000\000\000\000\003\000'; $z 256 /dev/zero
-        printf '\001\001\000\000\000\021\000\000\000\000\001\000\000\000\001\000\003\000\001'
-        printf '\000\000\000\014\000\000\010\000\000\000\000\002\000\000\000\000\000\000\000\000\000\000\001\000'
-        $z 260 /dev/zero
-    } >"$1"
+    # The preboot's own function (initramfs/lib.sh), run with the host's static busybox.
+    (BB=/bin/busybox; . "$IB_SRCDIR/initramfs/lib.sh"; ib_tcsd_seed_ps "$1")
 }
 
 # _tcsd_up DIR PSFILE: start swtpm on DIR/state and tcsd (config and data in
