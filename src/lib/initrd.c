@@ -267,6 +267,22 @@ static int dec_room(struct dec *d, uint8_t **ret, size_t *ret_len) {
         return 0;
 }
 
+/*
+ * dec_room() for the decoders whose lengths are 32-bit (zlib, libbz2): the
+ * input left and the room, both capped at UINT_MAX; the loop takes the rest
+ * next time round.
+ */
+static int dec_room32(struct dec *d, uint8_t **ret, size_t *ret_in, size_t *ret_len) {
+        int r = dec_room(d, ret, ret_len);
+
+        if (r < 0)
+                return r;
+        *ret_in = d->len - d->used < UINT_MAX ? d->len - d->used : UINT_MAX;
+        if (*ret_len > UINT_MAX)
+                *ret_len = UINT_MAX;
+        return 0;
+}
+
 /* The decoder wrote @k bytes to what dec_room() gave. */
 static int dec_wrote(struct dec *d, const uint8_t *room, size_t k) {
         if (k > 0 && room == &d->probe)
@@ -284,14 +300,12 @@ static int dec_gzip(struct dec *d) {
         if (zr != Z_OK)
                 return zr == Z_MEM_ERROR ? dec_oom(d) : dec_fail(d, -EINVAL, "zlib: %s", z.msg ?: "cannot initialize");
         for (;;) {
-                size_t in = d->len - d->used < UINT_MAX ? d->len - d->used : UINT_MAX, avail;
+                size_t in, avail;
                 uint8_t *room;
 
-                r = dec_room(d, &room, &avail);
+                r = dec_room32(d, &room, &in, &avail);
                 if (r < 0)
                         break;
-                if (avail > UINT_MAX)
-                        avail = UINT_MAX;
                 z.next_in = d->in + d->used;
                 z.avail_in = (uInt)in;
                 z.next_out = room;
@@ -400,14 +414,12 @@ static int dec_bzip2(struct dec *d) {
         if (br != BZ_OK)
                 return br == BZ_MEM_ERROR ? dec_oom(d) : dec_fail(d, -EINVAL, "libbz2: cannot initialize (%d)", br);
         for (;;) {
-                size_t in = d->len - d->used < UINT_MAX ? d->len - d->used : UINT_MAX, avail, took;
+                size_t in, avail, took;
                 uint8_t *room;
 
-                r = dec_room(d, &room, &avail);
+                r = dec_room32(d, &room, &in, &avail);
                 if (r < 0)
                         break;
-                if (avail > UINT_MAX)
-                        avail = UINT_MAX;
                 b.next_in = (char *)(uintptr_t)(d->in + d->used);
                 b.avail_in = (unsigned)in;
                 b.next_out = (char *)room;
