@@ -268,7 +268,7 @@ static int cmd_pcrread(const char *spec)
         for (unsigned p = IB_PCR_STRINGS; p <= IB_PCR_FILES; p++)
                 if (ib_tpm_pcr_read(t, p, pcrs[p]) < 0)
                         return fail("cannot read PCR %u: %s", p, ib_tpm_error(t));
-        print_pcrs(ib_tpm_family(t) == IB_TPM_20 ? IB_ALG_SHA256 : IB_ALG_SHA1, (const uint8_t (*)[32]) pcrs,
+        print_pcrs(ib_measure_alg(ib_tpm_family(t)), (const uint8_t (*)[32]) pcrs,
                    IB_PCR_MASK);
         return 0;
 }

@@ -1284,7 +1284,7 @@ static int measure(struct agent *a) {
         if (have < 0)
                 return -1;
         if (tpm) {
-                alg = ib_tpm_family(tpm) == IB_TPM_20 ? IB_ALG_SHA256 : IB_ALG_SHA1;
+                alg = ib_measure_alg(ib_tpm_family(tpm));
                 if (ib_tpm_pcr_read(tpm, IB_PCR_STRINGS, start[IB_PCR_STRINGS]) < 0 ||
                     ib_tpm_pcr_read(tpm, IB_PCR_FILES, start[IB_PCR_FILES]) < 0) {
                         fail("cannot read PCRs %u and %u: %s", IB_PCR_STRINGS, IB_PCR_FILES, ib_tpm_error(tpm));

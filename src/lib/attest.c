@@ -31,11 +31,6 @@ void ib_quotefile_clear(struct ib_quotefile *f)
         f->eventlog_len = 0;
 }
 
-static size_t bank_len(enum ib_tpm_family fam)
-{
-        return fam == IB_TPM_20 ? 32 : 20;
-}
-
 static int put_b64(FILE *f, const char *key, const void *buf, size_t len)
 {
         _cleanup_(freep) char *b = ib_base64_encode(buf, len);
@@ -61,7 +56,7 @@ int ib_quotefile_format(const struct ib_quotefile *qf, char **ret)
         fprintf(f, "nonce %s\n", hex);
         for (unsigned i = 0; i < IB_TPM_NUM_PCRS; i++)
                 if (q->mask & (1u << i)) {
-                        ib_hex(q->pcrs[i], bank_len(q->family), hex);
+                        ib_hex(q->pcrs[i], ib_alg_len(ib_measure_alg(q->family)), hex);
                         fprintf(f, "pcr %u %s\n", i, hex);
                 }
         if (put_b64(f, "attest", q->attest, q->attest_len) < 0 || put_b64(f, "signature", q->sig, q->sig_len) < 0 ||
@@ -145,7 +140,7 @@ int ib_quotefile_parse(const char *buf, size_t len, struct ib_quotefile *ret, st
                 r = ib_err_set(err, -EBADMSG, l.no, "quote file: line %u: the TPM is 2.0 or 1.2", l.no);
                 goto fail;
         }
-        dl = bank_len(q->family);
+        dl = ib_alg_len(ib_measure_alg(q->family));
 
         r = expect(&l, "nonce", err);
         if (r < 0)
@@ -242,7 +237,7 @@ int ib_ak_fingerprint(const char *pem, char out[65])
 static void values_digest(const struct ib_quote *q, const EVP_MD *md, uint8_t *out, uint8_t *prefix, size_t prefix_len)
 {
         EVP_MD_CTX *c = EVP_MD_CTX_new();
-        size_t dl = bank_len(q->family);
+        size_t dl = ib_alg_len(ib_measure_alg(q->family));
 
         EVP_DigestInit_ex(c, md, NULL);
         if (prefix_len)
@@ -435,7 +430,7 @@ int ib_attest_verify(const struct ib_quotefile *qf, const char *trusted_ak, cons
         const struct ib_event *me;
         uint8_t start[IB_EVENTLOG_NUM_PCRS][32], pcrs[IB_EVENTLOG_NUM_PCRS][32];
         struct ib_err e = { 0 };
-        size_t dl = bank_len(q->family);
+        size_t dl = ib_alg_len(ib_measure_alg(q->family));
         bool clean_start = true;
 
         memset(v, 0, sizeof(*v));
@@ -448,7 +443,7 @@ int ib_attest_verify(const struct ib_quotefile *qf, const char *trusted_ak, cons
         me = manifest_event(&log);
         if (me)
                 snprintf(v->image, sizeof(v->image), "%.*s", (int) (me->data_len - 19), (const char *) me->data + 19);
-        if (log.alg != (q->family == IB_TPM_20 ? IB_ALG_SHA256 : IB_ALG_SHA1)) {
+        if (log.alg != ib_measure_alg(q->family)) {
                 verdict(v, "UNTRUSTED: the event log is in the %s bank, the quote in the other", ib_alg_name(log.alg));
                 goto out;
         }

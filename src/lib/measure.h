@@ -27,11 +27,17 @@
 #include <stdint.h>
 
 #include "eventlog.h"
+#include "tpm.h"
 #include "util.h"
 
 #define IB_PCR_STRINGS 8u
 #define IB_PCR_FILES 9u
 #define IB_PCR_MASK ((1u << IB_PCR_STRINGS) | (1u << IB_PCR_FILES))
+
+/* The bank a TPM family measures in: SHA-256 on 2.0, SHA-1 on 1.2 (it has nothing else). */
+static inline uint16_t ib_measure_alg(enum ib_tpm_family f) {
+        return f == IB_TPM_20 ? IB_ALG_SHA256 : IB_ALG_SHA1;
+}
 
 struct ib_measure_input {
         const char *image_name;                 /* the manifest's image name */
