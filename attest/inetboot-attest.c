@@ -28,6 +28,7 @@
 
 #include "attest.h"
 #include "eventlog.h"
+#include "fetch.h"
 #include "measure.h"
 #include "tpm.h"
 #include "util.h"
@@ -389,66 +390,27 @@ out:
 
 /* ---- attest: the client of inetboot-attestd ------------------------------------------ */
 
-static size_t collect(char *p, size_t size, size_t nmemb, void *ud)
-{
-        FILE *f = ud;
-
-        return fwrite(p, size, nmemb, f);
-}
-
-/* GET or POST @url; the answer's body into *ret (NUL-terminated), its status into *code. */
-static int http(const char *url, const char *post, char **ret, long *code)
-{
-        char *body = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&body, &len);
-        CURL *c = curl_easy_init();
-        CURLcode rc;
-
-        if (!f || !c) {
-                if (f)
-                        fclose(f);
-                free(body);
-                curl_easy_cleanup(c);
-                return -ENOMEM;
-        }
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-        if (post)
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
-        rc = curl_easy_perform(c);
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
-        curl_easy_cleanup(c);
-        fclose(f);
-        if (rc != CURLE_OK) {
-                free(body);
-                fail("%s: %s", url, curl_easy_strerror(rc));
-                return -EIO;
-        }
-        *ret = body;
-        return 0;
-}
-
 static int cmd_attest(const char *server, const char *spec, const char *blob, const char *logpath)
 {
         _cleanup_(freep) char *nurl = NULL, *aurl = NULL, *nonce_hex = NULL, *quote = NULL, *answer = NULL;
         uint8_t nonce[IB_TPM_MAX_NONCE];
-        size_t nl;
+        struct ib_err e = { 0 };
+        size_t nl, len;
         long code = 0;
 
+        if (!ib_is_url(server))
+                return fail("--server %s: an http(s) URL", server);
         if (asprintf(&nurl, "%s/nonce", server) < 0 || asprintf(&aurl, "%s/attest", server) < 0)
                 return fail("out of memory");
-        if (http(nurl, NULL, &nonce_hex, &code) < 0)
-                return 1;
+        if (ib_fetch(nurl, NULL, 1024, &nonce_hex, &len, &e) < 0)
+                return fail("no nonce: %s", e.msg);
         nonce_hex[strcspn(nonce_hex, "\r\n")] = 0;
-        if (code != 200 || parse_nonce(nonce_hex, nonce, &nl))
-                return fail("%s: no nonce (HTTP %ld)", nurl, code);
+        if (parse_nonce(nonce_hex, nonce, &nl))
+                return fail("%s: not a nonce", nurl);
         if (make_quote(spec, blob, logpath, nonce, nl, &quote))
                 return 1;
-        if (http(aurl, quote, &answer, &code) < 0)
-                return 1;
+        if (ib_http_post(aurl, NULL, quote, strlen(quote), 64 * 1024, &answer, &len, &code, &e) < 0)
+                return fail("%s", e.msg);
         fputs(answer, stdout);
         if (!*answer || answer[strlen(answer) - 1] != '\n')
                 putchar('\n');
