@@ -120,6 +120,9 @@ if command -v mkfs.vfat >/dev/null && command -v mdir >/dev/null; then
     nic=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0)
     cache_boot cache1 "${nic[@]}"
     if qemu_wait 'MINILIVE-DONE' 240; then ok "cache: the first boot fills a FAT cache"; else not_ok "cache: the first boot"; qemu_console | tail -n 20; fi
+    # The minilive syncs and powers off after its marker: killing QEMU at the marker would lose the
+    # cache's last writes, still in the guest's page cache.
+    check "cache: the first boot synced its disks and powered off" qemu_wait_exit 60
     qemu_console > "$d/cache1.txt"
     qemu_stop
     check "cache: the preboot mounted it" grep -q 'cache: LABEL=IBCACHE on /run/inetboot/cache' "$d/cache1.txt"
@@ -129,6 +132,7 @@ if command -v mkfs.vfat >/dev/null && command -v mdir >/dev/null; then
     before=$(wc -l < "$NGINX_ACCESS_LOG")
     cache_boot cache2 "${nic[@]}"
     if qemu_wait 'MINILIVE-DONE' 240; then ok "cache: the second boot"; else not_ok "cache: the second boot"; qemu_console | tail -n 20; fi
+    check "cache: the second boot synced its disks and powered off" qemu_wait_exit 60
     qemu_console > "$d/cache2.txt"
     qemu_stop
     check "cache: the late file read back intact from the cache" grep -qE 'MINILIVE-LATE sha256=([0-9a-f]{64}) expected=\1' "$d/cache2.txt"

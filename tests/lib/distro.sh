@@ -71,24 +71,11 @@ distro_check_late() {
     check "(c) ... and was fetched over HTTP ($late Range requests)" test "$late" -gt 0
 }
 
-# qemu_gone SECONDS: QEMU exited (or is a zombie) within SECONDS.
-_qemu_gone() {
-    local i st
-    for ((i = 0; i < $1 * 5; i++)); do
-        [ -r "/proc/$QEMU_PID/stat" ] || return 0
-        read -r st < "/proc/$QEMU_PID/stat" || return 0
-        st=${st##*) }
-        [ "${st%% *}" = Z ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
 # Clean shutdown: QEMU runs with -no-reboot and panic=-1, so a hang shows as a timeout, a panic as no power-down line.
 distro_check_poweroff() {
     local t1=$SECONDS
     qemu_send poweroff
-    if _qemu_gone 300; then ok "(d) poweroff ends the machine: QEMU exited after $((SECONDS - t1)) s"
+    if qemu_wait_exit 300; then ok "(d) poweroff ends the machine: QEMU exited after $((SECONDS - t1)) s"
     else not_ok "(d) poweroff ends the machine within 300 s"; qemu_console | tail -n 30; fi
     POWEROFF_S=$((SECONDS - t1))
     check "(d) ... through the kernel's power-down (reboot: Power down on the console)" grep -aq 'reboot: Power down' "$QEMU_LOG"

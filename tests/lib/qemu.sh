@@ -4,6 +4,7 @@
 #   qemu_wait PATTERN SECONDS       wait until LOG matches PATTERN (grep -E); false on timeout or exit
 #   qemu_send TEXT                  type TEXT and Enter on the console
 #   qemu_keys BYTES                 type BYTES (printf %b escapes: '\e[B' down, '\r' Enter), no Enter
+#   qemu_wait_exit SECONDS          wait until the guest ends by itself (poweroff); false on timeout
 #   qemu_stop                       end the guest (by PID)
 # The guest reaches the host's 127.0.0.1 as 10.0.2.2 (user networking).
 QEMU_PID= QEMU_LOG= QEMU_FIFO=
@@ -39,6 +40,19 @@ qemu_wait() {
 }
 
 qemu_send() { printf '%s\r' "$1" >&"$QEMU_IN"; }
+
+# qemu_wait_exit SECONDS: QEMU exited (or is a zombie, reaped by qemu_stop) within SECONDS.
+qemu_wait_exit() {
+    local i st
+    for ((i = 0; i < $1 * 5; i++)); do
+        [ -r "/proc/$QEMU_PID/stat" ] || return 0
+        read -r st < "/proc/$QEMU_PID/stat" || return 0
+        st=${st##*) }
+        [ "${st%% *}" = Z ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
 
 qemu_stop() {
     [ -n "$QEMU_PID" ] || return 0
