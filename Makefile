@@ -8,6 +8,8 @@
 #   make initramfs  the preboot: build/initramfs/{vmlinuz,miniroot.img,hook/}
 #   make iso        boot media (BIOS + UEFI, CD or dd to USB): build/inetboot.iso from
 #                   make initramfs and manifests/menu (else manifests/menu.example)
+#   make ipxe       the same menu for iPXE: build/ipxe/{inetboot.ipxe,vmlinuz,miniroot.img},
+#                   to upload and start with chain http://SERVER/PATH/inetboot.ipxe
 #   make demo       build a small bootable ISO, sign it, verify it, show the manifest
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
 #   make bench      run the benchmarks in tests/bench/ (reports, not tests)
@@ -51,7 +53,7 @@ UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test iso
+.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test iso ipxe
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -107,7 +109,7 @@ $(FUZZ_OUT)/fuzz-%: tests/fuzz/fuzz-%.c $(LIB)
 
 # ---- the preboot: Debian kernel + miniroot + the hook payload ------------------
 # initramfs: trusts keys/*.pub but the test-only key; initramfs-test trusts it too.
-INITRAMFS_SRCS := $(filter-out initramfs/mkmedia,$(wildcard initramfs/*))
+INITRAMFS_SRCS := $(filter-out initramfs/mkmedia initramfs/mkipxe initramfs/menu.sh,$(wildcard initramfs/*))
 $(BUILD)/initramfs/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
 	initramfs/mkminiroot --build $(BUILD) --out $(BUILD)/initramfs
 $(BUILD)/initramfs-test/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
@@ -117,9 +119,14 @@ initramfs-test: $(BUILD)/initramfs-test/miniroot.img
 
 # ---- boot media: GRUB (BIOS and UEFI) + the preboot + a menu (docs/media.md) ----
 MENU ?= $(firstword $(wildcard manifests/menu) manifests/menu.example)
-$(BUILD)/inetboot.iso: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia
+$(BUILD)/inetboot.iso: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia initramfs/menu.sh
 	initramfs/mkmedia --build $(BUILD) --preboot $(BUILD)/initramfs --menu $(MENU) --out $@
 iso: $(BUILD)/inetboot.iso
+
+# ---- iPXE: a script with the same menu + the preboot, for any web server ---------
+$(BUILD)/ipxe/inetboot.ipxe: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkipxe initramfs/menu.sh
+	initramfs/mkipxe --build $(BUILD) --preboot $(BUILD)/initramfs --menu $(MENU) --out $(BUILD)/ipxe
+ipxe: $(BUILD)/ipxe/inetboot.ipxe
 
 # ---- packages --------------------------------------------------------------
 # Build, test and run dependencies, from Debian 12's archive only.
