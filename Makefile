@@ -135,7 +135,7 @@ DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl
               libmicrohttpd-dev
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
-              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 ovmf file dosfstools debootstrap patchelf \
+              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 ipxe-qemu ovmf file dosfstools debootstrap patchelf \
               swtpm swtpm-tools tpm2-tools trousers libtss2-tcti-swtpm0 libtss2-tcti-device0
 DEPS_BENCH := httpfs2 nbdkit libnbd-bin
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BENCH)
