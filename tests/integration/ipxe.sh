@@ -17,6 +17,8 @@
 # (c) UEFI HTTP Boot without iPXE: OVMF's own HTTP Boot fetches the hybrid
 #     image of mkmedia (the same menu file) from DHCP's boot file name into a
 #     RAM disk; its GRUB menu, v + Enter, the minilive.
+# And under SeaBIOS, a folder without miniroot.img: the script's failure path
+# (its message, a key, the menu again), Escape (the iPXE shell) and `exit`.
 . "$(dirname "$0")/../lib/common.sh"
 . "$IB_SRCDIR/tests/lib/servers.sh"
 . "$IB_SRCDIR/tests/lib/qemu.sh"
@@ -211,7 +213,50 @@ httpboot() {
     qemu_stop
 }
 
+# broken: the folder without miniroot.img (a 404): the script says it could not load
+# the preboot, a key brings the menu back, Escape opens the iPXE shell, `exit` there
+# returns to the menu.
+broken() {
+    local name=bios-broken n0
+    mkdir -p "$d/www/broken"
+    cp "$d/www/ipxe/inetboot.ipxe" "$d/www/ipxe/vmlinuz" "$d/www/broken/"
+    qemu_start "$d/$name.log" -m 1024 -boot n -netdev "user,id=n0,bootfile=$url/broken/inetboot.ipxe" \
+        -device virtio-net-pci,netdev=n0
+    # menus COUNT SECONDS: the menu has been drawn COUNT times
+    menus() { local i; for ((i = 0; i < $2 * 5; i++)); do
+        [ "$(grep -ao 'Type a manifest URL' "$QEMU_LOG" | wc -l)" -ge "$1" ] && return 0; sleep 0.2; done; return 1; }
+    if qemu_wait 'Type a manifest URL' 180; then
+        qemu_wait '\((60|59|58|57|56|55)\)' 5; sleep 1
+        qemu_keys '\e[B'; sleep 0.5; qemu_keys '\r'
+        if qemu_wait 'inetboot: could not load the preboot' 120; then
+            ok "$name: a missing miniroot.img: the script says it could not load the preboot"
+            check "$name: iPXE asked for it beside the script" \
+                test "$(awk '$2 == "/broken/miniroot.img" && $3 == 404' "$NGINX_ACCESS_LOG" | wc -l)" -ge 1
+            n0=$(grep -ao 'Type a manifest URL' "$QEMU_LOG" | wc -l)
+            qemu_wait 'Press a key for the menu' 10; sleep 0.5; qemu_keys ' '
+            check "$name: a key brings the menu back" menus $((n0 + 1)) 20
+            sleep 1; qemu_keys '\e'
+            if qemu_wait 'inetboot: the iPXE shell' 20; then
+                ok "$name: Escape in the menu opens the iPXE shell"
+                n0=$(grep -ao 'Type a manifest URL' "$QEMU_LOG" | wc -l)
+                sleep 1; qemu_send 'exit'
+                check "$name: exit in the shell returns to the menu" menus $((n0 + 1)) 20
+            else
+                not_ok "$name: Escape in the menu opens the iPXE shell"; qemu_console | tail -n 10
+            fi
+        else
+            not_ok "$name: a missing miniroot.img: the script says it could not load the preboot"; qemu_console | tail -n 20
+        fi
+    else
+        not_ok "$name: iPXE shows the script's menu"; qemu_console | tail -n 20
+    fi
+    mkdir -p "$BUILD/test-logs"
+    cp "$QEMU_LOG" "$BUILD/test-logs/ipxe-$name.console" 2>/dev/null || true
+    qemu_stop
+}
+
 boot bios bios 1
+broken
 if [ -r "$OVMF_CODE" ] && [ -r "$OVMF_VARS" ]; then
     # Down: entry 2, (the gap is skipped) the URL prompt.
     boot uefi-url uefi 2 "$url/minilive.iso.manifest"
