@@ -49,6 +49,7 @@
 #include "kmod.h"
 #include "manifest.h"
 #include "measure.h"
+#include "progress.h"
 #include "sig.h"
 #include "tpm.h"
 
@@ -315,6 +316,10 @@ static int fetch_manifest(struct agent *a) {
                         }
                         /* A bad signature is not a mirror problem: another mirror must not get a say. */
                         fail("%s: %s", surl, e.msg);
+                        if (e.code == IB_SIG_EUNKNOWNKEY || e.code == IB_SIG_ENOKEYS)
+                                say("to trust this publisher: put their public key (.pub) into keys/ and rebuild the boot "
+                                    "media (make initramfs iso), or name a folder of keys with -K; the media trust %s",
+                                    a->keys);
                         if (a->req.insecure)
                                 fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
                         return -1;
@@ -520,7 +525,70 @@ static void stop_httpfs(struct agent *a) {
  * its blocks are fetched), checked against the manifest's hash of it when
  * there is one.
  */
-static int image_read(int fd, const char *path, size_t max, char **ret, size_t *ret_len, struct ib_err *e) {
+/* inetboot-httpfs' statistics (progress.h); all zero when they cannot be read. */
+static void xfer_stats(const struct agent *a, struct ib_xfer_stats *ret) {
+        _cleanup_(freep) char *text = NULL;
+        char path[PATH_MAX];
+        size_t len;
+
+        memset(ret, 0, sizeof(*ret));
+        if (a->mnt && pathf(path, sizeof(path), "%s/.inetboot-stats", a->mnt) &&
+            ib_read_file(path, 64 * 1024, &text, &len) == 0)
+                (void)ib_xfer_stats_parse(text, len, ret);
+}
+
+/* The progress line's tail: the mirror in use, blocks from the cache since @first. */
+static void xfer_extra(const struct ib_xfer_stats *first, const struct ib_xfer_stats *prev, const struct ib_xfer_stats *now,
+                       char *buf, size_t size) {
+        int m = ib_xfer_busiest(prev, now);
+
+        snprintf(buf, size, "%s, %" PRIu64 " blocks from the cache", m >= 0 ? now->mirrors[m].url : "no mirror yet",
+                 now->disk_hits - (now->disk_hits >= first->disk_hits ? first->disk_hits : now->disk_hits));
+}
+
+/*
+ * Read @size bytes at @off, in 1 MiB steps, with a progress line on stderr
+ * when @a is given (the kernel and initrd: progress.h).
+ */
+static ssize_t read_with_progress(const struct agent *a, int fd, const char *path, char *buf, uint64_t size, uint64_t off) {
+        struct ib_xfer_stats first, prev, now;
+        struct ib_progress p;
+        char line[1024], extra[IB_PROGRESS_URL_MAX + 64], what[PATH_MAX + 16];
+        uint64_t done = 0;
+
+        if (!a)
+                return ib_pread_full(fd, buf, size, off);
+        snprintf(what, sizeof(what), "inetboot: %s", path);
+        xfer_stats(a, &first);
+        prev = first;
+        ib_progress_init(&p, size, ib_now_ms(), isatty(STDERR_FILENO));
+        while (done < size) {
+                size_t step = size - done < (1u << 20) ? (size_t)(size - done) : (1u << 20);
+                ssize_t n = ib_pread_full(fd, buf + done, step, off + done);
+
+                if (n < 0)
+                        return n;
+                done += (uint64_t)n;
+                if ((size_t)n < step)
+                        break;
+                if (ib_progress_due(&p, ib_now_ms())) {
+                        xfer_stats(a, &now);
+                        xfer_extra(&first, &prev, &now, extra, sizeof(extra));
+                        prev = now;
+                        ib_progress_line(&p, line, sizeof(line), what, done, ib_now_ms(), extra, false);
+                        fputs(line, stderr);
+                        fflush(stderr);
+                }
+        }
+        xfer_stats(a, &now);
+        xfer_extra(&first, &first, &now, extra, sizeof(extra));
+        ib_progress_line(&p, line, sizeof(line), what, done, ib_now_ms(), extra, true);
+        fputs(line, stderr);
+        return (ssize_t)done;
+}
+
+static int image_read(const struct agent *a, int fd, const char *path, size_t max, char **ret, size_t *ret_len,
+                      struct ib_err *e) {
         uint64_t off, size;
         char *buf;
         ssize_t n;
@@ -534,7 +602,7 @@ static int image_read(int fd, const char *path, size_t max, char **ret, size_t *
         buf = malloc(size + 1);
         if (!buf)
                 return ib_err_set(e, -ENOMEM, 0, "out of memory");
-        n = ib_pread_full(fd, buf, size, off);
+        n = read_with_progress(a, fd, path, buf, size, off);
         if (n < 0 || (uint64_t)n != size) {
                 free(buf);
                 return ib_err_set(e, n < 0 ? (int)n : -EIO, 0, "%s: read error: %s", path, strerror(n < 0 ? (int)-n : EIO));
@@ -547,7 +615,7 @@ static int image_read(int fd, const char *path, size_t max, char **ret, size_t *
 
 /* An ib_bootcfg_read_fn over the image. */
 static int image_config_read(void *ud, const char *path, char **ret, size_t *ret_len) {
-        return image_read(*(int *)ud, path, IB_BOOTCFG_MAX_FILE, ret, ret_len, NULL);
+        return image_read(NULL, *(int *)ud, path, IB_BOOTCFG_MAX_FILE, ret, ret_len, NULL);
 }
 
 static void list_entries(const struct agent *a) {
@@ -611,11 +679,12 @@ static int choose_entry(struct agent *a, int fd) {
         return 0;
 }
 
-static int read_image_file(int fd, const char *path, const struct ib_file_ref *ref, size_t max, char **ret, size_t *ret_len) {
+static int read_image_file(const struct agent *a, int fd, const char *path, const struct ib_file_ref *ref, size_t max,
+                           char **ret, size_t *ret_len) {
         uint8_t sha[32];
         struct ib_err e = {};
 
-        if (image_read(fd, path, max, ret, ret_len, &e) < 0)
+        if (image_read(a, fd, path, max, ret, ret_len, &e) < 0)
                 return fail("reading %s from the image: %s", path, e.msg);
         if (!ref)
                 return 0;
@@ -1091,7 +1160,7 @@ static int build_initrd(struct agent *a, int fd) {
                 _cleanup_(freep) char *buf = NULL;
                 size_t len;
 
-                if (read_image_file(fd, a->c.initrds[i], a->c.initrd_refs ? &a->c.initrd_refs[i] : NULL, MAX_INITRD, &buf,
+                if (read_image_file(a, fd, a->c.initrds[i], a->c.initrd_refs ? &a->c.initrd_refs[i] : NULL, MAX_INITRD, &buf,
                                     &len) < 0 ||
                     initrd_append(a, buf, len) < 0)
                         return -1;
@@ -1590,7 +1659,7 @@ int main(int argc, char **argv) {
         }
         /* 3: the entry, its kernel */
         if (choose_entry(&a, fd) < 0 ||
-            read_image_file(fd, a.c.kernel, a.c.kernel_ref, MAX_KERNEL, &a.kernel, &a.kernel_len) < 0)
+            read_image_file(&a, fd, a.c.kernel, a.c.kernel_ref, MAX_KERNEL, &a.kernel, &a.kernel_len) < 0)
                 goto out;
         if (ib_kernel_release(a.kernel, a.kernel_len, a.release, sizeof(a.release), &e) < 0) {
                 fail("%s: %s", a.c.kernel, e.msg);

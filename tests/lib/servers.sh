@@ -9,6 +9,7 @@
 #   nginx_start ROOTDIR           NGINX_PORT NGINX_PID NGINX_DIR NGINX_ACCESS_LOG
 #                                 NGINX_ERROR_LOG; nginx_stop.  HTTPS + HTTP/2 when
 #                                 NGINX_TLS_CERT and NGINX_TLS_KEY are set
+#                                 /slow/PATH serves ROOTDIR/PATH at 1 MB/s a connection.
 #   nginx_requests [URI_SUBSTR]   requests in the access log (whose URI contains it)
 #   nginx_bytes_sent [URI_SUBSTR] sum of their body bytes ($body_bytes_sent)
 #   nginx_wait_requests N [URI_SUBSTR]  wait (<= 5 s) until the log has N of them
@@ -182,6 +183,12 @@ http {
         server_name localhost;
         root $root;$tls_conf
         location / {
+            add_header Accept-Ranges bytes always;
+        }
+        # The same files over a slow link: 1 MB/s a connection.
+        location /slow/ {
+            alias $root/;
+            limit_rate 1m;
             add_header Accept-Ranges bytes always;
         }
     }
