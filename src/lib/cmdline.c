@@ -111,6 +111,8 @@ int ib_bootreq_parse(const char *cmdline, struct ib_bootreq *req, struct ib_err 
                         r = ib_strv_push(&req->urls, &req->n_urls, url);
                 } else if (strncmp(w, "inetboot.entry=", 15) == 0)
                         r = set_once(&req->entry, w, w + 15, err);
+                else if (strcmp(w, "inetboot.cache=off") == 0)
+                        free(req->cache), req->cache = NULL;   /* no cache, not even the disk the preboot found */
                 else if (strncmp(w, "inetboot.cache=", 15) == 0)
                         r = set_once(&req->cache, w, w + 15, err);
                 else if (strncmp(w, "iscript=", 8) == 0) {

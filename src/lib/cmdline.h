@@ -10,7 +10,9 @@
  *                         image URL (the manifest is then URL.manifest)
  *   inetboot.entry=LABEL  which boot entry (label, or its 1-based number)
  *   inetboot.cache=SPEC   persistent block cache (a directory, or a device
- *                         such as LABEL=INETBOOT-CACHE or /dev/sdb1)
+ *                         such as LABEL=IBCACHE or /dev/sdb1); "off": none,
+ *                         not even a disk labelled IBCACHE that the preboot
+ *                         would use by itself
  *   inetboot.insecure     boot without a trusted signature (only if the
  *                         media's policy allows it)
  *   inetboot.tpm=POLICY   measured boot: "auto" (default: measure when the

@@ -57,6 +57,12 @@ static void test_bootreq(void) {
         REQUIRE("bootreq: nothing of ours", ib_bootreq_parse("root=/dev/sda1 ro", &r, &e) == 0);
         CHECK("bootreq: no URL", r.n_urls == 0 && !r.entry && !r.cache && !r.iscript);
         ib_bootreq_clear(&r);
+        REQUIRE("bootreq: inetboot.cache=off after a cache", ib_bootreq_parse("inetboot.cache=LABEL=IBCACHE inetboot.cache=off", &r, &e) == 0);
+        CHECK("bootreq: inetboot.cache=off: no cache", !r.cache);
+        ib_bootreq_clear(&r);
+        REQUIRE("bootreq: a cache after inetboot.cache=off", ib_bootreq_parse("inetboot.cache=off inetboot.cache=/c", &r, &e) == 0);
+        CHECK("bootreq: the last one wins", r.cache && strcmp(r.cache, "/c") == 0);
+        ib_bootreq_clear(&r);
         REQUIRE("bootreq: inetboot.tpm=required", ib_bootreq_parse("inetboot.tpm=required", &r, &e) == 0);
         CHECK("bootreq: TPM required", r.tpm == IB_TPM_REQUIRED);
         ib_bootreq_clear(&r);
