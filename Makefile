@@ -8,7 +8,9 @@
 #   make initramfs  the preboot: build/initramfs/{vmlinuz,miniroot.img,hook/}
 #   make iso        boot media (BIOS + UEFI, CD or dd to USB): build/inetboot.iso from
 #                   make initramfs and manifests/menu (else manifests/menu.example)
-#   make demo       build a small bootable ISO, sign it, verify it, show the manifest
+#   make usb        the same for a USB stick, with a block cache partition (IBCACHE,
+#                   USB_CACHE_MIB, default 1024): build/inetboot-usb.img
+#   make demo       build a small live ISO, sign it, serve it, boot it in QEMU through the boot media
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
 #   make bench      run the benchmarks in tests/bench/ (reports, not tests)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -51,11 +53,19 @@ UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test iso
+.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test iso usb
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LIB) $(PROGS) $(UNITS) $(BUILD)/tests/tpmtest
+SCRIPT_NAMES := inetboot-try
+SCRIPTS   := $(SCRIPT_NAMES:%=$(BUILD)/bin/%)
+
+all: $(LIB) $(PROGS) $(SCRIPTS) $(UNITS) $(BUILD)/tests/tpmtest
+
+# Programs that are scripts (src/<name>/<name>, man page beside it), copied as they are.
+$(BUILD)/bin/inetboot-try: src/try/inetboot-try
+	@mkdir -p $(@D)
+	cp $< $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -120,6 +130,11 @@ MENU ?= $(firstword $(wildcard manifests/menu) manifests/menu.example)
 $(BUILD)/inetboot.iso: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia
 	initramfs/mkmedia --build $(BUILD) --preboot $(BUILD)/initramfs --menu $(MENU) --out $@
 iso: $(BUILD)/inetboot.iso
+USB_CACHE_MIB ?= 1024
+$(BUILD)/inetboot-usb.img: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia
+	initramfs/mkmedia --build $(BUILD) --preboot $(BUILD)/initramfs --menu $(MENU) --out $(BUILD)/inetboot.iso \
+		--usb $@ --cache-size $(USB_CACHE_MIB)
+usb: $(BUILD)/inetboot-usb.img
 
 # ---- packages --------------------------------------------------------------
 # Build, test and run dependencies, from Debian 12's archive only.
@@ -167,8 +182,8 @@ demo: deps all initramfs-test
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/inetboot/keys
-	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
-	for p in $(PROG_NAMES); do \
+	install -m 0755 $(PROGS) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin/
+	for p in $(PROG_NAMES) $(SCRIPT_NAMES); do \
 		install -m 0644 src/$${p#inetboot-}/$$p.1 $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for p in $(ATTEST_NAMES); do install -m 0644 attest/$$p.1 $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for k in keys/*.pub; do case $$k in *test-only*) ;; *) [ -e "$$k" ] && \
@@ -176,6 +191,10 @@ install: $(PROGS)
 	# The hook payload inetboot-agent appends (make initramfs builds it).
 	if [ -e $(BUILD)/initramfs/hook.cpio.zst ]; then install -d $(DESTDIR)$(PREFIX)/lib/inetboot && \
 		install -m 0644 $(BUILD)/initramfs/hook.cpio.zst $(DESTDIR)$(PREFIX)/lib/inetboot/; fi
+	# The preboot, for inetboot-try (make initramfs builds it).
+	if [ -e $(BUILD)/initramfs/miniroot.img ]; then install -d $(DESTDIR)$(PREFIX)/lib/inetboot/preboot && \
+		install -m 0644 $(BUILD)/initramfs/vmlinuz $(BUILD)/initramfs/miniroot.img \
+		$(DESTDIR)$(PREFIX)/lib/inetboot/preboot/; fi
 
 clean:
 	rm -rf $(BUILD)
