@@ -1227,14 +1227,23 @@ static int build_cmdline(struct agent *a) {
         strcpy(s, a->c.cmdline);
         if (ib_cmdline_split(a->c.cmdline, &words, &n, NULL) < 0)
                 words = NULL, n = 0;    /* then every carried word is appended */
-        for (size_t i = 0; i < a->req.n_carry; i++) {
+        /*
+         * Words the entry has already are not repeated; but when one is
+         * missing, all go after the entry's, in the preboot's order: the
+         * last console= is the one the booted system talks on, and the
+         * kernel takes a repeated console= as that console named again.
+         */
+        bool missing = false;
+
+        for (size_t i = 0; i < a->req.n_carry && !missing; i++) {
                 bool have = false;
 
                 for (size_t k = 0; k < n; k++)
                         have = have || strcmp(words[k], a->req.carry[i]) == 0;
-                if (!have)
-                        sprintf(s + strlen(s), "%s%s", *s ? " " : "", a->req.carry[i]);
+                missing = !have;
         }
+        for (size_t i = 0; missing && i < a->req.n_carry; i++)
+                sprintf(s + strlen(s), "%s%s", *s ? " " : "", a->req.carry[i]);
         ib_strv_free(words, n);
         /* Where the medium is, in the family's own terms (docs/distros.md): the hook puts the image on /dev/loop0. */
         if (strcmp(a->c.family, "debian-live") == 0 && !strstr(a->c.cmdline, "live-media="))

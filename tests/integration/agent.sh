@@ -86,6 +86,13 @@ check "site.conf (after the measured part): the image beside the manifest is the
 check "hook.conf: verified" grep -qx "IB_VERIFIED='1'" "$d/x/inetboot/etc/hook.conf"
 check "cmdline: the entry's, console carried over, the hook" test "$(cat "$d/out/cmdline")" = \
     "console=ttyS0 minilive.label=INETBOOT_MINILIVE quiet console=ttyS0,115200 rdinit=/inetboot/hook"
+agent "$d/out3" "console=tty0 console=ttyS0 inetboot.url=$base/minilive.iso.manifest" >/dev/null 2>&1
+check "cmdline: the preboot's consoles in its order (the last one the booted system's), after the entry's" \
+    test "$(cat "$d/out3/cmdline" 2>/dev/null)" = \
+    "console=ttyS0 minilive.label=INETBOOT_MINILIVE quiet console=tty0 console=ttyS0 rdinit=/inetboot/hook"
+agent "$d/out4" "console=ttyS0 inetboot.url=$base/minilive.iso.manifest" >/dev/null 2>&1
+check "cmdline: a console the entry names already is not repeated" \
+    test "$(cat "$d/out4/cmdline" 2>/dev/null)" = "console=ttyS0 minilive.label=INETBOOT_MINILIVE quiet rdinit=/inetboot/hook"
 
 agent "$d/out2" "quiet inetboot.url=$base/minilive.iso.manifest console=ttyS0,115200" >/dev/null 2>&1
 check "reproducible: a second run gives the same initrd bytes" cmp -s "$d/out/initrd" "$d/out2/initrd"
