@@ -110,7 +110,7 @@ nonce=$(openssl rand -hex 20)
 quote() { inetboot-attest quote --tpm "$SWTPM_SPEC" --nonce "$nonce" --eventlog "$2/eventlog" -o "$d/$1.quote"; }
 verify() { inetboot-attest verify --ak "$d/ak.pem" --nonce "$nonce" --expect "$d/good.log" "$@"; }
 quote good "$d/m1" || not_ok "quote the Xen boot"
-expect_out "verify: the Xen boot is TRUSTED" '^TRUSTED: minilive.iso booted as predicted' verify "$d/good.quote"
+expect_out "verify: the Xen boot is TRUSTED, its hypervisor named" '^TRUSTED: minilive.iso booted as predicted: manifest, kernel, initrd, hypervisor and command lines' verify "$d/good.quote"
 dry "$d/m2" "console=ttyS0 inetboot.url=$base/other/minilive.iso.manifest bootxen=1" --tpm "$SWTPM_SPEC" >/dev/null 2>&1 ||
     not_ok "the dry run of the other hypervisor"
 check "the other hypervisor differs from ours in one byte" \
