@@ -14,10 +14,13 @@
  *   5. measure the manifest, the kernel, that initrd and the command line
  *      into the TPM (PCRs 9 and 8, docs/measurements.md) and append the
  *      event log to the initrd;
- *   6. kexec the image's kernel (kexec_file_load, else kexec-tools).
+ *   6. kexec the image's kernel (kexec_file_load, else kexec-tools); an
+ *      entry with a hypervisor (Xen) kexecs the hypervisor as a Multiboot2
+ *      image with kexec-tools, the kernel and the initrd as its modules.
  *
  * --dry-run stops before 6 and writes kernel, initrd, cmdline and eventlog
- * into --out; it extends a TPM only when --tpm names one.
+ * (and hypervisor, hypervisor-cmdline) into --out; it extends a TPM only
+ * when --tpm names one.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -49,6 +52,7 @@
 #include "kmod.h"
 #include "manifest.h"
 #include "measure.h"
+#include "multiboot.h"
 #include "progress.h"
 #include "sig.h"
 #include "tpm.h"
@@ -60,6 +64,7 @@
 #define MAX_KERNEL   (256u << 20)
 #define MAX_INITRD   (1024u << 20)
 #define MAX_MODULE   (64u << 20)
+#define MAX_HYPERVISOR (64u << 20)
 #define MAX_MODALIAS 64u
 
 /* Where the hook finds things in the target's initramfs (docs in initramfs/README.md). */
@@ -91,6 +96,9 @@ struct choice {
         const char *const *initrds;
         size_t n_initrds;
         const struct ib_file_ref *kernel_ref, *initrd_refs;     /* NULL when from the image's configs */
+        const char *hypervisor;                                 /* NULL: none */
+        const char *hypervisor_args;                            /* "" when none */
+        const struct ib_file_ref *hypervisor_ref;               /* NULL when from the image's configs */
 };
 
 struct agent {
@@ -120,6 +128,10 @@ struct agent {
         const char *initrd_paths[IB_MANIFEST_MAX_INITRDS];      /* c.initrds of a manifest entry */
         char *kernel;                   /* the kernel image */
         size_t kernel_len;
+        char *hyp;                      /* the hypervisor file, as in the image (measured) */
+        size_t hyp_len;
+        void *hyp_image;                /* ... as kexec-tools loads it (decompressed) */
+        size_t hyp_image_len;
         char release[65];
         char *initrd;                   /* the target initrd being built */
         size_t initrd_len, hook_len;
@@ -168,12 +180,14 @@ static void usage(FILE *f) {
                 "  inetboot.tpm=POLICY     auto (measure if there is a TPM), required, off\n"
                 "  netdir=URL, httpfuse=URL  the seeds' forms of inetboot.url=URL\n"
                 "  iscript=URL             run a preboot script first, only if signed\n"
+                "  bootxen=1               the seeds' form: the first entry with a hypervisor\n"
                 "\n"
                 "Options:\n"
                 "  -K, --keys DIR          trusted publisher keys (default %s)\n"
                 "      --cmdline ARGS      read ARGS instead of /proc/cmdline\n"
                 "      --dry-run           do everything but kexec; write kernel, initrd, cmdline\n"
-                "                          and eventlog into --out DIR\n"
+                "                          and eventlog (and hypervisor, hypervisor-cmdline) into\n"
+                "                          --out DIR\n"
                 "      --out DIR           where --dry-run writes (created)\n"
                 "      --work DIR          mount point and scratch space (default /run/inetboot)\n"
                 "      --hook FILE         the hook payload archive (default %s/hook.cpio.zst)\n"
@@ -640,6 +654,17 @@ static int choose_entry(struct agent *a, int fd) {
                         return fail("the image has no boot entry in its manifest nor in isolinux/GRUB configs");
         }
         n = a->m->n_entries ? a->m->n_entries : a->n_scanned;
+        if (a->req.bootxen && !a->req.entry) {
+                pick = n;
+                for (size_t i = 0; i < n && pick == n; i++)
+                        if (a->m->n_entries ? a->m->entries[i].has_hypervisor : !!a->scanned[i].hypervisor)
+                                pick = i;
+                if (pick == n) {
+                        fail("bootxen=1, but no boot entry of the image has a hypervisor; it has:");
+                        list_entries(a);
+                        return -1;
+                }
+        }
         if (a->req.entry) {
                 pick = n;
                 if (ib_parse_u64(a->req.entry, strlen(a->req.entry), &num) == 0 && num >= 1 && num <= n)
@@ -657,25 +682,27 @@ static int choose_entry(struct agent *a, int fd) {
         if (a->m->n_entries) {
                 const struct ib_entry *en = &a->m->entries[pick];
 
-                if (en->has_hypervisor)
-                        return fail("entry '%s' boots a hypervisor (%s); inetboot-agent cannot kexec multiboot images yet",
-                                    en->label, en->hypervisor.path);
                 for (size_t i = 0; i < en->n_initrds; i++)
                         a->initrd_paths[i] = en->initrds[i].path;
                 a->c = (struct choice) { .label = en->label, .family = en->family, .cmdline = en->cmdline,
                                          .kernel = en->kernel.path, .initrds = a->initrd_paths, .n_initrds = en->n_initrds,
                                          .kernel_ref = &en->kernel, .initrd_refs = en->initrds };
+                if (en->has_hypervisor) {
+                        a->c.hypervisor = en->hypervisor.path;
+                        a->c.hypervisor_args = en->hypervisor_args ? en->hypervisor_args : "";
+                        a->c.hypervisor_ref = &en->hypervisor;
+                }
         } else {
                 const struct ib_bootcfg_entry *b = &a->scanned[pick];
 
-                if (b->hypervisor)
-                        return fail("entry '%s' boots a hypervisor (%s); inetboot-agent cannot kexec multiboot images yet",
-                                    b->label, b->hypervisor);
                 a->c = (struct choice) { .label = b->label, .family = ib_bootcfg_family(b->cmdline, b->kernel),
                                          .cmdline = b->cmdline, .kernel = b->kernel,
-                                         .initrds = (const char *const *)b->initrds, .n_initrds = b->n_initrds };
+                                         .initrds = (const char *const *)b->initrds, .n_initrds = b->n_initrds,
+                                         .hypervisor = b->hypervisor,
+                                         .hypervisor_args = b->hypervisor_args ? b->hypervisor_args : "" };
         }
-        say("boot entry %zu: %s (%s)", pick + 1, a->c.label, a->c.family);
+        say("boot entry %zu: %s (%s%s%s)", pick + 1, a->c.label, a->c.family, a->c.hypervisor ? ", hypervisor " : "",
+            a->c.hypervisor ? a->c.hypervisor : "");
         return 0;
 }
 
@@ -693,6 +720,23 @@ static int read_image_file(const struct agent *a, int fd, const char *path, cons
         if (*ret_len != ref->size || memcmp(sha, ref->sha256, 32) != 0)
                 return fail("%s in the image is not the file the manifest describes (size %zu, expected %" PRIu64 ")", path,
                             *ret_len, ref->size);
+        return 0;
+}
+
+/*
+ * The entry's hypervisor: the file as published, checked against the
+ * manifest like the kernel (that is what is measured), and the image
+ * kexec-tools loads (decompressed, with a Multiboot2 header).
+ */
+static int read_hypervisor(struct agent *a, int fd) {
+        struct ib_err e = {};
+
+        if (read_image_file(a, fd, a->c.hypervisor, a->c.hypervisor_ref, MAX_HYPERVISOR, &a->hyp, &a->hyp_len) < 0)
+                return -1;
+        if (ib_multiboot_image(a->hyp, a->hyp_len, MAX_HYPERVISOR, &a->hyp_image, &a->hyp_image_len, &e) < 0)
+                return fail("the hypervisor %s: %s", a->c.hypervisor, e.msg);
+        say("hypervisor %s: %zu bytes (%zu as loaded), command line: %s", a->c.hypervisor, a->hyp_len, a->hyp_image_len,
+            a->c.hypervisor_args);
         return 0;
 }
 
@@ -1214,6 +1258,12 @@ out:
         return r;
 }
 
+/* Whether the preboot's @word goes to the booted kernel: under a hypervisor the consoles are the
+ * hypervisor's (Xen: com1; dom0 has hvc0, as its entry says). */
+static bool carried(const struct agent *a, const char *word) {
+        return !a->c.hypervisor || (strncmp(word, "console=", 8) != 0 && strncmp(word, "earlyprintk=", 12) != 0);
+}
+
 /* The entry's command line, then what the preboot carries over, then the hook. */
 static int build_cmdline(struct agent *a) {
         size_t cap = strlen(a->c.cmdline) + 96, n = 0;
@@ -1238,12 +1288,15 @@ static int build_cmdline(struct agent *a) {
         for (size_t i = 0; i < a->req.n_carry && !missing; i++) {
                 bool have = false;
 
+                if (!carried(a, a->req.carry[i]))
+                        continue;
                 for (size_t k = 0; k < n; k++)
                         have = have || strcmp(words[k], a->req.carry[i]) == 0;
                 missing = !have;
         }
         for (size_t i = 0; missing && i < a->req.n_carry; i++)
-                sprintf(s + strlen(s), "%s%s", *s ? " " : "", a->req.carry[i]);
+                if (carried(a, a->req.carry[i]))
+                        sprintf(s + strlen(s), "%s%s", *s ? " " : "", a->req.carry[i]);
         ib_strv_free(words, n);
         /* Where the medium is, in the family's own terms (docs/distros.md): the hook puts the image on /dev/loop0. */
         if (strcmp(a->c.family, "debian-live") == 0 && !strstr(a->c.cmdline, "live-media="))
@@ -1347,6 +1400,8 @@ static int measure(struct agent *a) {
                 .image_name = a->m->name, .manifest = a->manifest, .manifest_len = a->manifest_len,
                 .kernel_path = a->c.kernel, .kernel = a->kernel, .kernel_len = a->kernel_len,
                 .initrd_desc = desc, .initrd = a->initrd, .initrd_len = a->initrd_len, .cmdline = a->cmdline,
+                .hypervisor_path = a->c.hypervisor, .hypervisor = a->hyp, .hypervisor_len = a->hyp_len,
+                .hypervisor_cmdline = a->c.hypervisor_args,
         };
         uint8_t start[IB_EVENTLOG_NUM_PCRS][32] = {};
         uint16_t alg = a->bank;
@@ -1390,8 +1445,9 @@ static int measure(struct agent *a) {
         }
         if (tpm)
                 say("measured boot: %zu events into PCRs %u and %u of the TPM %s (%s bank): the manifest, the kernel, "
-                    "the initrd, the command line", n, IB_PCR_FILES, IB_PCR_STRINGS,
-                    ib_tpm_family(tpm) == IB_TPM_20 ? "2.0" : "1.2", ib_alg_name(alg));
+                    "the initrd, the command line%s", n, IB_PCR_FILES, IB_PCR_STRINGS,
+                    ib_tpm_family(tpm) == IB_TPM_20 ? "2.0" : "1.2", ib_alg_name(alg),
+                    a->c.hypervisor ? ", the hypervisor and its command line" : "");
         else if (a->dry_run)
                 say("dry run: the event log of this boot (%s bank) is in %s/eventlog", ib_alg_name(alg), a->out);
         /* After what was measured, in an archive of its own: the log (the hook puts it in /dev/.inetboot) and site.conf. */
@@ -1423,7 +1479,44 @@ static int write_out(struct agent *a, const char *dir) {
             write_text(dir, "cmdline", a->cmdline, strlen(a->cmdline)) < 0 ||
             (a->eventlog && write_text(dir, "eventlog", a->eventlog, a->eventlog_len) < 0))
                 return -1;
+        if (a->c.hypervisor &&
+            (write_text(dir, "hypervisor", a->hyp, a->hyp_len) < 0 ||
+             write_text(dir, "hypervisor-cmdline", a->c.hypervisor_args, strlen(a->c.hypervisor_args)) < 0))
+                return -1;
         return 0;
+}
+
+/*
+ * A hypervisor entry: kexec-tools loads the hypervisor as a Multiboot2
+ * image (kexec_load: kexec_file_load knows no multiboot) with the kernel
+ * and its command line as the first module and the initrd as the second,
+ * as GRUB's multiboot2/module2 lines do.  Its multiboot 1 loader is not
+ * used: it puts the boot information at physical address 0, over the BIOS
+ * data area, and Xen then finds no low memory for its trampoline.
+ */
+static int kexec_multiboot(struct agent *a, const char *kpath, const char *ipath) {
+        _cleanup_(freep) char *hpath = NULL, *harg = NULL, *karg = NULL, *iarg = NULL;
+        int r, probe, probe_errno;
+
+        if (asprintf(&hpath, "%s/hypervisor.loaded", a->work) < 0 ||
+            asprintf(&harg, "--command-line=%s", a->c.hypervisor_args) < 0 ||
+            asprintf(&karg, "--module=%s %s", kpath, a->cmdline) < 0 || asprintf(&iarg, "--module=%s", ipath) < 0)
+                return fail("out of memory");
+        if (ib_write_file_atomic(hpath, a->hyp_image, a->hyp_image_len, 0644) < 0)
+                return fail("cannot write %s: %m", hpath);
+        say("loading %s with kexec-tools (kexec_load, Multiboot2): %s and %s as its modules", a->c.hypervisor,
+            a->c.kernel, a->c.n_initrds ? "the initrd" : "inetboot's initrd");
+        r = run((char *[]) { "kexec", "-c", "-l", "--type=multiboot2-x86", hpath, harg, karg, iarg, NULL }, false);
+        if (r == 0)
+                return 0;
+        /* Why?  Unloading (no segments) is refused under lockdown before anything else, and is harmless here. */
+        probe = (int)syscall(SYS_kexec_load, 0UL, 0UL, NULL, 0UL);
+        probe_errno = errno;
+        if (probe < 0 && probe_errno == EPERM)
+                return fail("the running kernel refuses kexec_load (%s): kernel lockdown (Secure Boot) forbids it, and a "
+                            "hypervisor loads only with kexec_load (kexec_file_load has no multiboot); boot the preboot "
+                            "with Secure Boot off to boot this entry", strerror(probe_errno));
+        return fail("cannot load the hypervisor %s: kexec-tools exit %d", a->c.hypervisor, r);
 }
 
 static int do_kexec(struct agent *a) {
@@ -1440,7 +1533,12 @@ static int do_kexec(struct agent *a) {
         ifd = open(ipath, O_RDONLY | O_CLOEXEC);
         if (kfd < 0 || ifd < 0)
                 return fail("cannot open the staged kernel and initrd: %m");
-        if (a->kexec_load) {
+        if (a->c.hypervisor) {
+                if (kexec_multiboot(a, kpath, ipath) < 0)
+                        return -1;
+                r = 0;
+                file_errno = 0;
+        } else if (a->kexec_load) {
                 r = -1;
                 file_errno = ENOSYS;
         } else {
@@ -1668,7 +1766,8 @@ int main(int argc, char **argv) {
         }
         /* 3: the entry, its kernel */
         if (choose_entry(&a, fd) < 0 ||
-            read_image_file(&a, fd, a.c.kernel, a.c.kernel_ref, MAX_KERNEL, &a.kernel, &a.kernel_len) < 0)
+            read_image_file(&a, fd, a.c.kernel, a.c.kernel_ref, MAX_KERNEL, &a.kernel, &a.kernel_len) < 0 ||
+            (a.c.hypervisor && read_hypervisor(&a, fd) < 0))
                 goto out;
         if (ib_kernel_release(a.kernel, a.kernel_len, a.release, sizeof(a.release), &e) < 0) {
                 fail("%s: %s", a.c.kernel, e.msg);
@@ -1684,7 +1783,8 @@ int main(int argc, char **argv) {
                         goto out;
                 if (write_out(&a, a.out) < 0)
                         goto out;
-                say("dry run: kernel, initrd and cmdline written to %s", a.out);
+                say("dry run: kernel, initrd and cmdline%s written to %s",
+                    a.c.hypervisor ? ", hypervisor and hypervisor-cmdline" : "", a.out);
                 ret = 0;
                 goto out;
         }
@@ -1710,6 +1810,8 @@ out:
         free(a.mnt);
         free(a.image);
         free(a.kernel);
+        free(a.hyp);
+        free(a.hyp_image);
         free(a.initrd);
         free(a.cmdline);
         free(a.eventlog);

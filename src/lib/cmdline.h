@@ -21,6 +21,8 @@
  *   netdir=URL.iso type=… the seeds' form: an image URL
  *   httpfuse=URL          the seeds' form: an image URL
  *   iscript=URL           a preboot script, run only if signed
+ *   bootxen=1             the seeds' form: boot the first entry that has
+ *                         a hypervisor (Xen) when inetboot.entry= names none
  *   console=…, ip=…       carried over to the booted kernel
  *
  * Nothing here fetches anything; it only reads words.
@@ -51,6 +53,7 @@ struct ib_bootreq {
         bool insecure;
         enum ib_tpm_policy tpm;
         bool seed_form;         /* the URL came from netdir= or httpfuse= */
+        bool bootxen;           /* bootxen=1: prefer an entry with a hypervisor */
         char **carry;           /* console=, ip=, … to pass on to the booted kernel */
         size_t n_carry;
 };
