@@ -10,12 +10,7 @@ requires qemu-system-x86_64 inetboot-sign inetboot-try xorriso mksquashfs mkfs.v
 pre=$BUILD/initramfs-test
 [ -r "$pre/miniroot.img" ] && [ -r "$pre/vmlinuz" ] || { not_ok "the test preboot in $pre (make initramfs-test)"; finish; }
 scratch d
-mkdir -p "$d/www"
-"$IB_SRCDIR/tests/lib/mkminilive" "$d/www/minilive.iso" >"$d/mkminilive.log" 2>&1 ||
-    { not_ok "build the minilive ISO"; cat "$d/mkminilive.log"; finish; }
-inetboot-sign make -q --key "$TEST_KEY" -o "$d/www/minilive.iso.manifest" "$d/www/minilive.iso" ||
-    { not_ok "sign the minilive ISO"; finish; }
-nginx_start "$d/www" || { not_ok "nginx starts"; finish; }
+serve_minilive "$d"
 
 # --- usage -----------------------------------------------------------------------------
 expect_out "--help" 'inetboot-try \[OPTIONS\] URL' inetboot-try --help
