@@ -8,9 +8,11 @@
 #   make initramfs  the preboot: build/initramfs/{vmlinuz,miniroot.img,hook/}
 #   make iso        boot media (BIOS + UEFI, CD or dd to USB): build/inetboot.iso from
 #                   make initramfs and manifests/menu (else manifests/menu.example)
+#   make usb        the same for a USB stick, with a block cache partition (IBCACHE,
+#                   USB_CACHE_MIB, default 1024): build/inetboot-usb.img
 #   make ipxe       the same menu for iPXE: build/ipxe/{inetboot.ipxe,vmlinuz,miniroot.img},
 #                   to upload and start with chain http://SERVER/PATH/inetboot.ipxe
-#   make demo       build a small bootable ISO, sign it, verify it, show the manifest
+#   make demo       build a small live ISO, sign it, serve it, boot it in QEMU through the boot media
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
 #   make bench      run the benchmarks in tests/bench/ (reports, not tests)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -53,11 +55,19 @@ UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test iso ipxe
+.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test iso usb ipxe
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LIB) $(PROGS) $(UNITS) $(BUILD)/tests/tpmtest
+SCRIPT_NAMES := inetboot-try
+SCRIPTS   := $(SCRIPT_NAMES:%=$(BUILD)/bin/%)
+
+all: $(LIB) $(PROGS) $(SCRIPTS) $(UNITS) $(BUILD)/tests/tpmtest
+
+# Programs that are scripts (src/<name>/<name>, man page beside it), copied as they are.
+$(BUILD)/bin/inetboot-try: src/try/inetboot-try
+	@mkdir -p $(@D)
+	cp $< $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -109,7 +119,7 @@ $(FUZZ_OUT)/fuzz-%: tests/fuzz/fuzz-%.c $(LIB)
 
 # ---- the preboot: Debian kernel + miniroot + the hook payload ------------------
 # initramfs: trusts keys/*.pub but the test-only key; initramfs-test trusts it too.
-INITRAMFS_SRCS := $(filter-out initramfs/mkmedia initramfs/mkipxe initramfs/menu.sh,$(wildcard initramfs/*))
+INITRAMFS_SRCS := $(filter-out initramfs/mkmedia initramfs/mkipxe initramfs/menufile.sh,$(wildcard initramfs/*))
 $(BUILD)/initramfs/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
 	initramfs/mkminiroot --build $(BUILD) --out $(BUILD)/initramfs
 $(BUILD)/initramfs-test/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
@@ -119,12 +129,17 @@ initramfs-test: $(BUILD)/initramfs-test/miniroot.img
 
 # ---- boot media: GRUB (BIOS and UEFI) + the preboot + a menu (docs/media.md) ----
 MENU ?= $(firstword $(wildcard manifests/menu) manifests/menu.example)
-$(BUILD)/inetboot.iso: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia initramfs/menu.sh
+$(BUILD)/inetboot.iso: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia initramfs/menufile.sh
 	initramfs/mkmedia --build $(BUILD) --preboot $(BUILD)/initramfs --menu $(MENU) --out $@
 iso: $(BUILD)/inetboot.iso
+USB_CACHE_MIB ?= 1024
+$(BUILD)/inetboot-usb.img: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia initramfs/menufile.sh
+	initramfs/mkmedia --build $(BUILD) --preboot $(BUILD)/initramfs --menu $(MENU) --out $(BUILD)/inetboot.iso \
+		--usb $@ --cache-size $(USB_CACHE_MIB)
+usb: $(BUILD)/inetboot-usb.img
 
 # ---- iPXE: a script with the same menu + the preboot, for any web server ---------
-$(BUILD)/ipxe/inetboot.ipxe: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkipxe initramfs/menu.sh
+$(BUILD)/ipxe/inetboot.ipxe: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkipxe initramfs/menufile.sh
 	initramfs/mkipxe --build $(BUILD) --preboot $(BUILD)/initramfs --menu $(MENU) --out $(BUILD)/ipxe
 ipxe: $(BUILD)/ipxe/inetboot.ipxe
 
@@ -174,8 +189,8 @@ demo: deps all initramfs-test
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/inetboot/keys
-	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
-	for p in $(PROG_NAMES); do \
+	install -m 0755 $(PROGS) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin/
+	for p in $(PROG_NAMES) $(SCRIPT_NAMES); do \
 		install -m 0644 src/$${p#inetboot-}/$$p.1 $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for p in $(ATTEST_NAMES); do install -m 0644 attest/$$p.1 $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for k in keys/*.pub; do case $$k in *test-only*) ;; *) [ -e "$$k" ] && \
@@ -183,6 +198,10 @@ install: $(PROGS)
 	# The hook payload inetboot-agent appends (make initramfs builds it).
 	if [ -e $(BUILD)/initramfs/hook.cpio.zst ]; then install -d $(DESTDIR)$(PREFIX)/lib/inetboot && \
 		install -m 0644 $(BUILD)/initramfs/hook.cpio.zst $(DESTDIR)$(PREFIX)/lib/inetboot/; fi
+	# The preboot, for inetboot-try (make initramfs builds it).
+	if [ -e $(BUILD)/initramfs/miniroot.img ]; then install -d $(DESTDIR)$(PREFIX)/lib/inetboot/preboot && \
+		install -m 0644 $(BUILD)/initramfs/vmlinuz $(BUILD)/initramfs/miniroot.img \
+		$(DESTDIR)$(PREFIX)/lib/inetboot/preboot/; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -4,7 +4,9 @@
 #   ib_mount_kernel_fs  mount /proc, /sys, /dev
 #   ib_netup            bring the network up (ip= from /proc/cmdline, else DHCP)
 #   ib_mount_cache SPEC DIR   mount a cache device (LABEL=, UUID=, /dev/...) or bind a directory
-#   ib_cmdline_value KEY      the value of KEY= on /proc/cmdline (last one wins)
+#   ib_wait_usb_disks   wait until the USB sticks found have their disks
+#   ib_mounted DIR      whether something is mounted on DIR
+#   ib_cmdline_value KEY      the value of KEY= on /proc/cmdline, then $IB_EXTRA_CMDLINE (last one wins)
 #   ib_start_tcsd       start tcsd (TrouSerS) when the machine has a TPM 1.2
 : "${BB:=/bin/busybox}"
 : "${IB_UDHCPC_SCRIPT:=/usr/lib/inetboot/udhcpc.script}"
@@ -21,7 +23,7 @@ ib_mount_kernel_fs() {
 
 ib_cmdline_value() {
     local v= w
-    for w in $($BB cat /proc/cmdline); do
+    for w in $($BB cat /proc/cmdline) ${IB_EXTRA_CMDLINE:-}; do
         case $w in "$1"=*) v=${w#"$1"=} ;; esac
     done
     echo "$v"
@@ -88,15 +90,48 @@ ib_netup() {
     return 1
 }
 
+# ib_mounted DIR: something is mounted on DIR (busybox-static has no mountpoint).
+ib_mounted() { $BB awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts 2>/dev/null; }
+
+# USB mass storage that the kernel has found but not yet attached as a disk
+# (usb-storage waits a second before it scans, then the partitions are read):
+# wait, 10 s at most, until every such interface has its block device.
+ib_wait_usb_disks() {
+    local t=0 i pending
+    while [ "$t" -lt 100 ]; do
+        pending=
+        for i in /sys/bus/usb/drivers/usb-storage/*:* /sys/bus/usb/drivers/uas/*:*; do
+            [ -e "$i" ] || continue
+            set -- "$i"/host*/target*/*/block/*
+            [ -e "$1" ] || pending=1
+        done
+        [ -z "$pending" ] && return 0
+        $BB usleep 100000
+        t=$((t + 1))
+    done
+    return 1
+}
+
+# A disk named by the user is waited for (10 s at most): a USB stick appears
+# a second or two after its driver is loaded.
 ib_mount_cache() {
-    local spec=$1 dir=$2 dev
+    local spec=$1 dir=$2 dev= t=0
     $BB mkdir -p "$dir"
     case $spec in
-        /dev/*) dev=$spec ;;
-        LABEL=*|UUID=*) dev=$($BB findfs "$spec" 2>/dev/null) ;;
+        /dev/*|LABEL=*|UUID=*) ;;
         /*) $BB mount --bind "$spec" "$dir" && return 0; return 1 ;;
         *) ib_say "warning: inetboot.cache=$spec: use LABEL=, UUID=, /dev/... or a directory"; return 1 ;;
     esac
+    while [ "$t" -lt 100 ]; do
+        case $spec in
+            /dev/*) [ -b "$spec" ] && dev=$spec ;;
+            *) dev=$($BB findfs "$spec" 2>/dev/null) ;;
+        esac
+        [ -n "$dev" ] && break
+        [ "$t" = 0 ] && ib_say "cache: waiting for $spec"
+        $BB usleep 100000
+        t=$((t + 1))
+    done
     [ -n "$dev" ] && $BB mount "$dev" "$dir" 2>/dev/null && { ib_say "cache: $spec on $dir"; return 0; }
     ib_say "warning: inetboot.cache=$spec: cannot mount it; booting without a persistent cache"
     return 1

@@ -14,10 +14,13 @@
  *   5. measure the manifest, the kernel, that initrd and the command line
  *      into the TPM (PCRs 9 and 8, docs/measurements.md) and append the
  *      event log to the initrd;
- *   6. kexec the image's kernel (kexec_file_load, else kexec-tools).
+ *   6. kexec the image's kernel (kexec_file_load, else kexec-tools); an
+ *      entry with a hypervisor (Xen) kexecs the hypervisor as a Multiboot2
+ *      image with kexec-tools, the kernel and the initrd as its modules.
  *
  * --dry-run stops before 6 and writes kernel, initrd, cmdline and eventlog
- * into --out; it extends a TPM only when --tpm names one.
+ * (and hypervisor, hypervisor-cmdline) into --out; it extends a TPM only
+ * when --tpm names one.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -49,6 +52,8 @@
 #include "kmod.h"
 #include "manifest.h"
 #include "measure.h"
+#include "multiboot.h"
+#include "progress.h"
 #include "sig.h"
 #include "tpm.h"
 
@@ -59,6 +64,7 @@
 #define MAX_KERNEL   (256u << 20)
 #define MAX_INITRD   (1024u << 20)
 #define MAX_MODULE   (64u << 20)
+#define MAX_HYPERVISOR (64u << 20)
 #define MAX_MODALIAS 64u
 
 /* Where the hook finds things in the target's initramfs (docs in initramfs/README.md). */
@@ -90,6 +96,9 @@ struct choice {
         const char *const *initrds;
         size_t n_initrds;
         const struct ib_file_ref *kernel_ref, *initrd_refs;     /* NULL when from the image's configs */
+        const char *hypervisor;                                 /* NULL: none */
+        const char *hypervisor_args;                            /* "" when none */
+        const struct ib_file_ref *hypervisor_ref;               /* NULL when from the image's configs */
 };
 
 struct agent {
@@ -119,6 +128,10 @@ struct agent {
         const char *initrd_paths[IB_MANIFEST_MAX_INITRDS];      /* c.initrds of a manifest entry */
         char *kernel;                   /* the kernel image */
         size_t kernel_len;
+        char *hyp;                      /* the hypervisor file, as in the image (measured) */
+        size_t hyp_len;
+        void *hyp_image;                /* ... as kexec-tools loads it (decompressed) */
+        size_t hyp_image_len;
         char release[65];
         char *initrd;                   /* the target initrd being built */
         size_t initrd_len, hook_len;
@@ -167,12 +180,14 @@ static void usage(FILE *f) {
                 "  inetboot.tpm=POLICY     auto (measure if there is a TPM), required, off\n"
                 "  netdir=URL, httpfuse=URL  the seeds' forms of inetboot.url=URL\n"
                 "  iscript=URL             run a preboot script first, only if signed\n"
+                "  bootxen=1               the seeds' form: the first entry with a hypervisor\n"
                 "\n"
                 "Options:\n"
                 "  -K, --keys DIR          trusted publisher keys (default %s)\n"
                 "      --cmdline ARGS      read ARGS instead of /proc/cmdline\n"
                 "      --dry-run           do everything but kexec; write kernel, initrd, cmdline\n"
-                "                          and eventlog into --out DIR\n"
+                "                          and eventlog (and hypervisor, hypervisor-cmdline) into\n"
+                "                          --out DIR\n"
                 "      --out DIR           where --dry-run writes (created)\n"
                 "      --work DIR          mount point and scratch space (default /run/inetboot)\n"
                 "      --hook FILE         the hook payload archive (default %s/hook.cpio.zst)\n"
@@ -315,6 +330,10 @@ static int fetch_manifest(struct agent *a) {
                         }
                         /* A bad signature is not a mirror problem: another mirror must not get a say. */
                         fail("%s: %s", surl, e.msg);
+                        if (e.code == IB_SIG_EUNKNOWNKEY || e.code == IB_SIG_ENOKEYS)
+                                say("to trust this publisher: put their public key (.pub) into keys/ and rebuild the boot "
+                                    "media (make initramfs iso), or name a folder of keys with -K; the media trust %s",
+                                    a->keys);
                         if (a->req.insecure)
                                 fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
                         return -1;
@@ -520,7 +539,70 @@ static void stop_httpfs(struct agent *a) {
  * its blocks are fetched), checked against the manifest's hash of it when
  * there is one.
  */
-static int image_read(int fd, const char *path, size_t max, char **ret, size_t *ret_len, struct ib_err *e) {
+/* inetboot-httpfs' statistics (progress.h); all zero when they cannot be read. */
+static void xfer_stats(const struct agent *a, struct ib_xfer_stats *ret) {
+        _cleanup_(freep) char *text = NULL;
+        char path[PATH_MAX];
+        size_t len;
+
+        memset(ret, 0, sizeof(*ret));
+        if (a->mnt && pathf(path, sizeof(path), "%s/.inetboot-stats", a->mnt) &&
+            ib_read_file(path, 64 * 1024, &text, &len) == 0)
+                (void)ib_xfer_stats_parse(text, len, ret);
+}
+
+/* The progress line's tail: the mirror in use, blocks from the cache since @first. */
+static void xfer_extra(const struct ib_xfer_stats *first, const struct ib_xfer_stats *prev, const struct ib_xfer_stats *now,
+                       char *buf, size_t size) {
+        int m = ib_xfer_busiest(prev, now);
+
+        snprintf(buf, size, "%s, %" PRIu64 " blocks from the cache", m >= 0 ? now->mirrors[m].url : "no mirror yet",
+                 now->disk_hits - (now->disk_hits >= first->disk_hits ? first->disk_hits : now->disk_hits));
+}
+
+/*
+ * Read @size bytes at @off, in 1 MiB steps, with a progress line on stderr
+ * when @a is given (the kernel and initrd: progress.h).
+ */
+static ssize_t read_with_progress(const struct agent *a, int fd, const char *path, char *buf, uint64_t size, uint64_t off) {
+        struct ib_xfer_stats first, prev, now;
+        struct ib_progress p;
+        char line[1024], extra[IB_PROGRESS_URL_MAX + 64], what[PATH_MAX + 16];
+        uint64_t done = 0;
+
+        if (!a)
+                return ib_pread_full(fd, buf, size, off);
+        snprintf(what, sizeof(what), "inetboot: %s", path);
+        xfer_stats(a, &first);
+        prev = first;
+        ib_progress_init(&p, size, ib_now_ms(), isatty(STDERR_FILENO));
+        while (done < size) {
+                size_t step = size - done < (1u << 20) ? (size_t)(size - done) : (1u << 20);
+                ssize_t n = ib_pread_full(fd, buf + done, step, off + done);
+
+                if (n < 0)
+                        return n;
+                done += (uint64_t)n;
+                if ((size_t)n < step)
+                        break;
+                if (ib_progress_due(&p, ib_now_ms())) {
+                        xfer_stats(a, &now);
+                        xfer_extra(&first, &prev, &now, extra, sizeof(extra));
+                        prev = now;
+                        ib_progress_line(&p, line, sizeof(line), what, done, ib_now_ms(), extra, false);
+                        fputs(line, stderr);
+                        fflush(stderr);
+                }
+        }
+        xfer_stats(a, &now);
+        xfer_extra(&first, &first, &now, extra, sizeof(extra));
+        ib_progress_line(&p, line, sizeof(line), what, done, ib_now_ms(), extra, true);
+        fputs(line, stderr);
+        return (ssize_t)done;
+}
+
+static int image_read(const struct agent *a, int fd, const char *path, size_t max, char **ret, size_t *ret_len,
+                      struct ib_err *e) {
         uint64_t off, size;
         char *buf;
         ssize_t n;
@@ -534,7 +616,7 @@ static int image_read(int fd, const char *path, size_t max, char **ret, size_t *
         buf = malloc(size + 1);
         if (!buf)
                 return ib_err_set(e, -ENOMEM, 0, "out of memory");
-        n = ib_pread_full(fd, buf, size, off);
+        n = read_with_progress(a, fd, path, buf, size, off);
         if (n < 0 || (uint64_t)n != size) {
                 free(buf);
                 return ib_err_set(e, n < 0 ? (int)n : -EIO, 0, "%s: read error: %s", path, strerror(n < 0 ? (int)-n : EIO));
@@ -547,7 +629,7 @@ static int image_read(int fd, const char *path, size_t max, char **ret, size_t *
 
 /* An ib_bootcfg_read_fn over the image. */
 static int image_config_read(void *ud, const char *path, char **ret, size_t *ret_len) {
-        return image_read(*(int *)ud, path, IB_BOOTCFG_MAX_FILE, ret, ret_len, NULL);
+        return image_read(NULL, *(int *)ud, path, IB_BOOTCFG_MAX_FILE, ret, ret_len, NULL);
 }
 
 static void list_entries(const struct agent *a) {
@@ -572,6 +654,17 @@ static int choose_entry(struct agent *a, int fd) {
                         return fail("the image has no boot entry in its manifest nor in isolinux/GRUB configs");
         }
         n = a->m->n_entries ? a->m->n_entries : a->n_scanned;
+        if (a->req.bootxen && !a->req.entry) {
+                pick = n;
+                for (size_t i = 0; i < n && pick == n; i++)
+                        if (a->m->n_entries ? a->m->entries[i].has_hypervisor : !!a->scanned[i].hypervisor)
+                                pick = i;
+                if (pick == n) {
+                        fail("bootxen=1, but no boot entry of the image has a hypervisor; it has:");
+                        list_entries(a);
+                        return -1;
+                }
+        }
         if (a->req.entry) {
                 pick = n;
                 if (ib_parse_u64(a->req.entry, strlen(a->req.entry), &num) == 0 && num >= 1 && num <= n)
@@ -589,33 +682,36 @@ static int choose_entry(struct agent *a, int fd) {
         if (a->m->n_entries) {
                 const struct ib_entry *en = &a->m->entries[pick];
 
-                if (en->has_hypervisor)
-                        return fail("entry '%s' boots a hypervisor (%s); inetboot-agent cannot kexec multiboot images yet",
-                                    en->label, en->hypervisor.path);
                 for (size_t i = 0; i < en->n_initrds; i++)
                         a->initrd_paths[i] = en->initrds[i].path;
                 a->c = (struct choice) { .label = en->label, .family = en->family, .cmdline = en->cmdline,
                                          .kernel = en->kernel.path, .initrds = a->initrd_paths, .n_initrds = en->n_initrds,
                                          .kernel_ref = &en->kernel, .initrd_refs = en->initrds };
+                if (en->has_hypervisor) {
+                        a->c.hypervisor = en->hypervisor.path;
+                        a->c.hypervisor_args = en->hypervisor_args ? en->hypervisor_args : "";
+                        a->c.hypervisor_ref = &en->hypervisor;
+                }
         } else {
                 const struct ib_bootcfg_entry *b = &a->scanned[pick];
 
-                if (b->hypervisor)
-                        return fail("entry '%s' boots a hypervisor (%s); inetboot-agent cannot kexec multiboot images yet",
-                                    b->label, b->hypervisor);
                 a->c = (struct choice) { .label = b->label, .family = ib_bootcfg_family(b->cmdline, b->kernel),
                                          .cmdline = b->cmdline, .kernel = b->kernel,
-                                         .initrds = (const char *const *)b->initrds, .n_initrds = b->n_initrds };
+                                         .initrds = (const char *const *)b->initrds, .n_initrds = b->n_initrds,
+                                         .hypervisor = b->hypervisor,
+                                         .hypervisor_args = b->hypervisor_args ? b->hypervisor_args : "" };
         }
-        say("boot entry %zu: %s (%s)", pick + 1, a->c.label, a->c.family);
+        say("boot entry %zu: %s (%s%s%s)", pick + 1, a->c.label, a->c.family, a->c.hypervisor ? ", hypervisor " : "",
+            a->c.hypervisor ? a->c.hypervisor : "");
         return 0;
 }
 
-static int read_image_file(int fd, const char *path, const struct ib_file_ref *ref, size_t max, char **ret, size_t *ret_len) {
+static int read_image_file(const struct agent *a, int fd, const char *path, const struct ib_file_ref *ref, size_t max,
+                           char **ret, size_t *ret_len) {
         uint8_t sha[32];
         struct ib_err e = {};
 
-        if (image_read(fd, path, max, ret, ret_len, &e) < 0)
+        if (image_read(a, fd, path, max, ret, ret_len, &e) < 0)
                 return fail("reading %s from the image: %s", path, e.msg);
         if (!ref)
                 return 0;
@@ -624,6 +720,23 @@ static int read_image_file(int fd, const char *path, const struct ib_file_ref *r
         if (*ret_len != ref->size || memcmp(sha, ref->sha256, 32) != 0)
                 return fail("%s in the image is not the file the manifest describes (size %zu, expected %" PRIu64 ")", path,
                             *ret_len, ref->size);
+        return 0;
+}
+
+/*
+ * The entry's hypervisor: the file as published, checked against the
+ * manifest like the kernel (that is what is measured), and the image
+ * kexec-tools loads (decompressed, with a Multiboot2 header).
+ */
+static int read_hypervisor(struct agent *a, int fd) {
+        struct ib_err e = {};
+
+        if (read_image_file(a, fd, a->c.hypervisor, a->c.hypervisor_ref, MAX_HYPERVISOR, &a->hyp, &a->hyp_len) < 0)
+                return -1;
+        if (ib_multiboot_image(a->hyp, a->hyp_len, MAX_HYPERVISOR, &a->hyp_image, &a->hyp_image_len, &e) < 0)
+                return fail("the hypervisor %s: %s", a->c.hypervisor, e.msg);
+        say("hypervisor %s: %zu bytes (%zu as loaded), command line: %s", a->c.hypervisor, a->hyp_len, a->hyp_image_len,
+            a->c.hypervisor_args);
         return 0;
 }
 
@@ -1091,7 +1204,7 @@ static int build_initrd(struct agent *a, int fd) {
                 _cleanup_(freep) char *buf = NULL;
                 size_t len;
 
-                if (read_image_file(fd, a->c.initrds[i], a->c.initrd_refs ? &a->c.initrd_refs[i] : NULL, MAX_INITRD, &buf,
+                if (read_image_file(a, fd, a->c.initrds[i], a->c.initrd_refs ? &a->c.initrd_refs[i] : NULL, MAX_INITRD, &buf,
                                     &len) < 0 ||
                     initrd_append(a, buf, len) < 0)
                         return -1;
@@ -1145,6 +1258,12 @@ out:
         return r;
 }
 
+/* Whether the preboot's @word goes to the booted kernel: under a hypervisor the consoles are the
+ * hypervisor's (Xen: com1; dom0 has hvc0, as its entry says). */
+static bool carried(const struct agent *a, const char *word) {
+        return !a->c.hypervisor || (strncmp(word, "console=", 8) != 0 && strncmp(word, "earlyprintk=", 12) != 0);
+}
+
 /* The entry's command line, then what the preboot carries over, then the hook. */
 static int build_cmdline(struct agent *a) {
         size_t cap = strlen(a->c.cmdline) + 96, n = 0;
@@ -1158,14 +1277,26 @@ static int build_cmdline(struct agent *a) {
         strcpy(s, a->c.cmdline);
         if (ib_cmdline_split(a->c.cmdline, &words, &n, NULL) < 0)
                 words = NULL, n = 0;    /* then every carried word is appended */
-        for (size_t i = 0; i < a->req.n_carry; i++) {
+        /*
+         * Words the entry has already are not repeated; but when one is
+         * missing, all go after the entry's, in the preboot's order: the
+         * last console= is the one the booted system talks on, and the
+         * kernel takes a repeated console= as that console named again.
+         */
+        bool missing = false;
+
+        for (size_t i = 0; i < a->req.n_carry && !missing; i++) {
                 bool have = false;
 
+                if (!carried(a, a->req.carry[i]))
+                        continue;
                 for (size_t k = 0; k < n; k++)
                         have = have || strcmp(words[k], a->req.carry[i]) == 0;
-                if (!have)
-                        sprintf(s + strlen(s), "%s%s", *s ? " " : "", a->req.carry[i]);
+                missing = !have;
         }
+        for (size_t i = 0; missing && i < a->req.n_carry; i++)
+                if (carried(a, a->req.carry[i]))
+                        sprintf(s + strlen(s), "%s%s", *s ? " " : "", a->req.carry[i]);
         ib_strv_free(words, n);
         /* Where the medium is, in the family's own terms (docs/distros.md): the hook puts the image on /dev/loop0. */
         if (strcmp(a->c.family, "debian-live") == 0 && !strstr(a->c.cmdline, "live-media="))
@@ -1269,6 +1400,8 @@ static int measure(struct agent *a) {
                 .image_name = a->m->name, .manifest = a->manifest, .manifest_len = a->manifest_len,
                 .kernel_path = a->c.kernel, .kernel = a->kernel, .kernel_len = a->kernel_len,
                 .initrd_desc = desc, .initrd = a->initrd, .initrd_len = a->initrd_len, .cmdline = a->cmdline,
+                .hypervisor_path = a->c.hypervisor, .hypervisor = a->hyp, .hypervisor_len = a->hyp_len,
+                .hypervisor_cmdline = a->c.hypervisor_args,
         };
         uint8_t start[IB_EVENTLOG_NUM_PCRS][32] = {};
         uint16_t alg = a->bank;
@@ -1312,8 +1445,9 @@ static int measure(struct agent *a) {
         }
         if (tpm)
                 say("measured boot: %zu events into PCRs %u and %u of the TPM %s (%s bank): the manifest, the kernel, "
-                    "the initrd, the command line", n, IB_PCR_FILES, IB_PCR_STRINGS,
-                    ib_tpm_family(tpm) == IB_TPM_20 ? "2.0" : "1.2", ib_alg_name(alg));
+                    "the initrd, the command line%s", n, IB_PCR_FILES, IB_PCR_STRINGS,
+                    ib_tpm_family(tpm) == IB_TPM_20 ? "2.0" : "1.2", ib_alg_name(alg),
+                    a->c.hypervisor ? ", the hypervisor and its command line" : "");
         else if (a->dry_run)
                 say("dry run: the event log of this boot (%s bank) is in %s/eventlog", ib_alg_name(alg), a->out);
         /* After what was measured, in an archive of its own: the log (the hook puts it in /dev/.inetboot) and site.conf. */
@@ -1345,7 +1479,44 @@ static int write_out(struct agent *a, const char *dir) {
             write_text(dir, "cmdline", a->cmdline, strlen(a->cmdline)) < 0 ||
             (a->eventlog && write_text(dir, "eventlog", a->eventlog, a->eventlog_len) < 0))
                 return -1;
+        if (a->c.hypervisor &&
+            (write_text(dir, "hypervisor", a->hyp, a->hyp_len) < 0 ||
+             write_text(dir, "hypervisor-cmdline", a->c.hypervisor_args, strlen(a->c.hypervisor_args)) < 0))
+                return -1;
         return 0;
+}
+
+/*
+ * A hypervisor entry: kexec-tools loads the hypervisor as a Multiboot2
+ * image (kexec_load: kexec_file_load knows no multiboot) with the kernel
+ * and its command line as the first module and the initrd as the second,
+ * as GRUB's multiboot2/module2 lines do.  Its multiboot 1 loader is not
+ * used: it puts the boot information at physical address 0, over the BIOS
+ * data area, and Xen then finds no low memory for its trampoline.
+ */
+static int kexec_multiboot(struct agent *a, const char *kpath, const char *ipath) {
+        _cleanup_(freep) char *hpath = NULL, *harg = NULL, *karg = NULL, *iarg = NULL;
+        int r, probe, probe_errno;
+
+        if (asprintf(&hpath, "%s/hypervisor.loaded", a->work) < 0 ||
+            asprintf(&harg, "--command-line=%s", a->c.hypervisor_args) < 0 ||
+            asprintf(&karg, "--module=%s %s", kpath, a->cmdline) < 0 || asprintf(&iarg, "--module=%s", ipath) < 0)
+                return fail("out of memory");
+        if (ib_write_file_atomic(hpath, a->hyp_image, a->hyp_image_len, 0644) < 0)
+                return fail("cannot write %s: %m", hpath);
+        say("loading %s with kexec-tools (kexec_load, Multiboot2): %s and %s as its modules", a->c.hypervisor,
+            a->c.kernel, a->c.n_initrds ? "the initrd" : "inetboot's initrd");
+        r = run((char *[]) { "kexec", "-c", "-l", "--type=multiboot2-x86", hpath, harg, karg, iarg, NULL }, false);
+        if (r == 0)
+                return 0;
+        /* Why?  Unloading (no segments) is refused under lockdown before anything else, and is harmless here. */
+        probe = (int)syscall(SYS_kexec_load, 0UL, 0UL, NULL, 0UL);
+        probe_errno = errno;
+        if (probe < 0 && probe_errno == EPERM)
+                return fail("the running kernel refuses kexec_load (%s): kernel lockdown (Secure Boot) forbids it, and a "
+                            "hypervisor loads only with kexec_load (kexec_file_load has no multiboot); boot the preboot "
+                            "with Secure Boot off to boot this entry", strerror(probe_errno));
+        return fail("cannot load the hypervisor %s: kexec-tools exit %d", a->c.hypervisor, r);
 }
 
 static int do_kexec(struct agent *a) {
@@ -1362,7 +1533,12 @@ static int do_kexec(struct agent *a) {
         ifd = open(ipath, O_RDONLY | O_CLOEXEC);
         if (kfd < 0 || ifd < 0)
                 return fail("cannot open the staged kernel and initrd: %m");
-        if (a->kexec_load) {
+        if (a->c.hypervisor) {
+                if (kexec_multiboot(a, kpath, ipath) < 0)
+                        return -1;
+                r = 0;
+                file_errno = 0;
+        } else if (a->kexec_load) {
                 r = -1;
                 file_errno = ENOSYS;
         } else {
@@ -1590,7 +1766,8 @@ int main(int argc, char **argv) {
         }
         /* 3: the entry, its kernel */
         if (choose_entry(&a, fd) < 0 ||
-            read_image_file(fd, a.c.kernel, a.c.kernel_ref, MAX_KERNEL, &a.kernel, &a.kernel_len) < 0)
+            read_image_file(&a, fd, a.c.kernel, a.c.kernel_ref, MAX_KERNEL, &a.kernel, &a.kernel_len) < 0 ||
+            (a.c.hypervisor && read_hypervisor(&a, fd) < 0))
                 goto out;
         if (ib_kernel_release(a.kernel, a.kernel_len, a.release, sizeof(a.release), &e) < 0) {
                 fail("%s: %s", a.c.kernel, e.msg);
@@ -1606,7 +1783,8 @@ int main(int argc, char **argv) {
                         goto out;
                 if (write_out(&a, a.out) < 0)
                         goto out;
-                say("dry run: kernel, initrd and cmdline written to %s", a.out);
+                say("dry run: kernel, initrd and cmdline%s written to %s",
+                    a.c.hypervisor ? ", hypervisor and hypervisor-cmdline" : "", a.out);
                 ret = 0;
                 goto out;
         }
@@ -1632,6 +1810,8 @@ out:
         free(a.mnt);
         free(a.image);
         free(a.kernel);
+        free(a.hyp);
+        free(a.hyp_image);
         free(a.initrd);
         free(a.cmdline);
         free(a.eventlog);

@@ -431,7 +431,7 @@ int ib_attest_verify(const struct ib_quotefile *qf, const char *trusted_ak, cons
         uint8_t start[IB_EVENTLOG_NUM_PCRS][32], pcrs[IB_EVENTLOG_NUM_PCRS][32];
         struct ib_err e = { 0 };
         size_t dl = ib_alg_len(ib_measure_alg(q->family));
-        bool clean_start = true;
+        bool clean_start = true, hyp = false;
 
         memset(v, 0, sizeof(*v));
         if (ib_ak_fingerprint(q->ak_pem ? q->ak_pem : "", v->ak) < 0)
@@ -482,8 +482,12 @@ int ib_attest_verify(const struct ib_quotefile *qf, const char *trusted_ak, cons
                 goto out;
         }
         v->trusted = true;
-        verdict(v, "TRUSTED: %s booted as predicted: manifest, kernel, initrd and command line (TPM %s, PCRs %u and %u, "
-                "AK %.16s)%s", v->image, q->family == IB_TPM_20 ? "2.0" : "1.2", IB_PCR_STRINGS, IB_PCR_FILES, v->ak,
+        for (size_t i = 0; i < log.n && !hyp; i++)
+                hyp = log.ev[i].type == IB_EV_IPL && log.ev[i].data_len >= 20 &&
+                      memcmp(log.ev[i].data, "inetboot-hypervisor:", 20) == 0;
+        verdict(v, "TRUSTED: %s booted as predicted: manifest, kernel, initrd%s (TPM %s, PCRs %u and %u, "
+                "AK %.16s)%s", v->image, hyp ? ", hypervisor and command lines" : " and command line",
+                q->family == IB_TPM_20 ? "2.0" : "1.2", IB_PCR_STRINGS, IB_PCR_FILES, v->ak,
                 clean_start ? "" : "; PCRs 8 and 9 had been extended before inetboot (by the boot loader): not checked");
 out:
         ib_eventlog_clear(&log);

@@ -113,13 +113,6 @@ struct ib_blockdev {
         uint64_t latency_us_sum, latency_n, latency_us_max;
 };
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void logf_(struct ib_blockdev *bd, const char *fmt, ...) _printf_(2, 3);
 static void logf_(struct ib_blockdev *bd, const char *fmt, ...) {
         char buf[768];
@@ -174,7 +167,7 @@ static void want_block(struct ib_blockdev *bd, uint64_t b, bool demand) {
         if (bd->state[b] == B_QUEUED && !demand)
                 return;
         if (bd->state[b] == B_ABSENT)
-                bd->deadline_ms[b] = now_ms() + (uint64_t)bd->o.deadline * 1000;
+                bd->deadline_ms[b] = ib_now_ms() + (uint64_t)bd->o.deadline * 1000;
         bd->state[b] = B_QUEUED;
         /* A stale duplicate in a queue is skipped when popped (its state is no longer QUEUED). */
         if (queue_push(demand ? &bd->demand : &bd->background, b, false) < 0)
@@ -285,7 +278,7 @@ static void mirror_down(struct ib_blockdev *bd, unsigned i, const char *why) {
                 logf_(bd, "mirror %s: %s; retrying", mi->url, why);
                 return;
         }
-        mi->down_until_ms = now_ms() + mi->backoff_ms;
+        mi->down_until_ms = ib_now_ms() + mi->backoff_ms;
         logf_(bd, "mirror %s: %s; retrying it in %u ms", mi->url, why, mi->backoff_ms);
         mi->backoff_ms = mi->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : mi->backoff_ms * 2;
 }
@@ -485,7 +478,7 @@ static void requeue(struct ib_blockdev *bd, uint64_t first, uint64_t count) {
         for (uint64_t b = first; b < first + count; b++) {
                 bd->state[b] = B_ABSENT;
                 bd->retries++;
-                if (now_ms() >= bd->deadline_ms[b] && bd->waiters[b]) {
+                if (ib_now_ms() >= bd->deadline_ms[b] && bd->waiters[b]) {
                         fail_block(bd, b, "no mirror answered in time");
                         continue;
                 }
@@ -675,7 +668,7 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
 
 /* Start requests while there is room; called with the lock held. */
 static void schedule(struct ib_blockdev *bd) {
-        uint64_t now = now_ms();
+        uint64_t now = ib_now_ms();
 
         while (bd->inflight < bd->o.parallel * (bd->n_mirrors ? bd->n_mirrors : 1)) {
                 struct queue *q = bd->demand.len ? &bd->demand : &bd->background;
@@ -1011,7 +1004,7 @@ static void wake(struct ib_blockdev *bd) {
 
 ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_t off) {
         const struct ib_manifest *m = bd->m;
-        uint64_t b0, b1, t0 = now_ms();
+        uint64_t b0, b1, t0 = ib_now_ms();
         bool sequential;
         ssize_t ret = 0;
 
@@ -1077,7 +1070,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                 if (--bd->waiters[b] == 0)
                         bd->failed[b] = 0;
         if (ret > 0) {
-                uint64_t us = (now_ms() - t0) * 1000;
+                uint64_t us = (ib_now_ms() - t0) * 1000;
 
                 bd->bytes_read += (uint64_t)ret;
                 bd->last_read_end = off + (uint64_t)ret;
@@ -1124,7 +1117,7 @@ void ib_blockdev_stats(struct ib_blockdev *bd, FILE *f) {
                 fprintf(f, "mirror %s bytes=%" PRIu64 " requests=%" PRIu64 " errors=%" PRIu64 " verify-failures=%" PRIu64
                         " latency-ms=%.1f rate-MBps=%.1f kind=%s state=%s\n", mi->url, mi->bytes, mi->requests, mi->errors,
                         mi->verify_failures, mi->latency_ms, mi->rate / 1e6, mi->store ? "store" : "image",
-                        mi->broken ? "failed" : mi->down_until_ms > now_ms() ? "backing-off" : "ok");
+                        mi->broken ? "failed" : mi->down_until_ms > ib_now_ms() ? "backing-off" : "ok");
         }
         pthread_mutex_unlock(&bd->lock);
 }

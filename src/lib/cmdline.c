@@ -111,6 +111,8 @@ int ib_bootreq_parse(const char *cmdline, struct ib_bootreq *req, struct ib_err 
                         r = ib_strv_push(&req->urls, &req->n_urls, url);
                 } else if (strncmp(w, "inetboot.entry=", 15) == 0)
                         r = set_once(&req->entry, w, w + 15, err);
+                else if (strcmp(w, "inetboot.cache=off") == 0)
+                        free(req->cache), req->cache = NULL;   /* no cache, not even the disk the preboot found */
                 else if (strncmp(w, "inetboot.cache=", 15) == 0)
                         r = set_once(&req->cache, w, w + 15, err);
                 else if (strncmp(w, "iscript=", 8) == 0) {
@@ -119,7 +121,12 @@ int ib_bootreq_parse(const char *cmdline, struct ib_bootreq *req, struct ib_err 
                                 r = set_once(&req->iscript, w, w + 8, err);
                 } else if (strcmp(w, "inetboot.insecure") == 0 || strcmp(w, "inetboot.insecure=1") == 0)
                         req->insecure = true;
-                else if (strncmp(w, "inetboot.tpm=", 13) == 0) {
+                else if (strncmp(w, "bootxen=", 8) == 0) {
+                        if (strcmp(w + 8, "1") != 0 && strcmp(w + 8, "0") != 0)
+                                r = ib_err_set(err, -EINVAL, 0, "'%s': bootxen= takes 1 or 0", w);
+                        else
+                                req->bootxen = w[8] == '1';
+                } else if (strncmp(w, "inetboot.tpm=", 13) == 0) {
                         static const char *const policies[] = { "auto", "required", "off" };
                         size_t k = 0;
 

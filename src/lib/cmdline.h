@@ -10,7 +10,9 @@
  *                         image URL (the manifest is then URL.manifest)
  *   inetboot.entry=LABEL  which boot entry (label, or its 1-based number)
  *   inetboot.cache=SPEC   persistent block cache (a directory, or a device
- *                         such as LABEL=INETBOOT-CACHE or /dev/sdb1)
+ *                         such as LABEL=IBCACHE or /dev/sdb1); "off": none,
+ *                         not even a disk labelled IBCACHE that the preboot
+ *                         would use by itself
  *   inetboot.insecure     boot without a trusted signature (only if the
  *                         media's policy allows it)
  *   inetboot.tpm=POLICY   measured boot: "auto" (default: measure when the
@@ -19,6 +21,8 @@
  *   netdir=URL.iso type=… the seeds' form: an image URL
  *   httpfuse=URL          the seeds' form: an image URL
  *   iscript=URL           a preboot script, run only if signed
+ *   bootxen=1             the seeds' form: boot the first entry that has
+ *                         a hypervisor (Xen) when inetboot.entry= names none
  *   console=…, ip=…       carried over to the booted kernel
  *
  * Nothing here fetches anything; it only reads words.
@@ -49,6 +53,7 @@ struct ib_bootreq {
         bool insecure;
         enum ib_tpm_policy tpm;
         bool seed_form;         /* the URL came from netdir= or httpfuse= */
+        bool bootxen;           /* bootxen=1: prefer an entry with a hypervisor */
         char **carry;           /* console=, ip=, … to pass on to the booted kernel */
         size_t n_carry;
 };

@@ -22,11 +22,22 @@ static int add_file(struct ib_eventlog *log, const char *prefix, const char *wha
         return ib_eventlog_add(log, IB_PCR_FILES, IB_EV_IPL, data, strlen(data), d);
 }
 
+/* Add a string event as GRUB measures a command line: data "PREFIX: LINE" and its NUL, digest H(LINE). */
+static int add_string(struct ib_eventlog *log, const char *prefix, const char *line)
+{
+        _cleanup_(freep) char *data = NULL;
+        uint8_t d[32];
+
+        if (asprintf(&data, "%s: %s", prefix, line) < 0)
+                return -ENOMEM;
+        ib_alg_hash(log->alg, line, strlen(line), d);
+        return ib_eventlog_add(log, IB_PCR_STRINGS, IB_EV_IPL, data, strlen(data) + 1, d);
+}
+
 int ib_measure_events(uint16_t alg, const struct ib_measure_input *in, const uint8_t (*start)[32],
                       struct ib_eventlog *ret)
 {
         struct ib_eventlog log;
-        _cleanup_(freep) char *cmd = NULL;
         static const unsigned pcrs[] = { IB_PCR_STRINGS, IB_PCR_FILES };
         int r;
 
@@ -53,16 +64,10 @@ int ib_measure_events(uint16_t alg, const struct ib_measure_input *in, const uin
                 r = add_file(&log, "inetboot-initrd", in->initrd_desc, in->initrd, in->initrd_len);
         if (r >= 0 && in->hypervisor_path)
                 r = add_file(&log, "inetboot-hypervisor", in->hypervisor_path, in->hypervisor, in->hypervisor_len);
-        /* As GRUB measures a command line: the digest of the line, the data "kernel_cmdline: LINE" and its NUL. */
-        if (r >= 0) {
-                uint8_t d[32];
-
-                ib_alg_hash(alg, in->cmdline, strlen(in->cmdline), d);
-                if (asprintf(&cmd, "kernel_cmdline: %s", in->cmdline) < 0)
-                        r = -ENOMEM;
-                else
-                        r = ib_eventlog_add(&log, IB_PCR_STRINGS, IB_EV_IPL, cmd, strlen(cmd) + 1, d);
-        }
+        if (r >= 0)
+                r = add_string(&log, "kernel_cmdline", in->cmdline);
+        if (r >= 0 && in->hypervisor_path)
+                r = add_string(&log, "hypervisor_cmdline", in->hypervisor_cmdline ? in->hypervisor_cmdline : "");
         if (r < 0) {
                 ib_eventlog_clear(&log);
                 return r;
@@ -97,6 +102,7 @@ static const char *what(const struct ib_event *e)
                 { "inetboot-initrd:", "the initrd" },
                 { "inetboot-hypervisor:", "the hypervisor" },
                 { "kernel_cmdline:", "the command line" },
+                { "hypervisor_cmdline:", "the hypervisor's command line" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++)

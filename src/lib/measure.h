@@ -19,6 +19,10 @@
  *                                        after measuring)
  *   PCR 9  "inetboot-hypervisor: PATH" H(the hypervisor), when there is one
  *   PCR 8  "kernel_cmdline: CMDLINE\0" H(CMDLINE), as GRUB measures it
+ *   PCR 8  "hypervisor_cmdline: LINE\0" H(LINE), the hypervisor's own
+ *                                        command line, when there is a
+ *                                        hypervisor (CMDLINE is then its
+ *                                        dom0 kernel's)
  */
 #ifndef INETBOOT_MEASURE_H
 #define INETBOOT_MEASURE_H
@@ -50,9 +54,10 @@ struct ib_measure_input {
         const void *initrd;
         size_t initrd_len;
         const char *hypervisor_path;            /* NULL: none */
-        const void *hypervisor;
+        const void *hypervisor;                 /* the file as published (e.g. xen.gz) */
         size_t hypervisor_len;
-        const char *cmdline;
+        const char *hypervisor_cmdline;         /* with a hypervisor: its command line, may be "" */
+        const char *cmdline;                    /* the Linux kernel's (with a hypervisor: dom0's) */
 };
 
 /*

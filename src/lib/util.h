@@ -91,6 +91,9 @@ char *ib_strndup(const char *s, size_t len);
 int ib_strv_push(char ***v, size_t *n, const char *s);
 void ib_strv_free(char **v, size_t n);
 
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t ib_now_ms(void);
+
 /* True when @s starts with http:// or https://, the only schemes inetboot speaks. */
 bool ib_is_url(const char *s);
 

@@ -86,6 +86,13 @@ check "site.conf (after the measured part): the image beside the manifest is the
 check "hook.conf: verified" grep -qx "IB_VERIFIED='1'" "$d/x/inetboot/etc/hook.conf"
 check "cmdline: the entry's, console carried over, the hook" test "$(cat "$d/out/cmdline")" = \
     "console=ttyS0 minilive.label=INETBOOT_MINILIVE quiet console=ttyS0,115200 rdinit=/inetboot/hook"
+agent "$d/out3" "console=tty0 console=ttyS0 inetboot.url=$base/minilive.iso.manifest" >/dev/null 2>&1
+check "cmdline: the preboot's consoles in its order (the last one the booted system's), after the entry's" \
+    test "$(cat "$d/out3/cmdline" 2>/dev/null)" = \
+    "console=ttyS0 minilive.label=INETBOOT_MINILIVE quiet console=tty0 console=ttyS0 rdinit=/inetboot/hook"
+agent "$d/out4" "console=ttyS0 inetboot.url=$base/minilive.iso.manifest" >/dev/null 2>&1
+check "cmdline: a console the entry names already is not repeated" \
+    test "$(cat "$d/out4/cmdline" 2>/dev/null)" = "console=ttyS0 minilive.label=INETBOOT_MINILIVE quiet rdinit=/inetboot/hook"
 
 agent "$d/out2" "quiet inetboot.url=$base/minilive.iso.manifest console=ttyS0,115200" >/dev/null 2>&1
 check "reproducible: a second run gives the same initrd bytes" cmp -s "$d/out/initrd" "$d/out2/initrd"
@@ -112,6 +119,27 @@ expect_fail "no URL at all: exit 3 and a clear message" "nothing to boot" agent 
 agent "$d/o10" "quiet" >/dev/null 2>&1
 check "no URL at all: exit status 3" test $? = 3
 
+# --- the progress line -------------------------------------------------------------
+out=$(agent "$d/o14" "inetboot.url=$base/minilive.iso.manifest" 2>&1)
+check "progress: a summary of the kernel's read, with the mirror and the cache" \
+    grep -qE "^inetboot: /live/vmlinuz: [0-9]+\.[0-9] MB in [0-9]+\.[0-9] s \([0-9]+\.[0-9] MB/s\); $base/minilive.iso, 0 blocks from the cache$" <<<"$out"
+check "progress: off a terminal, one line a file on a fast link" test "$(grep -c '^inetboot: /live/vmlinuz' <<<"$out")" = 1
+# On a terminal (script(1) gives it one) and a slow link (1 MB/s a connection): the line is redrawn in
+# place, at most once a second, and ends in the summary.
+if command -v script >/dev/null; then
+    t0=$SECONDS
+    script -qec "inetboot-agent --dry-run --out '$d/o15' --work '$d/w15' -K '$d/keys' --hook '$hook' ${nic[*]} \
+        --cmdline 'inetboot.url=$base/slow/minilive.iso.manifest'" /dev/null > "$d/tty.out" 2>&1
+    secs=$((SECONDS - t0 + 1))
+    redraws=$(tr '\n' '\0' < "$d/tty.out" | tr '\r' '\n' | grep -c '^inetboot: /live/vmlinuz  [0-9.]* of [0-9.]* MB ([0-9]*%), [0-9.]* MB/s, [0-9]* s left; .*/slow/minilive.iso, 0 blocks from the cache')
+    check "progress: on a terminal, redrawn in place while the kernel comes ($redraws times in ${secs} s)" \
+        test "$redraws" -ge 1 -a "$redraws" -le "$secs"
+    check "progress: on a terminal, the summary overwrites the line" grep -qa $'\rinetboot: /live/vmlinuz: .* MB/s); ' "$d/tty.out"
+    check "progress: the booted files are whole" cmp -s "$d/o15/kernel" "$d/o14/kernel"
+else
+    not_ok "progress: script(1) is needed (bsdutils)"
+fi
+
 # --- refusals -----------------------------------------------------------------
 mkdir -p "$d/www/badsig"
 cp "$d/www/minilive.iso" "$d/www/minilive.iso.manifest" "$d/www/minilive.iso.manifest.sig" "$d/www/badsig/"
@@ -119,9 +147,13 @@ flip_byte "$d/www/badsig/minilive.iso.manifest" 300
 expect_fail "a manifest changed after signing is refused" "changed after signing|does not match|signature" \
     agent "$d/o11" "inetboot.url=$base/badsig/minilive.iso.manifest"
 check "refused: nothing written" test ! -e "$d/o11/initrd"
-expect_fail "a manifest by an unknown key is refused, the key named" "unknown key sha256:" \
-    inetboot-agent --dry-run --out "$d/o12" --work "$d/w12" -K "$d/other" --hook "$hook" \
-    --cmdline "inetboot.url=$base/minilive.iso.manifest"
+out=$(inetboot-agent --dry-run --out "$d/o12" --work "$d/w12" -K "$d/other" --hook "$hook" \
+    --cmdline "inetboot.url=$base/minilive.iso.manifest" 2>&1)
+rc=$?
+check "a manifest by an unknown key is refused (exit $rc)" test "$rc" != 0
+check "... the key named" grep -q 'unknown key sha256:[0-9a-f]\{64\}' <<<"$out"
+check "... and the message says what to do" \
+    grep -q "to trust this publisher: put their public key (.pub) into keys/ and rebuild the boot media" <<<"$out"
 mkdir -p "$d/www/tampered"
 cp "$d/www/minilive.iso" "$d/www/minilive.iso.manifest" "$d/www/minilive.iso.manifest.sig" "$d/www/tampered/"
 koff=$(xorriso -indev "$d/www/minilive.iso" -find /live/vmlinuz -exec report_lba -- 2>/dev/null |

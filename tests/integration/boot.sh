@@ -106,6 +106,52 @@ else
 fi
 qemu_stop
 
+# --- no URL on the command line: the preboot's menu -----------------------------------------
+# The media's menu file rides in a second archive after the miniroot (initramfs/mkmedia does the same).
+mkdir -p "$d/menucpio/etc/inetboot"
+cat > "$d/menucpio/etc/inetboot/menu" <<EOF
+timeout 5
+options console=ttyS0
+entry Not served | $url/missing/minilive.iso.manifest
+entry Minilive from the menu | $url/minilive.iso.manifest | inetboot.entry=minilive-wait
+EOF
+(cd "$d/menucpio" && find etc | LC_ALL=C sort | cpio -o -H newc --reproducible -R 0:0 --quiet) > "$d/menu.cpio"
+# As a boot loader loads two initrds: each starts on a 4-byte boundary.
+cp "$pre/miniroot.img" "$d/miniroot+menu.img"
+truncate -s $(( ($(stat -c %s "$d/miniroot+menu.img") + 3) / 4 * 4 )) "$d/miniroot+menu.img"
+cat "$d/menu.cpio" >> "$d/miniroot+menu.img"
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+# Two consoles, the screen and the serial port: the menu is on both, the answer is typed on the serial one.
+qemu_start "$d/menu.log" -m 1024 -kernel "$pre/vmlinuz" -initrd "$d/miniroot+menu.img" \
+    -append "console=tty0 console=ttyS0 panic=-1" -netdev user,id=n0 -device virtio-net-pci,netdev=n0
+if qemu_wait 'inetboot: your choice: ' 120; then
+    ok "no inetboot.url: the preboot shows its menu"
+    qemu_console > "$d/menu.txt"
+    check "menu: it says why" grep -q 'nothing to boot: no inetboot.url=' "$d/menu.txt"
+    check "menu: the network's state" grep -qE 'inetboot: network: up: eth0 10\.0\.2\.15/24' "$d/menu.txt"
+    check "menu: the media's entries, numbered" bash -c "grep -q '  1  Not served' '$d/menu.txt' && grep -q '  2  Minilive from the menu' '$d/menu.txt'"
+    check "menu: type a URL, the network again, a shell" \
+        bash -c "grep -q '  u  type the URL' '$d/menu.txt' && grep -q '  n  bring the network up' '$d/menu.txt' && grep -q '  s  a shell' '$d/menu.txt'"
+    : > "$QEMU_LOG"
+    qemu_send 9
+    if qemu_wait 'your choice: ' 30; then
+        check "menu: a number out of range is refused" grep -aq "there is no entry 9" "$QEMU_LOG"
+    else not_ok "menu: asks again after a wrong number"; fi
+    qemu_send 2
+    if qemu_wait 'MINILIVE-WAITING' 240; then
+        ok "menu: entry 2 boots its image"
+        qemu_console > "$d/menu.txt"
+        check "menu: with the entry's own options (inetboot.entry=minilive-wait)" grep -q 'minilive.go=wait' "$d/menu.txt"
+        check "menu: the entry not chosen was never fetched" \
+            test "$(awk -v from="$before" 'NR > from && $2 ~ /missing/' "$NGINX_ACCESS_LOG" | wc -l)" = 0
+    else
+        not_ok "menu: entry 2 boots its image"; qemu_console | tail -n 20
+    fi
+else
+    not_ok "no inetboot.url: the preboot shows its menu"; qemu_console | tail -n 20
+fi
+qemu_stop
+
 # --- a persistent cache on a FAT disk: the second boot fetches no image byte ----------------
 if command -v mkfs.vfat >/dev/null && command -v mdir >/dev/null; then
     truncate -s 64M "$d/cache.img"

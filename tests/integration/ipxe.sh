@@ -10,7 +10,7 @@
 # and chains that http:// URL.  iPXE draws its menu on the serial console and
 # reads keys from it under SeaBIOS (sercon) and under OVMF (its console):
 #   (a) SeaBIOS: down arrow + Enter choose the minilive's entry;
-#   (b) OVMF: down arrows to "Type a manifest URL", Enter, the minilive's
+#   (b) OVMF: down arrows to "Type the URL of a manifest", Enter, the minilive's
 #       manifest URL typed at the prompt, Enter.
 # Both reach the minilive's marker, and nginx's log shows the script, vmlinuz
 # and miniroot.img fetched from /ipxe/ (relative to the script's URL).
@@ -59,20 +59,23 @@ check "the preboot's kernel beside it" cmp -s "$pre/vmlinuz" "$d/www/ipxe/vmlinu
 check "the preboot's miniroot beside it" cmp -s "$pre/miniroot.img" "$d/www/ipxe/miniroot.img"
 check "the menu: the timeout (ms) and the default entry" grep -qx 'choose --timeout 60000 --default entry1 target || goto shell' "$s"
 check "the menu: an item per entry, the URL prompt, the rescue shell" \
-    bash -c "grep -x '^item .*' '$s' | cut -d' ' -f2- | tr '\n' '|' | grep -qx 'entry1 Not served (404)|entry2 Minilive over HTTP|--gap|url Type a manifest URL|rescue Rescue shell|'"
+    bash -c "grep -x '^item .*' '$s' | cut -d' ' -f2- | tr '\n' '|' | grep -qx 'entry1 Not served (404)|entry2 Minilive over HTTP|--gap|url Type the URL of a manifest|rescue Rescue shell|'"
 check "the entry: relative names, the options, the URL, the entry's option" \
     grep -qx "kernel vmlinuz initrd=miniroot.img console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.ipxetest=1 || goto failed" "$s"
-check "the rescue shell: the options only" \
-    bash -c "sed -n '/^:rescue\$/,/^\$/p' '$s' | grep -qx 'kernel vmlinuz initrd=miniroot.img console=ttyS0 panic=-1 || goto failed'"
+check "the rescue shell: the options and inetboot.shell" \
+    bash -c "sed -n '/^:rescue\$/,/^\$/p' '$s' | grep -qx 'kernel vmlinuz initrd=miniroot.img console=ttyS0 panic=-1 inetboot.shell || goto failed'"
 check "the URL prompt boots inetboot.url=\${url}" grep -qxF 'kernel vmlinuz initrd=miniroot.img console=ttyS0 panic=-1 inetboot.url=${url} || goto failed' "$s"
-# timeout 0: no menu first; -1: a menu without a timeout; default 3 (after 2 entries): the rescue shell.
-"$mkipxe" --preboot "$pre" --menu <(printf 'timeout 0\ndefault 3\nentry A | http://h/a.manifest\nentry B | http://h/b.manifest\n') \
+# timeout 0: no menu first; -1: a menu without a timeout; default 4 (after 2 entries and "type a URL"): the rescue shell.
+"$mkipxe" --preboot "$pre" --menu <(printf 'timeout 0\ndefault 4\nentry A | http://h/a.manifest\nentry B | http://h/b.manifest\n') \
     --out "$d/t0" >/dev/null 2>&1
-check "timeout 0: straight to the default entry (the rescue shell, default 3)" \
+check "timeout 0: straight to the default entry (the rescue shell, default 4)" \
     bash -c "grep -v '^#' '$d/t0/inetboot.ipxe' | grep -v '^\$' | head -n 1 | grep -qx 'goto rescue'"
-"$mkipxe" --preboot "$pre" --menu <(printf 'timeout -1\nrescue off\nentry A | http://h/a.manifest\n') --out "$d/t1" >/dev/null 2>&1
-check "timeout -1: the menu waits; rescue off: no rescue item" \
-    bash -c "grep -qx 'choose --default entry1 target || goto shell' '$d/t1/inetboot.ipxe' && ! grep -q '^item rescue' '$d/t1/inetboot.ipxe'"
+"$mkipxe" --preboot "$pre" --menu <(printf 'timeout -1\ndefault 2\nrescue off\nentry A | http://h/a.manifest\n') --out "$d/t1" >/dev/null 2>&1
+check "timeout -1: the menu waits; default 2: type a URL; rescue off: no rescue item" \
+    bash -c "grep -qx 'choose --default url target || goto shell' '$d/t1/inetboot.ipxe' && ! grep -q '^item rescue' '$d/t1/inetboot.ipxe'"
+"$mkipxe" --preboot "$pre" --menu <(printf 'url off\nrescue Shell\nentry A | http://h/a.manifest\n') --out "$d/t2" >/dev/null 2>&1
+check "url off: no URL item or label; rescue LABEL: its label" \
+    bash -c "! grep -q '^item url' '$d/t2/inetboot.ipxe' && ! grep -q '^:url' '$d/t2/inetboot.ipxe' && grep -qx 'item rescue Shell' '$d/t2/inetboot.ipxe'"
 # Mistakes: the file and line, and nothing written.
 printf 'timeout 5\n# a comment\nentry A | http://h/a.manifest\nfoo bar\n' > "$d/bad.menu"
 expect_fail "mkipxe refuses an unknown keyword, with the file and line" "^mkipxe: $d/bad.menu:4: unknown keyword 'foo'" \
@@ -86,8 +89,8 @@ expect_fail "mkipxe refuses a label word starting with # (a comment to iPXE)" ":
     "$mkipxe" --preboot "$pre" --menu <(printf '\n\nentry Debian #2 | http://h/x.manifest\n') --out "$d/bad"
 expect_fail "mkipxe refuses an iPXE operator as an option" ":1: options: '&&': '&&' is an operator" \
     "$mkipxe" --preboot "$pre" --menu <(printf 'options a && b\nentry X | http://h/x.manifest\n') --out "$d/bad"
-expect_fail "mkipxe refuses a default beyond the menu" "default 4, but the menu has 3 entries" \
-    "$mkipxe" --preboot "$pre" --menu <(printf 'default 4\nentry A | http://h/a.manifest\nentry B | http://h/b.manifest\n') --out "$d/bad"
+expect_fail "mkipxe refuses a default beyond the menu" "default 5, but the menu has 4 entries" \
+    "$mkipxe" --preboot "$pre" --menu <(printf 'default 5\nentry A | http://h/a.manifest\nentry B | http://h/b.manifest\n') --out "$d/bad"
 check "the shared parser: mkmedia still refuses the same unknown keyword" \
     bash -c "'$IB_SRCDIR/initramfs/mkmedia' --preboot '$pre' --menu '$d/bad.menu' --out '$d/bad.iso' 2>&1 | grep -q '^mkmedia: $d/bad.menu:4: unknown keyword'"
 
@@ -112,7 +115,7 @@ boot() {
     before=$(wc -l < "$NGINX_ACCESS_LOG")
     t0=$(now)
     netboot "$name" "$fw"
-    if qemu_wait 'Type a manifest URL' 180; then
+    if qemu_wait 'Type the URL of a manifest' 180; then
         tm=$(now); ok "$name: iPXE chained the script from DHCP's boot file name and shows the menu on the serial console"
         check "$name: the card's option ROM is iPXE, with DHCP's boot file name" \
             bash -c "grep -aq 'iPXE' '$QEMU_LOG' && grep -aqF 'Filename: $url/ipxe/inetboot.ipxe' '$QEMU_LOG'"
@@ -224,21 +227,21 @@ broken() {
         -device virtio-net-pci,netdev=n0
     # menus COUNT SECONDS: the menu has been drawn COUNT times
     menus() { local i; for ((i = 0; i < $2 * 5; i++)); do
-        [ "$(grep -ao 'Type a manifest URL' "$QEMU_LOG" | wc -l)" -ge "$1" ] && return 0; sleep 0.2; done; return 1; }
-    if qemu_wait 'Type a manifest URL' 180; then
+        [ "$(grep -ao 'Type the URL of a manifest' "$QEMU_LOG" | wc -l)" -ge "$1" ] && return 0; sleep 0.2; done; return 1; }
+    if qemu_wait 'Type the URL of a manifest' 180; then
         qemu_wait '\((60|59|58|57|56|55)\)' 5; sleep 1
         qemu_keys '\e[B'; sleep 0.5; qemu_keys '\r'
         if qemu_wait 'inetboot: could not load the preboot' 120; then
             ok "$name: a missing miniroot.img: the script says it could not load the preboot"
             check "$name: iPXE asked for it beside the script" \
                 test "$(awk '$2 == "/broken/miniroot.img" && $3 == 404' "$NGINX_ACCESS_LOG" | wc -l)" -ge 1
-            n0=$(grep -ao 'Type a manifest URL' "$QEMU_LOG" | wc -l)
+            n0=$(grep -ao 'Type the URL of a manifest' "$QEMU_LOG" | wc -l)
             qemu_wait 'Press a key for the menu' 10; sleep 0.5; qemu_keys ' '
             check "$name: a key brings the menu back" menus $((n0 + 1)) 20
             sleep 1; qemu_keys '\e'
             if qemu_wait 'inetboot: the iPXE shell' 20; then
                 ok "$name: Escape in the menu opens the iPXE shell"
-                n0=$(grep -ao 'Type a manifest URL' "$QEMU_LOG" | wc -l)
+                n0=$(grep -ao 'Type the URL of a manifest' "$QEMU_LOG" | wc -l)
                 sleep 1; qemu_send 'exit'
                 check "$name: exit in the shell returns to the menu" menus $((n0 + 1)) 20
             else

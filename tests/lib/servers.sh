@@ -9,6 +9,8 @@
 #   nginx_start ROOTDIR           NGINX_PORT NGINX_PID NGINX_DIR NGINX_ACCESS_LOG
 #                                 NGINX_ERROR_LOG; nginx_stop.  HTTPS + HTTP/2 when
 #                                 NGINX_TLS_CERT and NGINX_TLS_KEY are set
+#                                 /slow/PATH serves ROOTDIR/PATH at 1 MB/s a connection.
+#   serve_minilive DIR            the minilive ISO built, signed (test key) and served from DIR/www
 #   nginx_requests [URI_SUBSTR]   requests in the access log (whose URI contains it)
 #   nginx_bytes_sent [URI_SUBSTR] sum of their body bytes ($body_bytes_sent)
 #   nginx_wait_requests N [URI_SUBSTR]  wait (<= 5 s) until the log has N of them
@@ -138,6 +140,17 @@ _srv_python() {
 }
 
 # ---- nginx -------------------------------------------------------------------
+# serve_minilive DIR: build the minilive ISO into DIR/www (tests/lib/mkminilive), sign it with
+# the test key and serve DIR/www with nginx; on failure a not_ok and the test ends.
+serve_minilive() {
+    mkdir -p "$1/www"
+    "$IB_SRCDIR/tests/lib/mkminilive" "$1/www/minilive.iso" >"$1/mkminilive.log" 2>&1 ||
+        { not_ok "build the minilive ISO"; cat "$1/mkminilive.log"; finish; }
+    inetboot-sign make -q --key "$TEST_KEY" -o "$1/www/minilive.iso.manifest" "$1/www/minilive.iso" ||
+        { not_ok "sign the minilive ISO"; finish; }
+    nginx_start "$1/www" || { not_ok "nginx starts"; finish; }
+}
+
 nginx_start() {
     local root pid port dir try
     command -v nginx >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
@@ -182,6 +195,12 @@ http {
         server_name localhost;
         root $root;$tls_conf
         location / {
+            add_header Accept-Ranges bytes always;
+        }
+        # The same files over a slow link: 1 MB/s a connection.
+        location /slow/ {
+            alias $root/;
+            limit_rate 1m;
             add_header Accept-Ranges bytes always;
         }
     }

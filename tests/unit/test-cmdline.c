@@ -57,6 +57,12 @@ static void test_bootreq(void) {
         REQUIRE("bootreq: nothing of ours", ib_bootreq_parse("root=/dev/sda1 ro", &r, &e) == 0);
         CHECK("bootreq: no URL", r.n_urls == 0 && !r.entry && !r.cache && !r.iscript);
         ib_bootreq_clear(&r);
+        REQUIRE("bootreq: inetboot.cache=off after a cache", ib_bootreq_parse("inetboot.cache=LABEL=IBCACHE inetboot.cache=off", &r, &e) == 0);
+        CHECK("bootreq: inetboot.cache=off: no cache", !r.cache);
+        ib_bootreq_clear(&r);
+        REQUIRE("bootreq: a cache after inetboot.cache=off", ib_bootreq_parse("inetboot.cache=off inetboot.cache=/c", &r, &e) == 0);
+        CHECK("bootreq: the last one wins", r.cache && strcmp(r.cache, "/c") == 0);
+        ib_bootreq_clear(&r);
         REQUIRE("bootreq: inetboot.tpm=required", ib_bootreq_parse("inetboot.tpm=required", &r, &e) == 0);
         CHECK("bootreq: TPM required", r.tpm == IB_TPM_REQUIRED);
         ib_bootreq_clear(&r);
@@ -65,6 +71,16 @@ static void test_bootreq(void) {
         ib_bootreq_clear(&r);
         CHECK("bootreq: inetboot.tpm=maybe refused", ib_bootreq_parse("inetboot.tpm=maybe", &r, &e) == -EINVAL &&
               strstr(e.msg, "auto, required or off"));
+        REQUIRE("bootreq: seeds' bootxen=1", ib_bootreq_parse("netdir=http://h/x.iso bootxen=1", &r, &e) == 0);
+        CHECK("bootreq: bootxen=1 prefers a hypervisor entry, not carried", r.bootxen && r.n_carry == 0);
+        ib_bootreq_clear(&r);
+        REQUIRE("bootreq: bootxen=0", ib_bootreq_parse("bootxen=1 bootxen=0", &r, &e) == 0);
+        CHECK("bootreq: bootxen=0, the last one wins", !r.bootxen);
+        ib_bootreq_clear(&r);
+        REQUIRE("bootreq: no bootxen=", ib_bootreq_parse("root=/dev/sda1", &r, &e) == 0);
+        CHECK("bootreq: no hypervisor preference by default", !r.bootxen);
+        ib_bootreq_clear(&r);
+        CHECK("bootreq: bootxen=yes refused", ib_bootreq_parse("bootxen=yes", &r, &e) == -EINVAL && strstr(e.msg, "1 or 0"));
         REQUIRE("bootreq: iscript", ib_bootreq_parse("iscript=http://h/s.sh", &r, &e) == 0);
         CHECK("bootreq: iscript kept", r.iscript && strcmp(r.iscript, "http://h/s.sh") == 0);
         ib_bootreq_clear(&r);

@@ -92,8 +92,37 @@ static void test_measure(void) {
         in2.hypervisor_path = "/boot/xen.gz";
         in2.hypervisor = "xen";
         in2.hypervisor_len = 3;
+        in2.hypervisor_cmdline = "dom0_mem=512M";
         REQUIRE("measure: with a hypervisor", ib_measure_events(IB_ALG_SHA256, &in2, NULL, &other) == 0);
-        CHECK("measure: the hypervisor is a fifth event, in PCR 9", other.n == 5 && other.ev[3].pcr == 9);
+        CHECK("measure: the hypervisor is a fourth file event, in PCR 9, then two strings in PCR 8",
+              other.n == 6 && other.ev[3].pcr == 9 && other.ev[4].pcr == 8 && other.ev[5].pcr == 8);
+        CHECK("measure: the hypervisor event names its path",
+              other.ev[3].data_len == strlen("inetboot-hypervisor: /boot/xen.gz") &&
+              memcmp(other.ev[3].data, "inetboot-hypervisor: /boot/xen.gz", other.ev[3].data_len) == 0);
+        hexeq("measure: hypervisor digest is SHA-256 of the file", other.ev[3].digest, 32,
+              "f5199694a2f9853bdcbbb2a61453dd786d69a5f2eae14e9ddb7eaaaf2b232308");
+        CHECK("measure: the hypervisor's command line, GRUB's way, NUL included",
+              other.ev[5].data_len == strlen("hypervisor_cmdline: dom0_mem=512M") + 1 &&
+              memcmp(other.ev[5].data, "hypervisor_cmdline: dom0_mem=512M", other.ev[5].data_len) == 0);
+        hexeq("measure: its digest is SHA-256 of the line", other.ev[5].digest, 32,
+              "728e338323a4965dbffc79641f957de4622107644a8fbd64471219bc68e487c4");
+        CHECK("compare: a log with a hypervisor matches itself", ib_measure_compare(&other, &other, &e) == 0);
+        {
+                struct ib_eventlog third;
+                struct ib_measure_input in3 = in2;
+
+                in3.hypervisor_cmdline = "dom0_mem=4G";
+                REQUIRE("measure: another hypervisor command line", ib_measure_events(IB_ALG_SHA256, &in3, NULL, &third) == 0);
+                CHECK("compare: an edited hypervisor command line is named", ib_measure_compare(&third, &other, &e) == -EBADMSG &&
+                      strstr(e.msg, "the hypervisor's command line differs") && strstr(e.msg, "dom0_mem=4G"));
+                ib_eventlog_clear(&third);
+                in3 = in2;
+                in3.hypervisor = "xem";
+                REQUIRE("measure: another hypervisor", ib_measure_events(IB_ALG_SHA256, &in3, NULL, &third) == 0);
+                CHECK("compare: another hypervisor is named", ib_measure_compare(&third, &other, &e) == -EBADMSG &&
+                      strstr(e.msg, "the hypervisor differs"));
+                ib_eventlog_clear(&third);
+        }
         CHECK("compare: an unexpected hypervisor is named", ib_measure_compare(&other, &log, &e) == -EBADMSG &&
               strstr(e.msg, "the hypervisor"));
         CHECK("compare: a missing hypervisor is named", ib_measure_compare(&log, &other, &e) == -EBADMSG &&
