@@ -10,6 +10,8 @@
 #                   make initramfs and manifests/menu (else manifests/menu.example)
 #   make usb        the same for a USB stick, with a block cache partition (IBCACHE,
 #                   USB_CACHE_MIB, default 1024): build/inetboot-usb.img
+#   make ipxe       the same menu for iPXE: build/ipxe/{inetboot.ipxe,vmlinuz,miniroot.img},
+#                   to upload and start with chain http://SERVER/PATH/inetboot.ipxe
 #   make demo       build a small live ISO, sign it, serve it, boot it in QEMU through the boot media
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
 #   make bench      run the benchmarks in tests/bench/ (reports, not tests)
@@ -53,7 +55,7 @@ UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test iso usb
+.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test iso usb ipxe
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -117,7 +119,7 @@ $(FUZZ_OUT)/fuzz-%: tests/fuzz/fuzz-%.c $(LIB)
 
 # ---- the preboot: Debian kernel + miniroot + the hook payload ------------------
 # initramfs: trusts keys/*.pub but the test-only key; initramfs-test trusts it too.
-INITRAMFS_SRCS := $(filter-out initramfs/mkmedia,$(wildcard initramfs/*))
+INITRAMFS_SRCS := $(filter-out initramfs/mkmedia initramfs/mkipxe initramfs/menufile.sh,$(wildcard initramfs/*))
 $(BUILD)/initramfs/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
 	initramfs/mkminiroot --build $(BUILD) --out $(BUILD)/initramfs
 $(BUILD)/initramfs-test/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
@@ -127,14 +129,19 @@ initramfs-test: $(BUILD)/initramfs-test/miniroot.img
 
 # ---- boot media: GRUB (BIOS and UEFI) + the preboot + a menu (docs/media.md) ----
 MENU ?= $(firstword $(wildcard manifests/menu) manifests/menu.example)
-$(BUILD)/inetboot.iso: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia
+$(BUILD)/inetboot.iso: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia initramfs/menufile.sh
 	initramfs/mkmedia --build $(BUILD) --preboot $(BUILD)/initramfs --menu $(MENU) --out $@
 iso: $(BUILD)/inetboot.iso
 USB_CACHE_MIB ?= 1024
-$(BUILD)/inetboot-usb.img: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia
+$(BUILD)/inetboot-usb.img: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkmedia initramfs/menufile.sh
 	initramfs/mkmedia --build $(BUILD) --preboot $(BUILD)/initramfs --menu $(MENU) --out $(BUILD)/inetboot.iso \
 		--usb $@ --cache-size $(USB_CACHE_MIB)
 usb: $(BUILD)/inetboot-usb.img
+
+# ---- iPXE: a script with the same menu + the preboot, for any web server ---------
+$(BUILD)/ipxe/inetboot.ipxe: $(BUILD)/initramfs/miniroot.img $(MENU) initramfs/mkipxe initramfs/menufile.sh
+	initramfs/mkipxe --build $(BUILD) --preboot $(BUILD)/initramfs --menu $(MENU) --out $(BUILD)/ipxe
+ipxe: $(BUILD)/ipxe/inetboot.ipxe
 
 # ---- packages --------------------------------------------------------------
 # Build, test and run dependencies, from Debian 12's archive only.
@@ -143,7 +150,7 @@ DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl
               libmicrohttpd-dev
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
-              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 ovmf file dosfstools debootstrap patchelf \
+              squashfs-tools strace zstd lz4 kexec-tools qemu-system-x86 ipxe-qemu ovmf file dosfstools debootstrap patchelf \
               swtpm swtpm-tools tpm2-tools trousers libtss2-tcti-swtpm0 libtss2-tcti-device0
 DEPS_BENCH := httpfs2 nbdkit libnbd-bin
 DEPS       := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BENCH)
