@@ -88,3 +88,16 @@ menu_parse() {
     [ "$default" -le "$total" ] || die "$menu: default $default, but the menu has $total entries"
     return 0
 }
+
+# menu_cpio FILE OUT: the menu file for the preboot's own menu (initramfs/menu.sh): a newc
+# archive holding etc/inetboot/menu (owner 0, mtime 0: reproducible), loaded as a second
+# initrd after miniroot.img.
+menu_cpio() {
+    local dir
+    dir=$(mktemp -d) || die "mktemp failed"
+    mkdir -p "$dir/etc/inetboot" && cp -- "$1" "$dir/etc/inetboot/menu" &&
+        (cd "$dir" && find etc | LC_ALL=C sort | cpio -o -H newc --reproducible -R 0:0 --quiet) > "$2"
+    local rc=$?
+    rm -rf -- "$dir"
+    [ "$rc" = 0 ] || die "cpio failed (apt-get install cpio)"
+}

@@ -57,14 +57,18 @@ s=$d/www/ipxe/inetboot.ipxe
 check "the script starts with #!ipxe" test "$(head -n 1 "$s")" = '#!ipxe'
 check "the preboot's kernel beside it" cmp -s "$pre/vmlinuz" "$d/www/ipxe/vmlinuz"
 check "the preboot's miniroot beside it" cmp -s "$pre/miniroot.img" "$d/www/ipxe/miniroot.img"
+check "menu.cpio beside it: the menu file for the preboot's own menu" \
+    bash -c "mkdir -p '$d/mc' && cd '$d/mc' && cpio -idm --quiet < '$d/www/ipxe/menu.cpio' && cmp -s etc/inetboot/menu '$d/menu'"
+check "every boot of the preboot loads it after the miniroot" \
+    test "$(grep -c '^initrd miniroot.img || goto failed$' "$s")" = "$(grep -c '^initrd menu.cpio || goto failed$' "$s")"
 check "the menu: the timeout (ms) and the default entry" grep -qx 'choose --timeout 60000 --default entry1 target || goto shell' "$s"
 check "the menu: an item per entry, the URL prompt, the rescue shell" \
     bash -c "grep -x '^item .*' '$s' | cut -d' ' -f2- | tr '\n' '|' | grep -qx 'entry1 Not served (404)|entry2 Minilive over HTTP|--gap|url Type the URL of a manifest|rescue Rescue shell|'"
 check "the entry: relative names, the options, the URL, the entry's option" \
-    grep -qx "kernel vmlinuz initrd=miniroot.img console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.ipxetest=1 || goto failed" "$s"
+    grep -qx "kernel vmlinuz initrd=miniroot.img initrd=menu.cpio console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.ipxetest=1 || goto failed" "$s"
 check "the rescue shell: the options and inetboot.shell" \
-    bash -c "sed -n '/^:rescue\$/,/^\$/p' '$s' | grep -qx 'kernel vmlinuz initrd=miniroot.img console=ttyS0 panic=-1 inetboot.shell || goto failed'"
-check "the URL prompt boots inetboot.url=\${url}" grep -qxF 'kernel vmlinuz initrd=miniroot.img console=ttyS0 panic=-1 inetboot.url=${url} || goto failed' "$s"
+    bash -c "sed -n '/^:rescue\$/,/^\$/p' '$s' | grep -qx 'kernel vmlinuz initrd=miniroot.img initrd=menu.cpio console=ttyS0 panic=-1 inetboot.shell || goto failed'"
+check "the URL prompt boots inetboot.url=\${url}" grep -qxF 'kernel vmlinuz initrd=miniroot.img initrd=menu.cpio console=ttyS0 panic=-1 inetboot.url=${url} || goto failed' "$s"
 # timeout 0: no menu first; -1: a menu without a timeout; default 4 (after 2 entries and "type a URL"): the rescue shell.
 "$mkipxe" --preboot "$pre" --menu <(printf 'timeout 0\ndefault 4\nentry A | http://h/a.manifest\nentry B | http://h/b.manifest\n') \
     --out "$d/t0" >/dev/null 2>&1
@@ -149,12 +153,12 @@ boot() {
         check "$name: the minilive's marker" grep -aq 'INETBOOT-MINILIVE-OK cmdline=' "$QEMU_LOG"
         if [ -n "$typed" ]; then
             check "$name: the preboot's kernel had the options and the typed URL" \
-                grep -aqE "Command line: (vmlinuz )?initrd=miniroot.img console=ttyS0 panic=-1 inetboot.url=$typed\s*\$" "$QEMU_LOG"
+                grep -aqE "Command line: (vmlinuz )?initrd=miniroot.img initrd=menu.cpio console=ttyS0 panic=-1 inetboot.url=$typed\s*\$" "$QEMU_LOG"
         else
             check "$name: the preboot's kernel had the menu's options" \
-                grep -aqE "Command line: (vmlinuz )?initrd=miniroot.img console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.ipxetest=1\s*\$" "$QEMU_LOG"
+                grep -aqE "Command line: (vmlinuz )?initrd=miniroot.img initrd=menu.cpio console=ttyS0 panic=-1 inetboot.url=$url/minilive.iso.manifest inetboot.ipxetest=1\s*\$" "$QEMU_LOG"
         fi
-        for f in inetboot.ipxe vmlinuz miniroot.img; do
+        for f in inetboot.ipxe vmlinuz miniroot.img menu.cpio; do
             check "$name: nginx served /ipxe/$f whole (200)" \
                 test "$(awk -v from="$before" -v f="/ipxe/$f" 'NR > from && $2 == f && $3 == 200' "$NGINX_ACCESS_LOG" | wc -l)" -ge 1
         done
