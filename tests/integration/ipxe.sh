@@ -31,12 +31,7 @@ OVMF_CODE=/usr/share/OVMF/OVMF_CODE.fd OVMF_VARS=/usr/share/OVMF/OVMF_VARS.fd
 ROM=/usr/lib/ipxe/qemu/efi-virtio.rom
 [ -r "$ROM" ] || { not_ok "iPXE's virtio-net option ROM $ROM (apt-get install ipxe-qemu)"; finish; }
 scratch d
-mkdir -p "$d/www"
-"$IB_SRCDIR/tests/lib/mkminilive" "$d/www/minilive.iso" >"$d/mkminilive.log" 2>&1 ||
-    { not_ok "build the minilive ISO"; cat "$d/mkminilive.log"; finish; }
-inetboot-sign make -q --key "$TEST_KEY" -o "$d/www/minilive.iso.manifest" "$d/www/minilive.iso" ||
-    { not_ok "sign the minilive ISO"; finish; }
-nginx_start "$d/www" || { not_ok "nginx starts"; finish; }
+serve_minilive "$d"
 url=http://10.0.2.2:$NGINX_PORT
 mkipxe=$IB_SRCDIR/initramfs/mkipxe
 
