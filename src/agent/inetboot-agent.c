@@ -557,7 +557,7 @@ static void xfer_extra(const struct ib_xfer_stats *first, const struct ib_xfer_s
         int m = ib_xfer_busiest(prev, now);
 
         snprintf(buf, size, "%s, %" PRIu64 " blocks from the cache", m >= 0 ? now->mirrors[m].url : "no mirror yet",
-                 now->disk_hits - (now->disk_hits >= first->disk_hits ? first->disk_hits : now->disk_hits));
+                 now->disk_hits >= first->disk_hits ? now->disk_hits - first->disk_hits : 0);
 }
 
 /*
