@@ -176,6 +176,8 @@ static void usage(FILE *f) {
                 "  inetboot.url=URL        manifest or image URL; repeat it for mirrors\n"
                 "  inetboot.entry=LABEL    boot entry by label or 1-based number (default: first)\n"
                 "  inetboot.cache=DIR      persistent block cache (the preboot mounts devices)\n"
+                "  inetboot.profile=MODE   the booted system's boot profile: prefetch (default),\n"
+                "                          off, record (to /dev/.inetboot/profile)\n"
                 "  inetboot.insecure       boot an unsigned image (only with --allow-insecure)\n"
                 "  inetboot.tpm=POLICY     auto (measure if there is a TPM), required, off\n"
                 "  netdir=URL, httpfuse=URL  the seeds' forms of inetboot.url=URL\n"
@@ -412,6 +414,8 @@ static int start_httpfs(struct agent *a) {
                 return -1;
         argv[n++] = (char *)a->httpfs;
         argv[n++] = "-f";
+        /* The boot profile is the booted system's: prefetched here it would end in RAM at kexec. */
+        argv[n++] = "--no-profile";
         argv[n++] = "-K";
         argv[n++] = (char *)a->keys;
         if (a->verified) {
@@ -1359,6 +1363,7 @@ static int site_conf(const struct agent *a, char **ret, size_t *ret_len) {
         for (size_t i = 0; i < a->n_mirrors; i++)
                 fprintf(f, " %s", a->mirrors[i]);
         fprintf(f, "\nIB_CACHE %s\n", a->req.cache ? a->req.cache : "");
+        fprintf(f, "IB_PROFILE %s\n", a->req.profile == IB_PROFILE_RECORD ? "record" : a->req.profile == IB_PROFILE_OFF ? "off" : "prefetch");
         if (fclose(f) != 0) {
                 free(buf);
                 return -ENOMEM;

@@ -243,6 +243,8 @@ static void usage(FILE *f) {
                 "      --readahead N     blocks to read ahead on sequential access (default 8, 0 = off)\n"
                 "      --timeout S       seconds a read waits for a mirror before EIO (default 120)\n"
                 "      --no-profile      do not prefetch the manifest's boot profile\n"
+                "      --record-profile FILE  write the blocks read, in the order first asked for,\n"
+                "                        one index per line (a boot profile for inetboot-sign --profile)\n"
                 "      --ca-file FILE    extra CA certificates for HTTPS\n"
                 "      --log FILE        append log lines to FILE (default: stderr with -f, else syslog)\n"
                 "      --root-daemon     run as a root-storage daemon: argv[0] '@', mlockall,\n"
@@ -266,7 +268,7 @@ static void become_root_daemon(char **argv) {
 }
 
 int main(int argc, char **argv) {
-        enum { O_STORE = 301, O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_CA, O_LOG, O_ROOT };
+        enum { O_STORE = 301, O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_RECORD, O_CA, O_LOG, O_ROOT };
         static const struct option options[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "sig", required_argument, NULL, O_SIG },
@@ -281,6 +283,7 @@ int main(int argc, char **argv) {
                 { "readahead", required_argument, NULL, O_READAHEAD },
                 { "timeout", required_argument, NULL, O_TIMEOUT },
                 { "no-profile", no_argument, NULL, O_NO_PROFILE },
+                { "record-profile", required_argument, NULL, O_RECORD },
                 { "ca-file", required_argument, NULL, O_CA },
                 { "log", required_argument, NULL, O_LOG },
                 { "root-daemon", no_argument, NULL, O_ROOT },
@@ -344,6 +347,7 @@ int main(int argc, char **argv) {
                                 bo.deadline = (unsigned)v;
                         break;
                 case O_NO_PROFILE: g.prefetch_profile = false; break;
+                case O_RECORD: bo.record_profile = optarg; break;
                 case O_CA: bo.ca_file = optarg; break;
                 case O_LOG:
                         g.log_file = fopen(optarg, "ae");

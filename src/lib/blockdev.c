@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "blockdev.h"
 #include "diskcache.h"
@@ -79,6 +80,8 @@ struct ib_blockdev {
         pthread_cond_t cond;
 
         uint8_t *state, *failed, *attempts;
+        uint8_t *asked;                 /* with a profile recorder: a reader has asked for the block */
+        int profile_fd;                 /* the recorder, -1 for none */
         uint16_t *waiters;
         int32_t *slot_of;
         uint64_t *deadline_ms;
@@ -943,10 +946,21 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
         bd->slot_data = malloc(bd->n_slots * m->block_size);
         bd->slot_block = malloc(bd->n_slots * sizeof(int64_t));
         bd->slot_ref = calloc(bd->n_slots, 1);
+        bd->profile_fd = -1;
         if (!bd->state || !bd->failed || !bd->attempts || !bd->waiters || !bd->slot_of || !bd->deadline_ms ||
             !bd->slot_data || !bd->slot_block || !bd->slot_ref) {
                 ib_blockdev_free(bd);
                 return ib_err_set(err, -ENOMEM, 0, "out of memory for %zu cache slots", bd->n_slots);
+        }
+        if (bd->o.record_profile) {
+                bd->profile_fd = open(bd->o.record_profile, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+                if (bd->profile_fd < 0 || !(bd->asked = calloc(n, 1))) {
+                        int r = bd->profile_fd < 0 ? -errno : -ENOMEM;
+
+                        ib_err_set(err, r, 0, "cannot record the boot profile in %s: %s", bd->o.record_profile, strerror(-r));
+                        ib_blockdev_free(bd);
+                        return r;
+                }
         }
         memset(bd->slot_of, 0xff, n * sizeof(int32_t));
         for (size_t i = 0; i < bd->n_slots; i++)
@@ -997,6 +1011,31 @@ int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err) {
         return 0;
 }
 
+/*
+ * The boot profile recorder: the blocks readers ask for, in the order first
+ * asked (readahead and prefetch are not readers), one index per line --
+ * what `inetboot-sign make --profile` reads.  Called with the lock held, so
+ * lines are in order; a block is written once, so at most n_blocks lines.
+ */
+static void record_profile(struct ib_blockdev *bd, uint64_t b0, uint64_t b1) {
+        char line[24 * 16];
+        size_t len = 0;
+
+        for (uint64_t b = b0; b <= b1; b++) {
+                if (bd->asked[b])
+                        continue;
+                bd->asked[b] = 1;
+                len += (size_t)snprintf(line + len, sizeof(line) - len, "%" PRIu64 "\n", b);
+                if (len > sizeof(line) - 24) {
+                        if (write(bd->profile_fd, line, len) != (ssize_t)len)
+                                logf_(bd, "profile: cannot write %s: %m", bd->o.record_profile);
+                        len = 0;
+                }
+        }
+        if (len && write(bd->profile_fd, line, len) != (ssize_t)len)
+                logf_(bd, "profile: cannot write %s: %m", bd->o.record_profile);
+}
+
 static void wake(struct ib_blockdev *bd) {
         if (bd->multi)
                 curl_multi_wakeup(bd->multi);
@@ -1025,6 +1064,8 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
         bd->reads++;
         for (uint64_t b = b0; b <= b1; b++)
                 bd->waiters[b]++;
+        if (bd->asked)
+                record_profile(bd, b0, b1);
         for (bool first = true;; first = false) {
                 bool all = true, queued = false;
 
@@ -1163,6 +1204,9 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
         free(bd->state);
         free(bd->failed);
         free(bd->attempts);
+        free(bd->asked);
+        if (bd->profile_fd >= 0)
+                close(bd->profile_fd);
         free(bd->waiters);
         free(bd->slot_of);
         free(bd->deadline_ms);

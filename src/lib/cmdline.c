@@ -126,6 +126,16 @@ int ib_bootreq_parse(const char *cmdline, struct ib_bootreq *req, struct ib_err 
                                 r = ib_err_set(err, -EINVAL, 0, "'%s': bootxen= takes 1 or 0", w);
                         else
                                 req->bootxen = w[8] == '1';
+                } else if (strncmp(w, "inetboot.profile=", 17) == 0) {
+                        static const char *const modes[] = { "prefetch", "off", "record" };
+                        size_t k = 0;
+
+                        while (k < ELEMENTSOF(modes) && strcmp(w + 17, modes[k]) != 0)
+                                k++;
+                        if (k == ELEMENTSOF(modes))
+                                r = ib_err_set(err, -EINVAL, 0, "'%s': inetboot.profile= takes prefetch, off or record", w);
+                        else
+                                req->profile = (enum ib_profile_mode) k;
                 } else if (strncmp(w, "inetboot.tpm=", 13) == 0) {
                         static const char *const policies[] = { "auto", "required", "off" };
                         size_t k = 0;

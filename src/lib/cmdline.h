@@ -13,6 +13,10 @@
  *                         such as LABEL=IBCACHE or /dev/sdb1); "off": none,
  *                         not even a disk labelled IBCACHE that the preboot
  *                         would use by itself
+ *   inetboot.profile=MODE the booted system's use of the manifest's boot
+ *                         profile: "prefetch" (default), "off", or "record"
+ *                         (write the blocks it reads to /dev/.inetboot/profile,
+ *                         for inetboot-sign make --profile; no prefetch)
  *   inetboot.insecure     boot without a trusted signature (only if the
  *                         media's policy allows it)
  *   inetboot.tpm=POLICY   measured boot: "auto" (default: measure when the
@@ -44,6 +48,12 @@ enum ib_tpm_policy {
         IB_TPM_OFF,
 };
 
+enum ib_profile_mode {
+        IB_PROFILE_PREFETCH = 0,
+        IB_PROFILE_OFF,
+        IB_PROFILE_RECORD,
+};
+
 struct ib_bootreq {
         char **urls;            /* as given, in order: the mirrors to try */
         size_t n_urls;
@@ -52,6 +62,7 @@ struct ib_bootreq {
         char *iscript;          /* NULL: none */
         bool insecure;
         enum ib_tpm_policy tpm;
+        enum ib_profile_mode profile;
         bool seed_form;         /* the URL came from netdir= or httpfuse= */
         bool bootxen;           /* bootxen=1: prefer an entry with a hypervisor */
         char **carry;           /* console=, ip=, … to pass on to the booted kernel */

@@ -193,6 +193,51 @@ check "server back after 30 s: the read completes without error" test "$(cat "$d
 check "and returns the right bytes" cmp -s "$d/during-outage" <(dd if="$d/www/live.iso" bs=65536 skip=100 count=4 status=none)
 umount_fs "$d/m13"
 
+# --- boot profile: recorded from reads, signed into the manifest, prefetched -------------------------
+check "mount recording a boot profile" mount_fs "$d/m21" --keys "$d/keys" --record-profile "$d/profile" \
+    --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+# Blocks 30-39 in order (inetboot-httpfs reads ahead 8 more: not reads), then 100, then 5.
+dd if="$d/m21/live.iso" of=/dev/null bs=65536 skip=30 count=10 status=none
+dd if="$d/m21/live.iso" of=/dev/null bs=65536 skip=100 count=1 status=none
+dd if="$d/m21/live.iso" of=/dev/null bs=65536 skip=5 count=1 status=none
+dd if="$d/m21/live.iso" of=/dev/null bs=65536 skip=30 count=10 status=none
+umount_fs "$d/m21"
+prof=$(tr '\n' ' ' < "$d/profile")
+check "the profile lists blocks 30-39 first, in order ($prof)" bash -c "[[ '$prof' == '30 31 32 33 34 35 36 37 38 39 '* ]]"
+check "then 100 and 5, once each (the kernel may add a few blocks of its own readahead)" \
+    bash -c "[[ '$prof' =~ ^'30 31 32 33 34 35 36 37 38 39 '([0-9]+' '){0,4}'100 '([0-9]+' '){0,4}'5 '([0-9]+' '){0,4}\$ ]]"
+check "no block twice" test "$(sort "$d/profile" | uniq -d | wc -l)" = 0
+check "inetboot-httpfs' own readahead is not in it" bash -c "! grep -qx 47 '$d/profile'"
+$S -q make --key "$TEST_KEY" --block-size 64K --url "$U/live.iso" --profile "$d/profile" "$d/www/live.iso" -o "$d/www/profiled.manifest"
+n_prof=$(wc -l < "$d/profile")
+check "inetboot-sign puts it in the manifest" grep -qE '^profile 30-(39|4[0-9]) ' "$d/www/profiled.manifest"
+expect_out "inetboot-sign show counts it" "profile +$n_prof blocks to prefetch" $S show "$d/www/profiled.manifest"
+before=$(nginx_bytes_sent live.iso)
+# (no readahead of its own, so that every block fetched is the profile's)
+check "mount the profiled manifest" mount_fs "$d/m22" --keys "$d/keys" --readahead 0 "$U/profiled.manifest"
+for i in $(seq 50); do
+    [ $(( $(nginx_bytes_sent live.iso) - before )) -ge $(( (n_prof + 1) * 65536 )) ] && break
+    sleep 0.1
+done
+fetched=$(( $(nginx_bytes_sent live.iso) - before ))
+check "the profile's $n_prof blocks are fetched before anything is read ($fetched bytes)" \
+    bash -c "[ $fetched -ge $(( n_prof * 65536 )) ] && grep -qx 'bytes-read 0' '$d/m22/.inetboot-stats'"
+check "... and no more than them and the probe's block 0" test "$fetched" -le $(( (n_prof + 1) * 65536 ))
+before=$(nginx_bytes_sent live.iso)
+check "the profiled blocks read exactly" cmp -s <(dd if="$d/m22/live.iso" bs=65536 skip=30 count=10 status=none) \
+    <(dd if="$d/www/live.iso" bs=65536 skip=30 count=10 status=none)
+dd if="$d/m22/live.iso" of=/dev/null bs=65536 skip=100 count=1 status=none
+dd if="$d/m22/live.iso" of=/dev/null bs=65536 skip=5 count=1 status=none
+check "... and so do 100 and 5, all from RAM: nothing more fetched" test "$(nginx_bytes_sent live.iso)" = "$before"
+umount_fs "$d/m22"
+before=$(nginx_bytes_sent live.iso)
+check "--no-profile" mount_fs "$d/m23" --keys "$d/keys" --no-profile "$U/profiled.manifest"
+sleep 1
+check "--no-profile: only the probe's block 0 fetched" test $(( $(nginx_bytes_sent live.iso) - before )) -le 65536
+umount_fs "$d/m23"
+expect_fail "a profile file that cannot be written: a clear error" 'cannot record the boot profile in /nonexistent/p' \
+    inetboot-httpfs -f --keys "$d/keys" --record-profile /nonexistent/p "$d/www/live.iso.manifest" "$d/m23"
+
 # --- block stores: content-addressed zstd block files ----------------------------------------------
 $S -q make --key "$TEST_KEY" --block-size 64K --store "$U/store/" --blocks "$d/www/store" \
     "$d/www/live.iso" -o "$d/www/stored.manifest"

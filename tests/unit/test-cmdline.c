@@ -71,6 +71,15 @@ static void test_bootreq(void) {
         ib_bootreq_clear(&r);
         CHECK("bootreq: inetboot.tpm=maybe refused", ib_bootreq_parse("inetboot.tpm=maybe", &r, &e) == -EINVAL &&
               strstr(e.msg, "auto, required or off"));
+        CHECK("bootreq: the boot profile is prefetched by default", r.profile == IB_PROFILE_PREFETCH);
+        REQUIRE("bootreq: inetboot.profile=record", ib_bootreq_parse("inetboot.profile=record", &r, &e) == 0);
+        CHECK("bootreq: profile recorded", r.profile == IB_PROFILE_RECORD && r.n_carry == 0);
+        ib_bootreq_clear(&r);
+        REQUIRE("bootreq: inetboot.profile=off", ib_bootreq_parse("inetboot.profile=record inetboot.profile=off", &r, &e) == 0);
+        CHECK("bootreq: profile off, the last one wins", r.profile == IB_PROFILE_OFF);
+        ib_bootreq_clear(&r);
+        CHECK("bootreq: inetboot.profile=yes refused", ib_bootreq_parse("inetboot.profile=yes", &r, &e) == -EINVAL &&
+              strstr(e.msg, "prefetch, off or record"));
         REQUIRE("bootreq: seeds' bootxen=1", ib_bootreq_parse("netdir=http://h/x.iso bootxen=1", &r, &e) == 0);
         CHECK("bootreq: bootxen=1 prefers a hypervisor entry, not carried", r.bootxen && r.n_carry == 0);
         ib_bootreq_clear(&r);
