@@ -35,6 +35,7 @@ enum { B_ABSENT, B_QUEUED, B_INFLIGHT };
 struct mirror {
         char *url;
         bool store;                     /* a block store: one zstd file per block, by hash */
+        bool h2;                        /* answered over HTTP/2: requests share a connection */
         char *etag, *last_modified;     /* pinned from the first good answer */
         char *broken;                   /* permanent fault, e.g. ignores Range; NULL if usable */
         uint64_t down_until_ms;
@@ -436,7 +437,11 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
         curl_easy_setopt(rq->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(rq->easy, CURLOPT_LOW_SPEED_TIME, (long)bd->o.stall_timeout);
         curl_easy_setopt(rq->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-        curl_easy_setopt(rq->easy, CURLOPT_PIPEWAIT, 1L);
+        /*
+         * Wait for a connection that may multiplex only where one does: on an
+         * HTTP/1.1 mirror PIPEWAIT held new requests until the multi timeout.
+         */
+        curl_easy_setopt(rq->easy, CURLOPT_PIPEWAIT, bd->mirrors[mi].h2 ? 1L : 0L);
         if (bd->share)
                 curl_easy_setopt(rq->easy, CURLOPT_SHARE, bd->share);
         curl_easy_setopt(rq->easy, CURLOPT_USERAGENT, "inetboot-httpfs/1");
@@ -634,6 +639,12 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                 return;
         }
         pin_validators(mi, rq);
+        {
+                long v = 0;
+
+                curl_easy_getinfo(rq->easy, CURLINFO_HTTP_VERSION, &v);
+                mi->h2 = v == CURL_HTTP_VERSION_2_0;
+        }
         for (uint64_t b = rq->first; b < rq->first + rq->count; b++) {
                 bd->state[b] = B_ABSENT;
                 if (rq->good && rq->good[b - rq->first]) {
@@ -848,8 +859,16 @@ static void *fetch_thread(void *p) {
                 schedule(bd);
                 pthread_mutex_unlock(&bd->lock);
                 curl_multi_perform(bd->multi, &running);
-                curl_multi_poll(bd->multi, NULL, 0, 250, NULL);
-                curl_multi_perform(bd->multi, &running);
+                /*
+                 * Sleep only when no transfer ended in that call: one that did has
+                 * no socket left to wake the poll, and its readers would wait for
+                 * the timeout.  (bd->inflight is the number of handles in the
+                 * multi; only this thread changes it.)
+                 */
+                if ((unsigned)running >= bd->inflight) {
+                        curl_multi_poll(bd->multi, NULL, 0, 250, NULL);
+                        curl_multi_perform(bd->multi, &running);
+                }
                 /* The multi handle and the request list are this thread's alone: no lock needed here. */
                 while ((msg = curl_multi_info_read(bd->multi, &left))) {
                         struct request *rq = NULL;
