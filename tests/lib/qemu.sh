@@ -7,6 +7,8 @@
 #   qemu_wait_exit SECONDS          wait until the guest ends by itself (poweroff); false on timeout
 #   qemu_stop                       end the guest (by PID)
 # The guest reaches the host's 127.0.0.1 as 10.0.2.2 (user networking).
+# QEMU_NETNS=NAME runs QEMU in that network namespace (ip netns exec, which
+# execs: QEMU_PID is still QEMU's); its 127.0.0.1 is then the guest's 10.0.2.2.
 QEMU_PID= QEMU_LOG= QEMU_FIFO=
 
 qemu_start() {
@@ -22,7 +24,7 @@ qemu_start() {
     cat "$QEMU_FIFO.out" >> "$log" &
     cleanup_add "kill $! 2>/dev/null"
     exec {QEMU_IN}<>"$QEMU_FIFO.in"
-    qemu-system-x86_64 -accel tcg -nographic -no-reboot -display none -monitor none \
+    ${QEMU_NETNS:+ip netns exec "$QEMU_NETNS"} qemu-system-x86_64 -accel tcg -nographic -no-reboot -display none -monitor none \
         -serial "pipe:$QEMU_FIFO" "$@" >"$dir/qemu.stdout" 2>&1 &
     QEMU_PID=$!
     cleanup_add "qemu_stop"
@@ -59,7 +61,8 @@ qemu_stop() {
     kill "$QEMU_PID" 2>/dev/null || true
     wait "$QEMU_PID" 2>/dev/null || true
     QEMU_PID=
-    if [ -n "${QEMU_IN:-}" ]; then exec {QEMU_IN}>&- 2>/dev/null || true; fi
+    # (braces: a bare `exec {fd}>&- 2>/dev/null` would send the shell's stderr to /dev/null for good)
+    if [ -n "${QEMU_IN:-}" ]; then { exec {QEMU_IN}>&-; } 2>/dev/null || true; fi
     QEMU_IN=
     return 0
 }
