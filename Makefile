@@ -15,6 +15,9 @@
 #   make demo       build a small live ISO, sign it, serve it, boot it in QEMU through the boot media
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
 #   make bench      run the benchmarks in tests/bench/ (reports, not tests)
+#   make bench-boot the boot benchmark (root, QEMU, ../shared/wan): Debian live to login:
+#                   from a virtual CD, live-boot fetch=/httpfs=, inetboot cold/profile/warm,
+#                   over emulated WAN links; a report (docs/performance.md), not in make check
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Objects go under $(BUILD) (default build/); nothing is written into the tree.
@@ -55,7 +58,7 @@ UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench initramfs initramfs-test iso usb ipxe
+.PHONY: all deps check check-e2e unit demo fuzz install clean asan bench bench-boot initramfs initramfs-test iso usb ipxe
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -182,6 +185,11 @@ check-e2e: deps all initramfs-test
 # Benchmarks print reports (figures and ratios), never pass/fail on timings.
 bench: deps all
 	@for b in tests/bench/*; do [ -x "$$b" ] && { echo "== $$b"; BUILD=$(abspath $(BUILD)) "$$b" || exit 1; }; done
+
+# The boot benchmark: minutes per case (tests/bench-boot/debian-live says which variables
+# change it: LINKS, RUNS, CASES, RAM=1, LARGE=1).
+bench-boot: deps all initramfs-test
+	BUILD=$(abspath $(BUILD)) tests/bench-boot/debian-live
 
 demo: deps all initramfs-test
 	BUILD=$(abspath $(BUILD)) tests/demo
