@@ -29,6 +29,7 @@
 #define MAX_ATTEMPTS_PER_MIRROR 3       /* integrity failures of one block on one mirror before we give up on it */
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
+#define MAX_HASHERS 4                   /* threads verifying finished requests (at most one per CPU) */
 
 enum { B_ABSENT, B_QUEUED, B_INFLIGHT };
 
@@ -58,7 +59,7 @@ struct request {
         CURLcode result;
         uint8_t *plain;                 /* a store's block, decompressed */
         bool *good;                     /* per block: SHA-256 matches (computed outside the lock) */
-        struct request *done_next;
+        struct request *done_next;      /* in the hashers' queue */
 };
 
 struct wjob {
@@ -108,6 +109,14 @@ struct ib_blockdev {
         CURLM *multi;
         CURLSH *share;
         struct request *requests;
+        unsigned handles;               /* easy handles in the multi; the fetch thread's alone */
+        /* The hashers: finished requests queue here; a hasher verifies one outside every lock, then finishes it. */
+        pthread_mutex_t vlock;
+        pthread_cond_t vcond;
+        struct request *vq_head, *vq_tail;
+        pthread_t hashers[MAX_HASHERS];
+        unsigned n_hashers;
+        bool vstop;
         pthread_t thread;
         bool started, stop;
         uint64_t last_read_end;
@@ -241,6 +250,7 @@ static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
 }
 
 static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err);
+static void wake(struct ib_blockdev *bd);
 
 /* ---- mirrors ---------------------------------------------------------------- */
 
@@ -468,6 +478,7 @@ static int start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, ui
         bd->mirrors[mi].inflight++;
         bd->mirrors[mi].requests++;
         bd->inflight++;
+        bd->handles++;
         return 0;
 }
 
@@ -847,12 +858,55 @@ static void *writer_thread(void *p) {
         return NULL;
 }
 
+/*
+ * Finish a request: verify it (SHA-256 of every block, a store's
+ * decompression) without any lock, then act on it under bd->lock and wake
+ * its readers.  Run by the hashers, so that hashing is spread over the CPUs
+ * and the fetch thread only receives.
+ */
+static void complete_request(struct ib_blockdev *bd, struct request *rq) {
+        verify_request(bd, rq);
+        pthread_mutex_lock(&bd->lock);
+        finish_request(bd, rq, rq->result);
+        pthread_cond_broadcast(&bd->cond);
+        /* Readers have their blocks: hand the verified ones to the cache writer. */
+        for (uint64_t i = 0; bd->dc && rq->good && i < rq->count; i++)
+                if (rq->good[i])
+                        queue_write(bd, rq->first + i, request_block(bd, rq, i));
+        pthread_mutex_unlock(&bd->lock);
+        wake(bd); /* room for another request */
+        request_free(rq);
+}
+
+static void *hasher_thread(void *p) {
+        struct ib_blockdev *bd = p;
+
+        pthread_mutex_lock(&bd->vlock);
+        for (;;) {
+                struct request *rq = bd->vq_head;
+
+                if (!rq) {
+                        if (bd->vstop)
+                                break;
+                        pthread_cond_wait(&bd->vcond, &bd->vlock);
+                        continue;
+                }
+                bd->vq_head = rq->done_next;
+                if (!bd->vq_head)
+                        bd->vq_tail = NULL;
+                pthread_mutex_unlock(&bd->vlock);
+                complete_request(bd, rq);
+                pthread_mutex_lock(&bd->vlock);
+        }
+        pthread_mutex_unlock(&bd->vlock);
+        return NULL;
+}
+
 static void *fetch_thread(void *p) {
         struct ib_blockdev *bd = p;
 
         pthread_mutex_lock(&bd->lock);
         while (!bd->stop) {
-                struct request *done = NULL;
                 CURLMsg *msg;
                 int running, left;
 
@@ -862,10 +916,9 @@ static void *fetch_thread(void *p) {
                 /*
                  * Sleep only when no transfer ended in that call: one that did has
                  * no socket left to wake the poll, and its readers would wait for
-                 * the timeout.  (bd->inflight is the number of handles in the
-                 * multi; only this thread changes it.)
+                 * the timeout.
                  */
-                if ((unsigned)running >= bd->inflight) {
+                if ((unsigned)running >= bd->handles) {
                         curl_multi_poll(bd->multi, NULL, 0, 250, NULL);
                         curl_multi_perform(bd->multi, &running);
                 }
@@ -878,32 +931,23 @@ static void *fetch_thread(void *p) {
                         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&rq);
                         rq->result = msg->data.result;
                         curl_multi_remove_handle(bd->multi, msg->easy_handle);
+                        bd->handles--;
                         for (struct request **pp = &bd->requests; *pp; pp = &(*pp)->next)
                                 if (*pp == rq) {
                                         *pp = rq->next;
                                         break;
                                 }
-                        verify_request(bd, rq);
-                        rq->done_next = done;
-                        done = rq;
+                        rq->done_next = NULL;
+                        pthread_mutex_lock(&bd->vlock);
+                        if (bd->vq_tail)
+                                bd->vq_tail->done_next = rq;
+                        else
+                                bd->vq_head = rq;
+                        bd->vq_tail = rq;
+                        pthread_cond_signal(&bd->vcond);
+                        pthread_mutex_unlock(&bd->vlock);
                 }
                 pthread_mutex_lock(&bd->lock);
-                for (struct request *rq = done; rq; rq = rq->done_next)
-                        finish_request(bd, rq, rq->result);
-                if (done)
-                        pthread_cond_broadcast(&bd->cond);
-                /* Readers have their blocks: hand the verified ones to the cache writer. */
-                if (done && bd->dc)
-                        for (struct request *rq = done; rq; rq = rq->done_next)
-                                for (uint64_t i = 0; rq->good && i < rq->count; i++)
-                                        if (rq->good[i])
-                                                queue_write(bd, rq->first + i, request_block(bd, rq, i));
-                while (done) {
-                        struct request *rq = done;
-
-                        done = rq->done_next;
-                        request_free(rq);
-                }
         }
         pthread_mutex_unlock(&bd->lock);
         return NULL;
@@ -988,6 +1032,8 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
         pthread_cond_init(&bd->cond, NULL);
         pthread_mutex_init(&bd->wlock, NULL);
         pthread_cond_init(&bd->wcond, NULL);
+        pthread_mutex_init(&bd->vlock, NULL);
+        pthread_cond_init(&bd->vcond, NULL);
         if (bd->o.cache_dir && ib_diskcache_open(bd->o.cache_dir, bd->o.cache_max, &bd->dc, err) < 0) {
                 int r = err ? err->code : -EIO;
 
@@ -1022,6 +1068,17 @@ int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err) {
                 if (r != 0)
                         return ib_err_set(err, -r, 0, "cannot start the cache writer: %s", strerror(r));
                 bd->writer_started = true;
+        }
+        {
+                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+                unsigned want = cpus < 1 ? 1 : cpus > MAX_HASHERS ? MAX_HASHERS : (unsigned)cpus;
+
+                for (; bd->n_hashers < want; bd->n_hashers++)
+                        if ((r = pthread_create(&bd->hashers[bd->n_hashers], NULL, hasher_thread, bd)) != 0) {
+                                if (bd->n_hashers)
+                                        break;
+                                return ib_err_set(err, -r, 0, "cannot start a hasher thread: %s", strerror(r));
+                        }
         }
         r = pthread_create(&bd->thread, NULL, fetch_thread, bd);
         if (r != 0)
@@ -1191,6 +1248,15 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
                 pthread_mutex_unlock(&bd->lock);
                 wake(bd);
                 pthread_join(bd->thread, NULL);
+        }
+        if (bd->n_hashers) {
+                /* The hashers finish what is queued (it may feed the cache writer), then end. */
+                pthread_mutex_lock(&bd->vlock);
+                bd->vstop = true;
+                pthread_cond_broadcast(&bd->vcond);
+                pthread_mutex_unlock(&bd->vlock);
+                for (unsigned i = 0; i < bd->n_hashers; i++)
+                        pthread_join(bd->hashers[i], NULL);
         }
         if (bd->writer_started) {
                 pthread_mutex_lock(&bd->wlock);

@@ -54,6 +54,10 @@ check "the bytes read are the image's" cmp -s "$d/piece" <(dd if="$d/www/live.is
 check "the whole image reads back exactly" cmp -s "$d/m1/live.iso" "$d/www/live.iso"
 total=$(nginx_bytes_sent live.iso)
 check "no block fetched twice in a whole read ($total bytes for $size)" test "$total" -le $((size + 65536 * 2))
+if [ "$(id -u)" = 0 ]; then
+    check "the kernel reads ahead 1 MiB on the mount (its bdi)" \
+        test "$(cat "/sys/class/bdi/$(mountpoint -d "$d/m1")/read_ahead_kb")" = 1024
+fi
 expect_out "statistics file under the mount" "bytes-read [0-9]+" cat "$d/m1/.inetboot-stats"
 expect_out "statistics name the mirror" "mirror $U/live.iso bytes=[0-9]+" cat "$d/m1/.inetboot-stats"
 kill -USR1 $FS_PID; sleep 0.5
@@ -194,9 +198,10 @@ check "and returns the right bytes" cmp -s "$d/during-outage" <(dd if="$d/www/li
 umount_fs "$d/m13"
 
 # --- boot profile: recorded from reads, signed into the manifest, prefetched -------------------------
-check "mount recording a boot profile" mount_fs "$d/m21" --keys "$d/keys" --record-profile "$d/profile" \
+check "mount recording a boot profile" mount_fs "$d/m21" --keys "$d/keys" --record-profile "$d/profile" --kernel-readahead 0 \
     --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
 # Blocks 30-39 in order (inetboot-httpfs reads ahead 8 more: not reads), then 100, then 5.
+# (--kernel-readahead 0: the kernel's own 128 KiB window, which adds at most a few blocks)
 dd if="$d/m21/live.iso" of=/dev/null bs=65536 skip=30 count=10 status=none
 dd if="$d/m21/live.iso" of=/dev/null bs=65536 skip=100 count=1 status=none
 dd if="$d/m21/live.iso" of=/dev/null bs=65536 skip=5 count=1 status=none
@@ -213,8 +218,8 @@ n_prof=$(wc -l < "$d/profile")
 check "inetboot-sign puts it in the manifest" grep -qE '^profile 30-(39|4[0-9]) ' "$d/www/profiled.manifest"
 expect_out "inetboot-sign show counts it" "profile +$n_prof blocks to prefetch" $S show "$d/www/profiled.manifest"
 before=$(nginx_bytes_sent live.iso)
-# (no readahead of its own, so that every block fetched is the profile's)
-check "mount the profiled manifest" mount_fs "$d/m22" --keys "$d/keys" --readahead 0 "$U/profiled.manifest"
+# (no readahead, its own or the kernel's beyond 128 KiB, so that every block fetched is the profile's)
+check "mount the profiled manifest" mount_fs "$d/m22" --keys "$d/keys" --readahead 0 --kernel-readahead 0 "$U/profiled.manifest"
 for i in $(seq 50); do
     [ $(( $(nginx_bytes_sent live.iso) - before )) -ge $(( (n_prof + 1) * 65536 )) ] && break
     sleep 0.1
