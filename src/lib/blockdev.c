@@ -30,6 +30,7 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
 #define MAX_HASHERS 4                   /* threads verifying finished requests (at most one per CPU) */
+#define MAX_DISK_JOBS 8                 /* disk-cache reads handed to the hashers at once */
 
 enum { B_ABSENT, B_QUEUED, B_INFLIGHT };
 
@@ -60,6 +61,7 @@ struct request {
         uint8_t *plain;                 /* a store's block, decompressed */
         bool *good;                     /* per block: SHA-256 matches (computed outside the lock) */
         struct request *done_next;      /* in the hashers' queue */
+        bool disk;                      /* not HTTP: read block @first from the disk cache */
 };
 
 struct wjob {
@@ -115,7 +117,7 @@ struct ib_blockdev {
         pthread_cond_t vcond;
         struct request *vq_head, *vq_tail;
         pthread_t hashers[MAX_HASHERS];
-        unsigned n_hashers;
+        unsigned n_hashers, disk_jobs;  /* disk_jobs: disk-cache reads queued or running (bd->lock) */
         bool vstop;
         pthread_t thread;
         bool started, stop;
@@ -224,21 +226,15 @@ static void cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data
 
 /* ---- persistent cache (diskcache.c) -------------------------------------------- */
 
-/* 1 and @buf filled on a verified hit, else 0.  A corrupt entry was dropped by the cache. */
+/*
+ * 1 and @buf filled on a verified hit, 0 on a miss, -EBADMSG when the entry
+ * was corrupt (the cache dropped it).  Called by a hasher without bd->lock.
+ */
 static int disk_get(struct ib_blockdev *bd, uint64_t b, uint8_t *buf) {
-        int r;
-
-        if (!bd->dc)
-                return 0;
-        r = ib_diskcache_get(bd->dc, bd->m->blocks[b], buf, ib_manifest_block_len(bd->m, b));
-        if (r == -EBADMSG) {
-                bd->verify_failures++;
-                logf_(bd, "cache: the entry of block %" PRIu64 " is corrupt; dropped, fetching again", b);
-        }
-        return r > 0;
+        return ib_diskcache_get(bd->dc, bd->m->blocks[b], buf, ib_manifest_block_len(bd->m, b));
 }
 
-/* Called by the fetch thread without bd->lock: the cache has its own. */
+/* Called by the cache writer without bd->lock: the cache has its own. */
 static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
         int r;
 
@@ -251,6 +247,7 @@ static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
 
 static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err);
 static void wake(struct ib_blockdev *bd);
+static int queue_disk_job(struct ib_blockdev *bd, uint64_t b);
 
 /* ---- mirrors ---------------------------------------------------------------- */
 
@@ -708,18 +705,14 @@ static void schedule(struct ib_blockdev *bd) {
                                 bd->state[b] = B_ABSENT;
                         continue;
                 }
+                /* In the disk cache: a hasher reads and verifies it (a miss comes back here). */
                 if (bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[b])) {
-                        uint8_t *tmp = malloc(bd->m->block_size);
-
-                        if (tmp && disk_get(bd, b, tmp)) {
-                                bd->disk_hits++;
-                                bd->state[b] = B_ABSENT;
-                                cache_insert(bd, b, tmp);
-                                free(tmp);
-                                pthread_cond_broadcast(&bd->cond);
-                                continue;
+                        if (bd->disk_jobs >= MAX_DISK_JOBS) {
+                                queue_push(q, b, true);
+                                return;
                         }
-                        free(tmp);
+                        if (queue_disk_job(bd, b) == 0)
+                                continue;
                 }
                 mi = pick_mirror(bd, b, now, &usable);
                 if (!usable) {
@@ -858,6 +851,60 @@ static void *writer_thread(void *p) {
         return NULL;
 }
 
+static void push_done(struct ib_blockdev *bd, struct request *rq) {
+        rq->done_next = NULL;
+        pthread_mutex_lock(&bd->vlock);
+        if (bd->vq_tail)
+                bd->vq_tail->done_next = rq;
+        else
+                bd->vq_head = rq;
+        bd->vq_tail = rq;
+        pthread_cond_signal(&bd->vcond);
+        pthread_mutex_unlock(&bd->vlock);
+}
+
+/* Hand a block the disk cache has to the hashers; called by schedule() with bd->lock held. */
+static int queue_disk_job(struct ib_blockdev *bd, uint64_t b) {
+        struct request *rq = calloc(1, sizeof(*rq));
+
+        if (!rq || !(rq->buf = malloc(ib_manifest_block_len(bd->m, b)))) {
+                free(rq);
+                return -ENOMEM;
+        }
+        rq->disk = true;
+        rq->first = b;
+        rq->count = 1;
+        bd->state[b] = B_INFLIGHT;
+        bd->disk_jobs++;
+        push_done(bd, rq);
+        return 0;
+}
+
+/* A disk-cache read, by a hasher: the file is read and re-verified outside bd->lock. */
+static void complete_disk_job(struct ib_blockdev *bd, struct request *rq) {
+        uint64_t b = rq->first;
+        int r = disk_get(bd, b, rq->buf);
+
+        pthread_mutex_lock(&bd->lock);
+        bd->disk_jobs--;
+        bd->state[b] = B_ABSENT;
+        if (r > 0) {
+                bd->disk_hits++;
+                cache_insert(bd, b, rq->buf);
+        } else {
+                if (r == -EBADMSG) {
+                        bd->verify_failures++;
+                        logf_(bd, "cache: the entry of block %" PRIu64 " is corrupt; dropped, fetching again", b);
+                }
+                /* Gone or corrupt: from a mirror, then (no longer in the cache, so no loop). */
+                want_block(bd, b, bd->waiters[b] > 0);
+        }
+        pthread_cond_broadcast(&bd->cond);
+        pthread_mutex_unlock(&bd->lock);
+        wake(bd);
+        request_free(rq);
+}
+
 /*
  * Finish a request: verify it (SHA-256 of every block, a store's
  * decompression) without any lock, then act on it under bd->lock and wake
@@ -865,6 +912,10 @@ static void *writer_thread(void *p) {
  * and the fetch thread only receives.
  */
 static void complete_request(struct ib_blockdev *bd, struct request *rq) {
+        if (rq->disk) {
+                complete_disk_job(bd, rq);
+                return;
+        }
         verify_request(bd, rq);
         pthread_mutex_lock(&bd->lock);
         finish_request(bd, rq, rq->result);
@@ -937,15 +988,7 @@ static void *fetch_thread(void *p) {
                                         *pp = rq->next;
                                         break;
                                 }
-                        rq->done_next = NULL;
-                        pthread_mutex_lock(&bd->vlock);
-                        if (bd->vq_tail)
-                                bd->vq_tail->done_next = rq;
-                        else
-                                bd->vq_head = rq;
-                        bd->vq_tail = rq;
-                        pthread_cond_signal(&bd->vcond);
-                        pthread_mutex_unlock(&bd->vlock);
+                        push_done(bd, rq);
                 }
                 pthread_mutex_lock(&bd->lock);
         }
