@@ -86,6 +86,7 @@ struct ib_blockdev {
         uint8_t *state, *failed, *attempts;
         uint8_t *asked;                 /* with a profile recorder: a reader has asked for the block */
         int profile_fd;                 /* the recorder, -1 for none */
+        uint8_t *from_disk;             /* per block: its copy in RAM came from the disk cache, not a mirror */
         uint16_t *waiters;
         int32_t *slot_of;
         uint64_t *deadline_ms;
@@ -659,6 +660,7 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                         const uint8_t *data = request_block(bd, rq, b - rq->first);
 
                         cache_insert(bd, b, data);
+                        bd->from_disk[b] = 0;
                         bd->attempts[b] = 0;
                         good++;
                         continue;
@@ -891,6 +893,7 @@ static void complete_disk_job(struct ib_blockdev *bd, struct request *rq) {
         if (r > 0) {
                 bd->disk_hits++;
                 cache_insert(bd, b, rq->buf);
+                bd->from_disk[b] = 1;
         } else {
                 if (r == -EBADMSG) {
                         bd->verify_failures++;
@@ -1046,6 +1049,7 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
         bd->state = calloc(n, 1);
         bd->failed = calloc(n, 1);
         bd->attempts = calloc(n, 1);
+        bd->from_disk = calloc(n, 1);
         bd->waiters = calloc(n, sizeof(uint16_t));
         bd->slot_of = malloc(n * sizeof(int32_t));
         bd->deadline_ms = calloc(n, sizeof(uint64_t));
@@ -1053,7 +1057,7 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
         bd->slot_block = malloc(bd->n_slots * sizeof(int64_t));
         bd->slot_ref = calloc(bd->n_slots, 1);
         bd->profile_fd = -1;
-        if (!bd->state || !bd->failed || !bd->attempts || !bd->waiters || !bd->slot_of || !bd->deadline_ms ||
+        if (!bd->state || !bd->failed || !bd->attempts || !bd->from_disk || !bd->waiters || !bd->slot_of || !bd->deadline_ms ||
             !bd->slot_data || !bd->slot_block || !bd->slot_ref) {
                 ib_blockdev_free(bd);
                 return ib_err_set(err, -ENOMEM, 0, "out of memory for %zu cache slots", bd->n_slots);
@@ -1160,10 +1164,37 @@ static void wake(struct ib_blockdev *bd) {
                 curl_multi_wakeup(bd->multi);
 }
 
+/*
+ * Whether a read of blocks b0..b1 reads where the network has to serve:
+ * some block comes, or came, from a mirror.  A reader served wholly from the
+ * disk cache is on ground a previous run read (and cached) already.
+ */
+static bool reads_from_network(struct ib_blockdev *bd, uint64_t b0, uint64_t b1) {
+        if (!bd->dc)
+                return true;
+        for (uint64_t b = b0; b <= b1; b++)
+                if (bd->slot_of[b] >= 0 ? !bd->from_disk[b] : !ib_diskcache_has(bd->dc, bd->m->blocks[b]))
+                        return true;
+        return false;
+}
+
+/*
+ * Readahead after block b1: a guess.  Where the reader is served from the
+ * disk cache the guess reaches only as far as the cache does: a block the
+ * previous runs did not read is fetched when a reader asks for it, not
+ * before (a warm cache costs the network nothing a reader did not need).
+ * Called with bd->lock held.
+ */
+static void read_ahead(struct ib_blockdev *bd, uint64_t b1, bool network) {
+        for (uint64_t b = b1 + 1; b <= b1 + bd->o.readahead && b < bd->m->n_blocks; b++)
+                if (network || ib_diskcache_has(bd->dc, bd->m->blocks[b]))
+                        want_block(bd, b, false);
+}
+
 ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_t off) {
         const struct ib_manifest *m = bd->m;
         uint64_t b0, b1, t0 = ib_now_ms();
-        bool sequential;
+        bool sequential, network;
         ssize_t ret = 0;
 
         if (off >= m->size || len == 0)
@@ -1180,6 +1211,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
          */
         sequential = off > 0 && (off == bd->last_read_end ||
                                  (b0 > 0 && (bd->slot_of[b0 - 1] >= 0 || bd->state[b0 - 1] == B_INFLIGHT)));
+        network = sequential && reads_from_network(bd, b0, b1);
         bd->reads++;
         for (uint64_t b = b0; b <= b1; b++)
                 bd->waiters[b]++;
@@ -1220,8 +1252,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                 }
                 /* Sequential reading: fetch ahead while this read waits. */
                 if (first && sequential)
-                        for (uint64_t b = b1 + 1; b <= b1 + bd->o.readahead && b < m->n_blocks; b++)
-                                want_block(bd, b, false);
+                        read_ahead(bd, b1, network);
                 if (queued || first)
                         wake(bd);
                 pthread_cond_wait(&bd->cond, &bd->lock);
@@ -1240,8 +1271,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                         bd->latency_us_max = us;
                 /* Keep the readahead window ahead of a sequential reader even on cache hits. */
                 if (sequential)
-                        for (uint64_t b = b1 + 1; b <= b1 + bd->o.readahead && b < m->n_blocks; b++)
-                                want_block(bd, b, false);
+                        read_ahead(bd, b1, network);
         }
         pthread_mutex_unlock(&bd->lock);
         wake(bd);
@@ -1335,6 +1365,7 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
         free(bd->asked);
         if (bd->profile_fd >= 0)
                 close(bd->profile_fd);
+        free(bd->from_disk);
         free(bd->waiters);
         free(bd->slot_of);
         free(bd->deadline_ms);

@@ -329,6 +329,30 @@ out=$(python3 "$IB_SRCDIR/tests/lib/randread.py" "$d/m14/big.iso" "$d/www/big.is
 check "reads above 4 GiB are exact ($out)" bash -c "[[ '$out' == exact=60* ]]"
 umount_fs "$d/m14"
 
+# --- a warm cache: readahead goes no further than the cache does -----------------------------------------
+# (iflag=direct: no page cache, so no readahead of the kernel's; the daemon sees exactly these reads)
+ranges_with() {  # ranges_with FROM-LINE BLOCK: the requests of live.iso after FROM-LINE that hold BLOCK (64 KiB)
+    awk -v from="$1" -v o=$(($2 * 65536)) 'NR > from && $2 == "/live.iso" && split($5, r, /[=-]/) == 3 && r[2] + 0 <= o && o <= r[3] + 0' \
+        "$NGINX_ACCESS_LOG" | wc -l
+}
+check "fill a cache with blocks 100-109 (no readahead)" mount_fs "$d/m30" --keys "$d/keys" --cache "$d/cache-ra" --readahead 0 \
+    --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+dd if="$d/m30/live.iso" of=/dev/null bs=65536 skip=100 count=10 iflag=direct status=none
+umount_fs "$d/m30"
+check "mount again with that cache and readahead (8 blocks)" mount_fs "$d/m31" --keys "$d/keys" --cache "$d/cache-ra" \
+    --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+check "a sequential read of what the cache holds is exact" \
+    cmp -s <(dd if="$d/m31/live.iso" bs=65536 skip=100 count=10 iflag=direct status=none) <(dd if="$d/www/live.iso" bs=65536 skip=100 count=10 status=none)
+sleep 0.5
+check "... and fetched nothing: readahead stopped where the cache does ($(awk -v from="$before" 'NR > from' "$NGINX_ACCESS_LOG" | wc -l) requests)" \
+    test "$(awk -v from="$before" 'NR > from' "$NGINX_ACCESS_LOG" | wc -l)" = 0
+dd if="$d/m31/live.iso" of=/dev/null bs=65536 skip=110 count=1 iflag=direct status=none
+for i in $(seq 50); do [ "$(ranges_with "$before" 118)" -gt 0 ] && break; sleep 0.1; done
+check "read on past the cache: block 110 is fetched and readahead goes on over the network (118: $(ranges_with "$before" 118) requests)" \
+    test "$(ranges_with "$before" 110)" -gt 0 -a "$(ranges_with "$before" 118)" -gt 0
+umount_fs "$d/m31"
+
 # --- help, man page ------------------------------------------------------------------------------------
 expect_out "--help" 'Usage: inetboot-httpfs \[OPTIONS\] MANIFEST MOUNTPOINT' inetboot-httpfs --help
 expect_fail "missing arguments: usage error" 'expected MANIFEST and MOUNTPOINT' inetboot-httpfs
