@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -46,8 +48,10 @@ static struct {
         char *image_path;               /* "/<name>" */
         bool foreground, prefetch_profile;
         FILE *log_file;
-        pthread_t sig_thread;
-} g = { .prefetch_profile = true };
+        pthread_t sig_thread, ra_thread;
+        const char *mountpoint;
+        unsigned kernel_readahead_kb;   /* the mount's page-cache readahead; 0: the kernel's default */
+} g = { .prefetch_profile = true, .kernel_readahead_kb = 1024 };
 
 /* ---- logging: stderr in the foreground, else the log file or syslog ---------------- */
 
@@ -189,6 +193,35 @@ static void *signal_thread(void *p) {
         return NULL;
 }
 
+/*
+ * The kernel reads ahead 128 KiB on a FUSE mount, in 128 KiB requests.  With
+ * a larger window its requests grow to 1 MiB (libfuse's max_pages): an
+ * eighth of the round trips through /dev/fuse for a sequential read.  The
+ * window is the mount's bdi (/sys/class/bdi/MAJ:MIN, root only), and the
+ * kernel sets it while it processes the INIT reply; so wait for the mount to
+ * answer, then set it.
+ */
+static void *readahead_thread(void *p) {
+        char path[96], val[24];
+        struct stat st;
+        int fd;
+
+        if (!g.mountpoint || stat(g.mountpoint, &st) < 0)
+                return NULL;
+        snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
+        snprintf(val, sizeof(val), "%u\n", g.kernel_readahead_kb);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, val, strlen(val)) < 0) {
+                char msg[192];
+
+                snprintf(msg, sizeof(msg), "note: cannot set the kernel's readahead for the mount (%s: %m); sequential reads are slower", path);
+                log_line(NULL, msg);
+        }
+        if (fd >= 0)
+                close(fd);
+        return NULL;
+}
+
 /* Runs in the daemon (after the fork): threads start here. */
 static sigset_t usr1_set;
 
@@ -206,6 +239,8 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
         }
         if (g.prefetch_profile && g.m->n_profile)
                 ib_blockdev_prefetch(g.bd, g.m->profile, g.m->n_profile);
+        if (g.kernel_readahead_kb && geteuid() == 0 && pthread_create(&g.ra_thread, NULL, readahead_thread, NULL) == 0)
+                pthread_detach(g.ra_thread);
         return NULL;
 }
 
@@ -241,6 +276,8 @@ static void usage(FILE *f) {
                 "      --ram-cache MiB   RAM cache size (default 64)\n"
                 "  -j, --parallel N      requests in flight per mirror (default 4)\n"
                 "      --readahead N     blocks to read ahead on sequential access (default 8, 0 = off)\n"
+                "      --kernel-readahead KiB  the kernel's readahead on the mount, as root (default\n"
+                "                        1024; 0 = the kernel's own, 128)\n"
                 "      --timeout S       seconds a read waits for a mirror before EIO (default 120)\n"
                 "      --no-profile      do not prefetch the manifest's boot profile\n"
                 "      --record-profile FILE  write the blocks read, in the order first asked for,\n"
@@ -268,7 +305,7 @@ static void become_root_daemon(char **argv) {
 }
 
 int main(int argc, char **argv) {
-        enum { O_STORE = 301, O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_RECORD, O_CA, O_LOG, O_ROOT };
+        enum { O_STORE = 301, O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_RECORD, O_KERNEL_RA, O_CA, O_LOG, O_ROOT };
         static const struct option options[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "sig", required_argument, NULL, O_SIG },
@@ -281,6 +318,7 @@ int main(int argc, char **argv) {
                 { "cache-size", required_argument, NULL, O_CACHE_SIZE },
                 { "parallel", required_argument, NULL, 'j' },
                 { "readahead", required_argument, NULL, O_READAHEAD },
+                { "kernel-readahead", required_argument, NULL, O_KERNEL_RA },
                 { "timeout", required_argument, NULL, O_TIMEOUT },
                 { "no-profile", no_argument, NULL, O_NO_PROFILE },
                 { "record-profile", required_argument, NULL, O_RECORD },
@@ -331,8 +369,9 @@ int main(int argc, char **argv) {
                 case O_RAM:
                 case 'j':
                 case O_READAHEAD:
+                case O_KERNEL_RA:
                 case O_TIMEOUT:
-                        if (ib_parse_u64(optarg, strlen(optarg), &v) < 0 || v > 1000000 || (v == 0 && c != O_READAHEAD)) {
+                        if (ib_parse_u64(optarg, strlen(optarg), &v) < 0 || v > 1000000 || (v == 0 && c != O_READAHEAD && c != O_KERNEL_RA)) {
                                 fprintf(stderr, "%s: bad number '%s'\nTry '%s --help'.\n", prog, optarg, prog);
                                 return 2;
                         }
@@ -343,7 +382,9 @@ int main(int argc, char **argv) {
                         else if (c == O_READAHEAD) {
                                 bo.readahead = (unsigned)v;
                                 bo.no_readahead = v == 0;
-                        } else
+                        } else if (c == O_KERNEL_RA)
+                                g.kernel_readahead_kb = (unsigned)v;
+                        else
                                 bo.deadline = (unsigned)v;
                         break;
                 case O_NO_PROFILE: g.prefetch_profile = false; break;
@@ -380,6 +421,7 @@ int main(int argc, char **argv) {
         }
         manifest_src = argv[optind];
         mountpoint = argv[optind + 1];
+        g.mountpoint = realpath(mountpoint, NULL); /* the daemon runs in / */
         /*
          * Request buffers (up to max_run blocks) are allocated and freed all the
          * time; above glibc's mmap threshold each one would be fresh pages, every
@@ -500,6 +542,7 @@ out:
         ib_manifest_free(g.m);
         fuse_opt_free_args(&args);
         free(g.image_path);
+        free((char *)g.mountpoint);
         free(fuse_opts);
         free(text);
         free(sig);

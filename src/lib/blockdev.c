@@ -29,6 +29,8 @@
 #define MAX_ATTEMPTS_PER_MIRROR 3       /* integrity failures of one block on one mirror before we give up on it */
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
+#define MAX_HASHERS 4                   /* threads verifying finished requests (at most one per CPU) */
+#define MAX_DISK_JOBS 8                 /* disk-cache reads handed to the hashers at once */
 
 enum { B_ABSENT, B_QUEUED, B_INFLIGHT };
 
@@ -58,7 +60,8 @@ struct request {
         CURLcode result;
         uint8_t *plain;                 /* a store's block, decompressed */
         bool *good;                     /* per block: SHA-256 matches (computed outside the lock) */
-        struct request *done_next;
+        struct request *done_next;      /* in the hashers' queue */
+        bool disk;                      /* not HTTP: read block @first from the disk cache */
 };
 
 struct wjob {
@@ -83,6 +86,7 @@ struct ib_blockdev {
         uint8_t *state, *failed, *attempts;
         uint8_t *asked;                 /* with a profile recorder: a reader has asked for the block */
         int profile_fd;                 /* the recorder, -1 for none */
+        uint8_t *from_disk;             /* per block: its copy in RAM came from the disk cache, not a mirror */
         uint16_t *waiters;
         int32_t *slot_of;
         uint64_t *deadline_ms;
@@ -108,6 +112,14 @@ struct ib_blockdev {
         CURLM *multi;
         CURLSH *share;
         struct request *requests;
+        unsigned handles;               /* easy handles in the multi; the fetch thread's alone */
+        /* The hashers: finished requests queue here; a hasher verifies one outside every lock, then finishes it. */
+        pthread_mutex_t vlock;
+        pthread_cond_t vcond;
+        struct request *vq_head, *vq_tail;
+        pthread_t hashers[MAX_HASHERS];
+        unsigned n_hashers, disk_jobs;  /* disk_jobs: disk-cache reads queued or running (bd->lock) */
+        bool vstop;
         pthread_t thread;
         bool started, stop;
         uint64_t last_read_end;
@@ -215,21 +227,15 @@ static void cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data
 
 /* ---- persistent cache (diskcache.c) -------------------------------------------- */
 
-/* 1 and @buf filled on a verified hit, else 0.  A corrupt entry was dropped by the cache. */
+/*
+ * 1 and @buf filled on a verified hit, 0 on a miss, -EBADMSG when the entry
+ * was corrupt (the cache dropped it).  Called by a hasher without bd->lock.
+ */
 static int disk_get(struct ib_blockdev *bd, uint64_t b, uint8_t *buf) {
-        int r;
-
-        if (!bd->dc)
-                return 0;
-        r = ib_diskcache_get(bd->dc, bd->m->blocks[b], buf, ib_manifest_block_len(bd->m, b));
-        if (r == -EBADMSG) {
-                bd->verify_failures++;
-                logf_(bd, "cache: the entry of block %" PRIu64 " is corrupt; dropped, fetching again", b);
-        }
-        return r > 0;
+        return ib_diskcache_get(bd->dc, bd->m->blocks[b], buf, ib_manifest_block_len(bd->m, b));
 }
 
-/* Called by the fetch thread without bd->lock: the cache has its own. */
+/* Called by the cache writer without bd->lock: the cache has its own. */
 static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
         int r;
 
@@ -241,6 +247,8 @@ static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
 }
 
 static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err);
+static void wake(struct ib_blockdev *bd);
+static int queue_disk_job(struct ib_blockdev *bd, uint64_t b);
 
 /* ---- mirrors ---------------------------------------------------------------- */
 
@@ -468,6 +476,7 @@ static int start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, ui
         bd->mirrors[mi].inflight++;
         bd->mirrors[mi].requests++;
         bd->inflight++;
+        bd->handles++;
         return 0;
 }
 
@@ -651,6 +660,7 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                         const uint8_t *data = request_block(bd, rq, b - rq->first);
 
                         cache_insert(bd, b, data);
+                        bd->from_disk[b] = 0;
                         bd->attempts[b] = 0;
                         good++;
                         continue;
@@ -697,18 +707,14 @@ static void schedule(struct ib_blockdev *bd) {
                                 bd->state[b] = B_ABSENT;
                         continue;
                 }
+                /* In the disk cache: a hasher reads and verifies it (a miss comes back here). */
                 if (bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[b])) {
-                        uint8_t *tmp = malloc(bd->m->block_size);
-
-                        if (tmp && disk_get(bd, b, tmp)) {
-                                bd->disk_hits++;
-                                bd->state[b] = B_ABSENT;
-                                cache_insert(bd, b, tmp);
-                                free(tmp);
-                                pthread_cond_broadcast(&bd->cond);
-                                continue;
+                        if (bd->disk_jobs >= MAX_DISK_JOBS) {
+                                queue_push(q, b, true);
+                                return;
                         }
-                        free(tmp);
+                        if (queue_disk_job(bd, b) == 0)
+                                continue;
                 }
                 mi = pick_mirror(bd, b, now, &usable);
                 if (!usable) {
@@ -847,12 +853,114 @@ static void *writer_thread(void *p) {
         return NULL;
 }
 
+static void push_done(struct ib_blockdev *bd, struct request *rq) {
+        rq->done_next = NULL;
+        pthread_mutex_lock(&bd->vlock);
+        if (bd->vq_tail)
+                bd->vq_tail->done_next = rq;
+        else
+                bd->vq_head = rq;
+        bd->vq_tail = rq;
+        pthread_cond_signal(&bd->vcond);
+        pthread_mutex_unlock(&bd->vlock);
+}
+
+/* Hand a block the disk cache has to the hashers; called by schedule() with bd->lock held. */
+static int queue_disk_job(struct ib_blockdev *bd, uint64_t b) {
+        struct request *rq = calloc(1, sizeof(*rq));
+
+        if (!rq || !(rq->buf = malloc(ib_manifest_block_len(bd->m, b)))) {
+                free(rq);
+                return -ENOMEM;
+        }
+        rq->disk = true;
+        rq->first = b;
+        rq->count = 1;
+        bd->state[b] = B_INFLIGHT;
+        bd->disk_jobs++;
+        push_done(bd, rq);
+        return 0;
+}
+
+/* A disk-cache read, by a hasher: the file is read and re-verified outside bd->lock. */
+static void complete_disk_job(struct ib_blockdev *bd, struct request *rq) {
+        uint64_t b = rq->first;
+        int r = disk_get(bd, b, rq->buf);
+
+        pthread_mutex_lock(&bd->lock);
+        bd->disk_jobs--;
+        bd->state[b] = B_ABSENT;
+        if (r > 0) {
+                bd->disk_hits++;
+                cache_insert(bd, b, rq->buf);
+                bd->from_disk[b] = 1;
+        } else {
+                if (r == -EBADMSG) {
+                        bd->verify_failures++;
+                        logf_(bd, "cache: the entry of block %" PRIu64 " is corrupt; dropped, fetching again", b);
+                }
+                /* Gone or corrupt: from a mirror, then (no longer in the cache, so no loop). */
+                want_block(bd, b, bd->waiters[b] > 0);
+        }
+        pthread_cond_broadcast(&bd->cond);
+        pthread_mutex_unlock(&bd->lock);
+        wake(bd);
+        request_free(rq);
+}
+
+/*
+ * Finish a request: verify it (SHA-256 of every block, a store's
+ * decompression) without any lock, then act on it under bd->lock and wake
+ * its readers.  Run by the hashers, so that hashing is spread over the CPUs
+ * and the fetch thread only receives.
+ */
+static void complete_request(struct ib_blockdev *bd, struct request *rq) {
+        if (rq->disk) {
+                complete_disk_job(bd, rq);
+                return;
+        }
+        verify_request(bd, rq);
+        pthread_mutex_lock(&bd->lock);
+        finish_request(bd, rq, rq->result);
+        pthread_cond_broadcast(&bd->cond);
+        /* Readers have their blocks: hand the verified ones to the cache writer. */
+        for (uint64_t i = 0; bd->dc && rq->good && i < rq->count; i++)
+                if (rq->good[i])
+                        queue_write(bd, rq->first + i, request_block(bd, rq, i));
+        pthread_mutex_unlock(&bd->lock);
+        wake(bd); /* room for another request */
+        request_free(rq);
+}
+
+static void *hasher_thread(void *p) {
+        struct ib_blockdev *bd = p;
+
+        pthread_mutex_lock(&bd->vlock);
+        for (;;) {
+                struct request *rq = bd->vq_head;
+
+                if (!rq) {
+                        if (bd->vstop)
+                                break;
+                        pthread_cond_wait(&bd->vcond, &bd->vlock);
+                        continue;
+                }
+                bd->vq_head = rq->done_next;
+                if (!bd->vq_head)
+                        bd->vq_tail = NULL;
+                pthread_mutex_unlock(&bd->vlock);
+                complete_request(bd, rq);
+                pthread_mutex_lock(&bd->vlock);
+        }
+        pthread_mutex_unlock(&bd->vlock);
+        return NULL;
+}
+
 static void *fetch_thread(void *p) {
         struct ib_blockdev *bd = p;
 
         pthread_mutex_lock(&bd->lock);
         while (!bd->stop) {
-                struct request *done = NULL;
                 CURLMsg *msg;
                 int running, left;
 
@@ -862,10 +970,9 @@ static void *fetch_thread(void *p) {
                 /*
                  * Sleep only when no transfer ended in that call: one that did has
                  * no socket left to wake the poll, and its readers would wait for
-                 * the timeout.  (bd->inflight is the number of handles in the
-                 * multi; only this thread changes it.)
+                 * the timeout.
                  */
-                if ((unsigned)running >= bd->inflight) {
+                if ((unsigned)running >= bd->handles) {
                         curl_multi_poll(bd->multi, NULL, 0, 250, NULL);
                         curl_multi_perform(bd->multi, &running);
                 }
@@ -878,32 +985,15 @@ static void *fetch_thread(void *p) {
                         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&rq);
                         rq->result = msg->data.result;
                         curl_multi_remove_handle(bd->multi, msg->easy_handle);
+                        bd->handles--;
                         for (struct request **pp = &bd->requests; *pp; pp = &(*pp)->next)
                                 if (*pp == rq) {
                                         *pp = rq->next;
                                         break;
                                 }
-                        verify_request(bd, rq);
-                        rq->done_next = done;
-                        done = rq;
+                        push_done(bd, rq);
                 }
                 pthread_mutex_lock(&bd->lock);
-                for (struct request *rq = done; rq; rq = rq->done_next)
-                        finish_request(bd, rq, rq->result);
-                if (done)
-                        pthread_cond_broadcast(&bd->cond);
-                /* Readers have their blocks: hand the verified ones to the cache writer. */
-                if (done && bd->dc)
-                        for (struct request *rq = done; rq; rq = rq->done_next)
-                                for (uint64_t i = 0; rq->good && i < rq->count; i++)
-                                        if (rq->good[i])
-                                                queue_write(bd, rq->first + i, request_block(bd, rq, i));
-                while (done) {
-                        struct request *rq = done;
-
-                        done = rq->done_next;
-                        request_free(rq);
-                }
         }
         pthread_mutex_unlock(&bd->lock);
         return NULL;
@@ -959,6 +1049,7 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
         bd->state = calloc(n, 1);
         bd->failed = calloc(n, 1);
         bd->attempts = calloc(n, 1);
+        bd->from_disk = calloc(n, 1);
         bd->waiters = calloc(n, sizeof(uint16_t));
         bd->slot_of = malloc(n * sizeof(int32_t));
         bd->deadline_ms = calloc(n, sizeof(uint64_t));
@@ -966,7 +1057,7 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
         bd->slot_block = malloc(bd->n_slots * sizeof(int64_t));
         bd->slot_ref = calloc(bd->n_slots, 1);
         bd->profile_fd = -1;
-        if (!bd->state || !bd->failed || !bd->attempts || !bd->waiters || !bd->slot_of || !bd->deadline_ms ||
+        if (!bd->state || !bd->failed || !bd->attempts || !bd->from_disk || !bd->waiters || !bd->slot_of || !bd->deadline_ms ||
             !bd->slot_data || !bd->slot_block || !bd->slot_ref) {
                 ib_blockdev_free(bd);
                 return ib_err_set(err, -ENOMEM, 0, "out of memory for %zu cache slots", bd->n_slots);
@@ -988,6 +1079,8 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
         pthread_cond_init(&bd->cond, NULL);
         pthread_mutex_init(&bd->wlock, NULL);
         pthread_cond_init(&bd->wcond, NULL);
+        pthread_mutex_init(&bd->vlock, NULL);
+        pthread_cond_init(&bd->vcond, NULL);
         if (bd->o.cache_dir && ib_diskcache_open(bd->o.cache_dir, bd->o.cache_max, &bd->dc, err) < 0) {
                 int r = err ? err->code : -EIO;
 
@@ -1022,6 +1115,17 @@ int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err) {
                 if (r != 0)
                         return ib_err_set(err, -r, 0, "cannot start the cache writer: %s", strerror(r));
                 bd->writer_started = true;
+        }
+        {
+                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+                unsigned want = cpus < 1 ? 1 : cpus > MAX_HASHERS ? MAX_HASHERS : (unsigned)cpus;
+
+                for (; bd->n_hashers < want; bd->n_hashers++)
+                        if ((r = pthread_create(&bd->hashers[bd->n_hashers], NULL, hasher_thread, bd)) != 0) {
+                                if (bd->n_hashers)
+                                        break;
+                                return ib_err_set(err, -r, 0, "cannot start a hasher thread: %s", strerror(r));
+                        }
         }
         r = pthread_create(&bd->thread, NULL, fetch_thread, bd);
         if (r != 0)
@@ -1060,10 +1164,37 @@ static void wake(struct ib_blockdev *bd) {
                 curl_multi_wakeup(bd->multi);
 }
 
+/*
+ * Whether a read of blocks b0..b1 reads where the network has to serve:
+ * some block comes, or came, from a mirror.  A reader served wholly from the
+ * disk cache is on ground a previous run read (and cached) already.
+ */
+static bool reads_from_network(struct ib_blockdev *bd, uint64_t b0, uint64_t b1) {
+        if (!bd->dc)
+                return true;
+        for (uint64_t b = b0; b <= b1; b++)
+                if (bd->slot_of[b] >= 0 ? !bd->from_disk[b] : !ib_diskcache_has(bd->dc, bd->m->blocks[b]))
+                        return true;
+        return false;
+}
+
+/*
+ * Readahead after block b1: a guess.  Where the reader is served from the
+ * disk cache the guess reaches only as far as the cache does: a block the
+ * previous runs did not read is fetched when a reader asks for it, not
+ * before (a warm cache costs the network nothing a reader did not need).
+ * Called with bd->lock held.
+ */
+static void read_ahead(struct ib_blockdev *bd, uint64_t b1, bool network) {
+        for (uint64_t b = b1 + 1; b <= b1 + bd->o.readahead && b < bd->m->n_blocks; b++)
+                if (network || ib_diskcache_has(bd->dc, bd->m->blocks[b]))
+                        want_block(bd, b, false);
+}
+
 ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_t off) {
         const struct ib_manifest *m = bd->m;
         uint64_t b0, b1, t0 = ib_now_ms();
-        bool sequential;
+        bool sequential, network;
         ssize_t ret = 0;
 
         if (off >= m->size || len == 0)
@@ -1080,6 +1211,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
          */
         sequential = off > 0 && (off == bd->last_read_end ||
                                  (b0 > 0 && (bd->slot_of[b0 - 1] >= 0 || bd->state[b0 - 1] == B_INFLIGHT)));
+        network = sequential && reads_from_network(bd, b0, b1);
         bd->reads++;
         for (uint64_t b = b0; b <= b1; b++)
                 bd->waiters[b]++;
@@ -1120,8 +1252,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                 }
                 /* Sequential reading: fetch ahead while this read waits. */
                 if (first && sequential)
-                        for (uint64_t b = b1 + 1; b <= b1 + bd->o.readahead && b < m->n_blocks; b++)
-                                want_block(bd, b, false);
+                        read_ahead(bd, b1, network);
                 if (queued || first)
                         wake(bd);
                 pthread_cond_wait(&bd->cond, &bd->lock);
@@ -1140,8 +1271,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                         bd->latency_us_max = us;
                 /* Keep the readahead window ahead of a sequential reader even on cache hits. */
                 if (sequential)
-                        for (uint64_t b = b1 + 1; b <= b1 + bd->o.readahead && b < m->n_blocks; b++)
-                                want_block(bd, b, false);
+                        read_ahead(bd, b1, network);
         }
         pthread_mutex_unlock(&bd->lock);
         wake(bd);
@@ -1192,6 +1322,15 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
                 wake(bd);
                 pthread_join(bd->thread, NULL);
         }
+        if (bd->n_hashers) {
+                /* The hashers finish what is queued (it may feed the cache writer), then end. */
+                pthread_mutex_lock(&bd->vlock);
+                bd->vstop = true;
+                pthread_cond_broadcast(&bd->vcond);
+                pthread_mutex_unlock(&bd->vlock);
+                for (unsigned i = 0; i < bd->n_hashers; i++)
+                        pthread_join(bd->hashers[i], NULL);
+        }
         if (bd->writer_started) {
                 pthread_mutex_lock(&bd->wlock);
                 bd->wstop = true;
@@ -1226,6 +1365,7 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
         free(bd->asked);
         if (bd->profile_fd >= 0)
                 close(bd->profile_fd);
+        free(bd->from_disk);
         free(bd->waiters);
         free(bd->slot_of);
         free(bd->deadline_ms);

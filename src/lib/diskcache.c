@@ -21,7 +21,7 @@ struct entry {
 
 /* Entries live in an open-addressing hash table (linear probing, at most half full). */
 struct ib_diskcache {
-        pthread_mutex_t lock;   /* every public function takes it */
+        pthread_mutex_t lock;   /* guards the index (not the files' I/O); every public function takes it */
         char *dir;
         uint64_t max_bytes, bytes, evictions, writes;
         struct entry *e;
@@ -220,20 +220,33 @@ int ib_diskcache_open(const char *dir, uint64_t max_bytes, struct ib_diskcache *
         return 0;
 }
 
-static int get_locked(struct ib_diskcache *dc, const uint8_t sha[32], void *buf, size_t len) {
-        struct entry *e = find(dc, sha);
+/*
+ * The lock guards the index only: a block's file is read, hashed and
+ * written without it, so that a reader of one entry never waits for the
+ * writer of another (nor the fetch thread's ib_diskcache_has for either).
+ * An entry evicted while it is read stays readable through its open file;
+ * one that vanished before the open is forgotten.
+ */
+int ib_diskcache_get(struct ib_diskcache *dc, const uint8_t sha[32], void *buf, size_t len) {
+        struct entry *e;
         char path[4096];
         uint8_t got[32], extra;
         ssize_t n;
         int fd;
 
+        pthread_mutex_lock(&dc->lock);
+        e = find(dc, sha);
+        pthread_mutex_unlock(&dc->lock);
         if (!e)
                 return 0;
         entry_path(dc, sha, path, sizeof(path));
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
                 /* Gone (another process evicted it): forget it. */
-                forget(dc, e, false);
+                pthread_mutex_lock(&dc->lock);
+                if ((e = find(dc, sha)))
+                        forget(dc, e, false);
+                pthread_mutex_unlock(&dc->lock);
                 return 0;
         }
         n = ib_pread_full(fd, buf, len, 0);
@@ -241,21 +254,18 @@ static int get_locked(struct ib_diskcache *dc, const uint8_t sha[32], void *buf,
                 n = -1; /* longer than the block: not this block */
         close(fd);
         if (n != (ssize_t)len || ib_sha256(buf, len, got) < 0 || memcmp(got, sha, 32) != 0) {
-                forget(dc, e, true);
+                pthread_mutex_lock(&dc->lock);
+                if ((e = find(dc, sha)))
+                        forget(dc, e, true);
+                pthread_mutex_unlock(&dc->lock);
                 return -EBADMSG;
         }
-        e->used = now_ns();
+        pthread_mutex_lock(&dc->lock);
+        if ((e = find(dc, sha)))
+                e->used = now_ns();
+        pthread_mutex_unlock(&dc->lock);
         utimensat(AT_FDCWD, path, NULL, 0); /* LRU across restarts; FAT keeps 2 s resolution, fine */
         return 1;
-}
-
-int ib_diskcache_get(struct ib_diskcache *dc, const uint8_t sha[32], void *buf, size_t len) {
-        int r;
-
-        pthread_mutex_lock(&dc->lock);
-        r = get_locked(dc, sha, buf, len);
-        pthread_mutex_unlock(&dc->lock);
-        return r;
 }
 
 bool ib_diskcache_has(struct ib_diskcache *dc, const uint8_t sha[32]) {
@@ -267,15 +277,21 @@ bool ib_diskcache_has(struct ib_diskcache *dc, const uint8_t sha[32]) {
         return r;
 }
 
-static int put_locked(struct ib_diskcache *dc, const uint8_t sha[32], const void *data, size_t len) {
+int ib_diskcache_put(struct ib_diskcache *dc, const uint8_t sha[32], const void *data, size_t len) {
         char path[4096], dir[4096];
         int r;
 
-        if (find(dc, sha))
+        pthread_mutex_lock(&dc->lock);
+        if (find(dc, sha)) {
+                pthread_mutex_unlock(&dc->lock);
                 return 0;
-        if (dc->max_bytes && len > dc->max_bytes)
+        }
+        if (dc->max_bytes && len > dc->max_bytes) {
+                pthread_mutex_unlock(&dc->lock);
                 return -E2BIG;
+        }
         make_room(dc, len);
+        pthread_mutex_unlock(&dc->lock);
         entry_path(dc, sha, path, sizeof(path));
         snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
@@ -284,15 +300,9 @@ static int put_locked(struct ib_diskcache *dc, const uint8_t sha[32], const void
         r = ib_write_file_replace(path, data, len, 0644, false);
         if (r < 0)
                 return r;
-        dc->writes++;
-        return add(dc, sha, len, now_ns());
-}
-
-int ib_diskcache_put(struct ib_diskcache *dc, const uint8_t sha[32], const void *data, size_t len) {
-        int r;
-
         pthread_mutex_lock(&dc->lock);
-        r = put_locked(dc, sha, data, len);
+        dc->writes++;
+        r = find(dc, sha) ? 0 : add(dc, sha, len, now_ns()); /* (another writer may have stored the same block) */
         pthread_mutex_unlock(&dc->lock);
         return r;
 }

@@ -10,6 +10,10 @@
 # argv[0]) that systemd, in the initrd and after switch-root, did not kill;
 # reading a file not read before fetches verified blocks over HTTP; and
 # `poweroff` ends the machine (QEMU exits) without hanging on that daemon.
+# That boot has a block cache (inetboot.cache=LABEL=IBCACHE, a FAT virtio
+# disk); a second boot with the same disk asks the network for the manifest
+# alone, reaches login: with its medium still /dev/loop0 served by
+# inetboot-httpfs, and reads the late file from the cache.
 . "$(dirname "$0")/../lib/common.sh"
 . "$IB_SRCDIR/tests/lib/servers.sh"
 . "$IB_SRCDIR/tests/lib/qemu.sh"
@@ -22,19 +26,36 @@ check "the entry is the ISO's first, dmsquash-live told its medium is /dev/loop0
     grep -q 'command line: rd.live.image rd.live.overlay.overlayfs=1 console=ttyS0 root=live:/dev/loop0 rdinit=/inetboot/hook' "$d/boot.txt"
 check "the image's initrd had the hook's modules (none carried)" grep -qE 'kernel modules for the hook: [0-9]+ from the image.s initrd, 0 carried' "$d/boot.txt"
 
+check_medium() {  # check_medium WHICH-BOOT
+    local medium
+    run_in MEDIUM 'cat /sys/block/loop0/loop/backing_file; grep /run/initramfs/live /proc/mounts; readlink /run/initramfs/livedev'
+    medium=$(between MEDIUM)
+    if grep -q '^/inetboot/mnt/dracut-live.iso' <<<"$medium" && grep -q '^/dev/loop0 /run/initramfs/live iso9660' <<<"$medium" &&
+       grep -qx '/dev/loop0' <<<"$medium"; then
+        ok "(a) $1dmsquash-live's medium (/run/initramfs/live) is /dev/loop0, backed by the image inetboot-httpfs serves"
+    else
+        not_ok "(a) $1dmsquash-live's medium (/run/initramfs/live) is /dev/loop0, backed by the image inetboot-httpfs serves (got: $medium)"
+    fi
+}
+
 # Log in (root has no password in this image) and look around.
 distro_login root 'root@inetboot-dracut'
-run_in MEDIUM 'cat /sys/block/loop0/loop/backing_file; grep /run/initramfs/live /proc/mounts; readlink /run/initramfs/livedev'
-medium=$(between MEDIUM)
-if grep -q '^/inetboot/mnt/dracut-live.iso' <<<"$medium" && grep -q '^/dev/loop0 /run/initramfs/live iso9660' <<<"$medium" &&
-   grep -qx '/dev/loop0' <<<"$medium"; then
-    ok "(a) dmsquash-live's medium (/run/initramfs/live) is /dev/loop0, backed by the image inetboot-httpfs serves"
-else
-    not_ok "(a) dmsquash-live's medium (/run/initramfs/live) is /dev/loop0, backed by the image inetboot-httpfs serves (got: $medium)"
-fi
+check_medium ""
 distro_check_daemon "systemd in the initrd, switch-root and systemd"
 distro_check_late
+distro_cache_stats "first boot, before poweroff"
 distro_check_poweroff
+distro_check_cache_filled
+
+# The second boot, with the cache the first one filled.
+if distro_boot 1024 'inetboot-dracut login:' 600; then ok "(e) the second boot reaches login: ($LOGIN_S s)"
+else not_ok "(e) the second boot reaches login:"; finish; fi
+distro_login root 'root@inetboot-dracut'
+check_medium "second boot: "
+distro_check_late_cached
+distro_cache_stats "second boot"
+distro_check_poweroff "second boot: "
+distro_check_cache_only
 distro_summary "dracut live"
 nginx_stop
 finish

@@ -54,6 +54,10 @@ check "the bytes read are the image's" cmp -s "$d/piece" <(dd if="$d/www/live.is
 check "the whole image reads back exactly" cmp -s "$d/m1/live.iso" "$d/www/live.iso"
 total=$(nginx_bytes_sent live.iso)
 check "no block fetched twice in a whole read ($total bytes for $size)" test "$total" -le $((size + 65536 * 2))
+if [ "$(id -u)" = 0 ]; then
+    check "the kernel reads ahead 1 MiB on the mount (its bdi)" \
+        test "$(cat "/sys/class/bdi/$(mountpoint -d "$d/m1")/read_ahead_kb")" = 1024
+fi
 expect_out "statistics file under the mount" "bytes-read [0-9]+" cat "$d/m1/.inetboot-stats"
 expect_out "statistics name the mirror" "mirror $U/live.iso bytes=[0-9]+" cat "$d/m1/.inetboot-stats"
 kill -USR1 $FS_PID; sleep 0.5
@@ -194,9 +198,10 @@ check "and returns the right bytes" cmp -s "$d/during-outage" <(dd if="$d/www/li
 umount_fs "$d/m13"
 
 # --- boot profile: recorded from reads, signed into the manifest, prefetched -------------------------
-check "mount recording a boot profile" mount_fs "$d/m21" --keys "$d/keys" --record-profile "$d/profile" \
+check "mount recording a boot profile" mount_fs "$d/m21" --keys "$d/keys" --record-profile "$d/profile" --kernel-readahead 0 \
     --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
 # Blocks 30-39 in order (inetboot-httpfs reads ahead 8 more: not reads), then 100, then 5.
+# (--kernel-readahead 0: the kernel's own 128 KiB window, which adds at most a few blocks)
 dd if="$d/m21/live.iso" of=/dev/null bs=65536 skip=30 count=10 status=none
 dd if="$d/m21/live.iso" of=/dev/null bs=65536 skip=100 count=1 status=none
 dd if="$d/m21/live.iso" of=/dev/null bs=65536 skip=5 count=1 status=none
@@ -213,8 +218,8 @@ n_prof=$(wc -l < "$d/profile")
 check "inetboot-sign puts it in the manifest" grep -qE '^profile 30-(39|4[0-9]) ' "$d/www/profiled.manifest"
 expect_out "inetboot-sign show counts it" "profile +$n_prof blocks to prefetch" $S show "$d/www/profiled.manifest"
 before=$(nginx_bytes_sent live.iso)
-# (no readahead of its own, so that every block fetched is the profile's)
-check "mount the profiled manifest" mount_fs "$d/m22" --keys "$d/keys" --readahead 0 "$U/profiled.manifest"
+# (no readahead, its own or the kernel's beyond 128 KiB, so that every block fetched is the profile's)
+check "mount the profiled manifest" mount_fs "$d/m22" --keys "$d/keys" --readahead 0 --kernel-readahead 0 "$U/profiled.manifest"
 for i in $(seq 50); do
     [ $(( $(nginx_bytes_sent live.iso) - before )) -ge $(( (n_prof + 1) * 65536 )) ] && break
     sleep 0.1
@@ -323,6 +328,30 @@ check "mount a 4.25 GiB image" mount_fs "$d/m14" --keys "$d/keys" "$U/big.iso.ma
 out=$(python3 "$IB_SRCDIR/tests/lib/randread.py" "$d/m14/big.iso" "$d/www/big.iso" 60 5 300000 $((4 * 1024 * 1024 * 1024 + 90 * 1024 * 1024)) 2>&1)
 check "reads above 4 GiB are exact ($out)" bash -c "[[ '$out' == exact=60* ]]"
 umount_fs "$d/m14"
+
+# --- a warm cache: readahead goes no further than the cache does -----------------------------------------
+# (iflag=direct: no page cache, so no readahead of the kernel's; the daemon sees exactly these reads)
+ranges_with() {  # ranges_with FROM-LINE BLOCK: the requests of live.iso after FROM-LINE that hold BLOCK (64 KiB)
+    awk -v from="$1" -v o=$(($2 * 65536)) 'NR > from && $2 == "/live.iso" && split($5, r, /[=-]/) == 3 && r[2] + 0 <= o && o <= r[3] + 0' \
+        "$NGINX_ACCESS_LOG" | wc -l
+}
+check "fill a cache with blocks 100-109 (no readahead)" mount_fs "$d/m30" --keys "$d/keys" --cache "$d/cache-ra" --readahead 0 \
+    --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+dd if="$d/m30/live.iso" of=/dev/null bs=65536 skip=100 count=10 iflag=direct status=none
+umount_fs "$d/m30"
+check "mount again with that cache and readahead (8 blocks)" mount_fs "$d/m31" --keys "$d/keys" --cache "$d/cache-ra" \
+    --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+check "a sequential read of what the cache holds is exact" \
+    cmp -s <(dd if="$d/m31/live.iso" bs=65536 skip=100 count=10 iflag=direct status=none) <(dd if="$d/www/live.iso" bs=65536 skip=100 count=10 status=none)
+sleep 0.5
+check "... and fetched nothing: readahead stopped where the cache does ($(awk -v from="$before" 'NR > from' "$NGINX_ACCESS_LOG" | wc -l) requests)" \
+    test "$(awk -v from="$before" 'NR > from' "$NGINX_ACCESS_LOG" | wc -l)" = 0
+dd if="$d/m31/live.iso" of=/dev/null bs=65536 skip=110 count=1 iflag=direct status=none
+for i in $(seq 50); do [ "$(ranges_with "$before" 118)" -gt 0 ] && break; sleep 0.1; done
+check "read on past the cache: block 110 is fetched and readahead goes on over the network (118: $(ranges_with "$before" 118) requests)" \
+    test "$(ranges_with "$before" 110)" -gt 0 -a "$(ranges_with "$before" 118)" -gt 0
+umount_fs "$d/m31"
 
 # --- help, man page ------------------------------------------------------------------------------------
 expect_out "--help" 'Usage: inetboot-httpfs \[OPTIONS\] MANIFEST MOUNTPOINT' inetboot-httpfs --help
