@@ -68,6 +68,14 @@ static int check_url(const char *word, const char *url, struct ib_err *err) {
         return 0;
 }
 
+/* KEY=VALUE where VALUE is one of @names (the word's first @klen bytes are "KEY="): its index, or -EINVAL. */
+static int choice(const char *w, size_t klen, const char *const *names, size_t n, const char *takes, struct ib_err *err) {
+        for (size_t k = 0; k < n; k++)
+                if (strcmp(w + klen, names[k]) == 0)
+                        return (int)k;
+        return ib_err_set(err, -EINVAL, 0, "'%s': %.*s takes %s", w, (int)klen, w, takes);
+}
+
 static int set_once(char **field, const char *word, const char *value, struct ib_err *err) {
         char *s;
 
@@ -128,24 +136,14 @@ int ib_bootreq_parse(const char *cmdline, struct ib_bootreq *req, struct ib_err 
                                 req->bootxen = w[8] == '1';
                 } else if (strncmp(w, "inetboot.profile=", 17) == 0) {
                         static const char *const modes[] = { "prefetch", "off", "record" };
-                        size_t k = 0;
 
-                        while (k < ELEMENTSOF(modes) && strcmp(w + 17, modes[k]) != 0)
-                                k++;
-                        if (k == ELEMENTSOF(modes))
-                                r = ib_err_set(err, -EINVAL, 0, "'%s': inetboot.profile= takes prefetch, off or record", w);
-                        else
-                                req->profile = (enum ib_profile_mode) k;
+                        if ((r = choice(w, 17, modes, ELEMENTSOF(modes), "prefetch, off or record", err)) >= 0)
+                                req->profile = (enum ib_profile_mode) r;
                 } else if (strncmp(w, "inetboot.tpm=", 13) == 0) {
                         static const char *const policies[] = { "auto", "required", "off" };
-                        size_t k = 0;
 
-                        while (k < ELEMENTSOF(policies) && strcmp(w + 13, policies[k]) != 0)
-                                k++;
-                        if (k == ELEMENTSOF(policies))
-                                r = ib_err_set(err, -EINVAL, 0, "'%s': inetboot.tpm= takes auto, required or off", w);
-                        else
-                                req->tpm = (enum ib_tpm_policy) k;
+                        if ((r = choice(w, 13, policies, ELEMENTSOF(policies), "auto, required or off", err)) >= 0)
+                                req->tpm = (enum ib_tpm_policy) r;
                 }
                 else {
                         for (size_t k = 0; k < ELEMENTSOF(carried); k++)
