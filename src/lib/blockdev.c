@@ -72,6 +72,19 @@ struct wjob {
 
 #define WRITE_QUEUE_MAX (64u << 20)     /* bytes of blocks waiting for the disk; beyond, a block is not cached */
 
+/*
+ * A reader's sequential stream, for readahead: the blocks it has read run
+ * from @first to @last; @end is the furthest block read or read ahead for it.
+ */
+struct ra_stream {
+        uint64_t first, last, end;
+        unsigned win;                   /* blocks kept ahead of the reader; 0 until the stream is confirmed */
+        uint64_t used;                  /* LRU stamp; 0: a free entry */
+};
+
+#define RA_STREAMS 8                    /* readers followed at once */
+#define RA_CONFIRM (1u << 20)           /* bytes a stream reads in order before anything is read ahead */
+
 struct queue {
         uint64_t *v;
         size_t head, len, cap;
@@ -122,7 +135,9 @@ struct ib_blockdev {
         bool vstop;
         pthread_t thread;
         bool started, stop;
-        uint64_t last_read_end;
+        struct ra_stream ra[RA_STREAMS];
+        uint64_t ra_clock;
+        uint8_t *planned;               /* per block: in the boot profile being prefetched */
 
         /* statistics */
         uint64_t reads, bytes_read, ram_hits, disk_hits, verify_failures, retries, eio;
@@ -1179,22 +1194,90 @@ static bool reads_from_network(struct ib_blockdev *bd, uint64_t b0, uint64_t b1)
 }
 
 /*
- * Readahead after block b1: a guess.  Where the reader is served from the
- * disk cache the guess reaches only as far as the cache does: a block the
+ * Readahead, after the kernel's: a read that starts at or just behind where
+ * one of the last few streams of reads is, or in the blocks read ahead for it,
+ * continues that stream; any other read starts a new one.  Nothing is read
+ * ahead until a stream has read RA_CONFIRM bytes (at least two blocks) in
+ * order: a booted system's squashfs reads are runs of ~128 KiB at scattered
+ * places, and a guess after each would fetch blocks nobody reads.  The
+ * window then starts at the read's own size and doubles each time the reader
+ * gets into its second half, up to --readahead blocks.  Within a boot profile
+ * being prefetched nothing is read ahead: the profile is the better guess.
+ * Returns true and the blocks to read ahead, *from..*to.
+ * Called with bd->lock held.
+ */
+static bool ra_plan(struct ib_blockdev *bd, uint64_t b0, uint64_t b1, uint64_t *from, uint64_t *to) {
+        struct ra_stream *s = NULL, *lru = &bd->ra[0];
+        uint64_t confirm = RA_CONFIRM / bd->m->block_size, target;
+
+        if (!bd->o.readahead)
+                return false;
+        if (confirm < 2)
+                confirm = 2;
+        for (unsigned i = 0; i < RA_STREAMS; i++) {
+                struct ra_stream *st = &bd->ra[i];
+                uint64_t slack = st->win > 2 ? st->win : 2;
+
+                if (st->used && b0 + slack >= st->last && b0 <= st->end + 1) {
+                        s = st;
+                        break;
+                }
+                if (st->used < lru->used)
+                        lru = st;
+        }
+        bd->ra_clock++;
+        if (!s) {
+                *lru = (struct ra_stream){ .first = b0, .last = b1, .end = b1, .used = bd->ra_clock };
+                return false;
+        }
+        s->used = bd->ra_clock;
+        if (b1 <= s->last)
+                return false;           /* within what the stream has read, or behind it */
+        s->last = b1;
+        if (s->end < b1)
+                s->end = b1;
+        if (b1 - s->first + 1 < confirm)
+                return false;
+        if (bd->planned) {
+                bool all = true;
+
+                for (uint64_t b = b0; b <= b1 && all; b++)
+                        all = bd->planned[b];
+                if (all)
+                        return false;
+        }
+        if (!s->win)
+                s->win = (unsigned)(b1 - b0 + 1);
+        else if (b1 + s->win / 2 >= s->end)
+                s->win *= 2;
+        if (s->win > bd->o.readahead)
+                s->win = bd->o.readahead;
+        target = b1 + s->win < bd->m->n_blocks ? b1 + s->win : bd->m->n_blocks - 1;
+        if (target <= s->end)
+                return false;
+        *from = s->end + 1;
+        *to = target;
+        s->end = target;
+        return true;
+}
+
+/*
+ * Read ahead blocks from..to.  Where the reader is served from the disk
+ * cache the guess reaches only as far as the cache does: a block the
  * previous runs did not read is fetched when a reader asks for it, not
  * before (a warm cache costs the network nothing a reader did not need).
  * Called with bd->lock held.
  */
-static void read_ahead(struct ib_blockdev *bd, uint64_t b1, bool network) {
-        for (uint64_t b = b1 + 1; b <= b1 + bd->o.readahead && b < bd->m->n_blocks; b++)
+static void read_ahead(struct ib_blockdev *bd, uint64_t from, uint64_t to, bool network) {
+        for (uint64_t b = from; b <= to; b++)
                 if (network || ib_diskcache_has(bd->dc, bd->m->blocks[b]))
                         want_block(bd, b, false);
 }
 
 ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_t off) {
         const struct ib_manifest *m = bd->m;
-        uint64_t b0, b1, t0 = ib_now_ms();
-        bool sequential, network;
+        uint64_t b0, b1, ra_from = 0, ra_to = 0, t0 = ib_now_ms();
+        bool ahead, network;
         ssize_t ret = 0;
 
         if (off >= m->size || len == 0)
@@ -1204,14 +1287,8 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
         b0 = off / m->block_size;
         b1 = (off + len - 1) / m->block_size;
         pthread_mutex_lock(&bd->lock);
-        /*
-         * Sequential: this read continues the last one, or its block's predecessor
-         * was just read or is on its way.  (The kernel sends readahead of one file
-         * to several FUSE threads at once, so reads arrive slightly out of order.)
-         */
-        sequential = off > 0 && (off == bd->last_read_end ||
-                                 (b0 > 0 && (bd->slot_of[b0 - 1] >= 0 || bd->state[b0 - 1] == B_INFLIGHT)));
-        network = sequential && reads_from_network(bd, b0, b1);
+        ahead = ra_plan(bd, b0, b1, &ra_from, &ra_to);
+        network = ahead && reads_from_network(bd, b0, b1);
         bd->reads++;
         for (uint64_t b = b0; b <= b1; b++)
                 bd->waiters[b]++;
@@ -1233,6 +1310,9 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                         }
                         all = false;
                 }
+                /* Behind the blocks this read needs, so that they go first. */
+                if (first && ahead)
+                        read_ahead(bd, ra_from, ra_to, network);
                 if (ret < 0)
                         break;
                 if (all) {
@@ -1250,9 +1330,6 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                         ret = (ssize_t)len;
                         break;
                 }
-                /* Sequential reading: fetch ahead while this read waits. */
-                if (first && sequential)
-                        read_ahead(bd, b1, network);
                 if (queued || first)
                         wake(bd);
                 pthread_cond_wait(&bd->cond, &bd->lock);
@@ -1264,14 +1341,10 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                 uint64_t us = (ib_now_ms() - t0) * 1000;
 
                 bd->bytes_read += (uint64_t)ret;
-                bd->last_read_end = off + (uint64_t)ret;
                 bd->latency_us_sum += us;
                 bd->latency_n++;
                 if (us > bd->latency_us_max)
                         bd->latency_us_max = us;
-                /* Keep the readahead window ahead of a sequential reader even on cache hits. */
-                if (sequential)
-                        read_ahead(bd, b1, network);
         }
         pthread_mutex_unlock(&bd->lock);
         wake(bd);
@@ -1280,9 +1353,14 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
 
 void ib_blockdev_prefetch(struct ib_blockdev *bd, const uint64_t *blocks, size_t n) {
         pthread_mutex_lock(&bd->lock);
+        if (!bd->planned)
+                bd->planned = calloc(bd->m->n_blocks, 1);       /* without it, readahead goes on as before */
         for (size_t i = 0; i < n; i++)
-                if (blocks[i] < bd->m->n_blocks)
+                if (blocks[i] < bd->m->n_blocks) {
+                        if (bd->planned)
+                                bd->planned[blocks[i]] = 1;
                         want_block(bd, blocks[i], false);
+                }
         pthread_mutex_unlock(&bd->lock);
         wake(bd);
 }
@@ -1363,6 +1441,7 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
         free(bd->failed);
         free(bd->attempts);
         free(bd->asked);
+        free(bd->planned);
         if (bd->profile_fd >= 0)
                 close(bd->profile_fd);
         free(bd->from_disk);

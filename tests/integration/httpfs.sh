@@ -347,11 +347,34 @@ check "a sequential read of what the cache holds is exact" \
 sleep 0.5
 check "... and fetched nothing: readahead stopped where the cache does ($(awk -v from="$before" 'NR > from' "$NGINX_ACCESS_LOG" | wc -l) requests)" \
     test "$(awk -v from="$before" 'NR > from' "$NGINX_ACCESS_LOG" | wc -l)" = 0
-dd if="$d/m31/live.iso" of=/dev/null bs=65536 skip=110 count=1 iflag=direct status=none
+# (readahead starts once a stream has read 1 MiB in order: 16 blocks, 100-115; its window then grows)
+dd if="$d/m31/live.iso" of=/dev/null bs=65536 skip=110 count=7 iflag=direct status=none
 for i in $(seq 50); do [ "$(ranges_with "$before" 118)" -gt 0 ] && break; sleep 0.1; done
 check "read on past the cache: block 110 is fetched and readahead goes on over the network (118: $(ranges_with "$before" 118) requests)" \
     test "$(ranges_with "$before" 110)" -gt 0 -a "$(ranges_with "$before" 118)" -gt 0
 umount_fs "$d/m31"
+
+# --- scattered short runs (a booted system's squashfs) read nothing ahead ------------------------------
+check "mount with readahead (8 blocks)" mount_fs "$d/m32" --keys "$d/keys" --kernel-readahead 0 \
+    --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+runs_ok=0
+for b in 60 61 80 81 82 120 121; do  # (the image has 147 blocks of 64 KiB)
+    cmp -s <(dd if="$d/m32/live.iso" bs=65536 skip=$b count=1 iflag=direct status=none) \
+        <(dd if="$d/www/live.iso" bs=65536 skip=$b count=1 status=none) && runs_ok=$((runs_ok + 1))
+done
+check "seven reads in runs of 2, 3 and 2 blocks are exact ($runs_ok of 7)" test "$runs_ok" = 7
+sleep 0.5
+ahead=$(for b in 62 63 83 84 122 123; do ranges_with "$before" $b; done | awk '{ n += $1 } END { print n + 0 }')
+check "runs of two and three blocks fetch only those blocks, nothing after them ($ahead requests hold 62-63, 83-84, 122-123)" \
+    test "$ahead" = 0
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+check "a run of 24 blocks (1.5 MiB) is exact" cmp -s <(dd if="$d/m32/live.iso" bs=65536 skip=20 count=24 iflag=direct status=none) \
+    <(dd if="$d/www/live.iso" bs=65536 skip=20 count=24 status=none)
+for i in $(seq 50); do [ "$(ranges_with "$before" 45)" -gt 0 ] && break; sleep 0.1; done
+check "a run of 24 blocks (1.5 MiB, 20-43) is read ahead of ($(ranges_with "$before" 45) requests hold block 45)" \
+    test "$(ranges_with "$before" 45)" -gt 0
+umount_fs "$d/m32"
 
 # --- help, man page ------------------------------------------------------------------------------------
 expect_out "--help" 'Usage: inetboot-httpfs \[OPTIONS\] MANIFEST MOUNTPOINT' inetboot-httpfs --help
