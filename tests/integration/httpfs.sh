@@ -26,6 +26,10 @@ mount_fs() {
     done
     return 1
 }
+ranges_with() {  # ranges_with FROM-LINE BLOCK: the requests of live.iso after FROM-LINE that hold BLOCK (64 KiB)
+    awk -v from="$1" -v o=$(($2 * 65536)) 'NR > from && $2 == "/live.iso" && split($5, r, /[=-]/) == 3 && r[2] + 0 <= o && o <= r[3] + 0' \
+        "$NGINX_ACCESS_LOG" | wc -l
+}
 umount_fs() {
     fusermount3 -u "$1"
     local i
@@ -240,6 +244,20 @@ check "--no-profile" mount_fs "$d/m23" --keys "$d/keys" --no-profile "$U/profile
 sleep 1
 check "--no-profile: only the probe's block 0 fetched" test $(( $(nginx_bytes_sent live.iso) - before )) -le 65536
 umount_fs "$d/m23"
+# Within the profile nothing is read ahead: a profile of blocks 50-69, read in order with readahead on,
+# fetches no block after 69 (readahead alone would fetch up to 8 more).
+seq 50 69 > "$d/profile-run"
+mkdir -p "$d/www/run" && ln -sf ../live.iso "$d/www/run/live.iso"
+$S -q make --key "$TEST_KEY" --block-size 64K --url "$U/run/live.iso" --profile "$d/profile-run" "$d/www/live.iso" -o "$d/www/run/live.iso.manifest"
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+check "mount a manifest whose profile is blocks 50-69, with readahead" mount_fs "$d/m24" --keys "$d/keys" --kernel-readahead 0 "$U/run/live.iso.manifest"
+check "a sequential read of the profile's blocks is exact" cmp -s <(dd if="$d/m24/live.iso" bs=65536 skip=50 count=20 iflag=direct status=none) \
+    <(dd if="$d/www/live.iso" bs=65536 skip=50 count=20 status=none)
+sleep 0.5
+ahead=$(for b in 70 71 72 73 74 75 76 77; do awk -v from="$before" -v o=$((b * 65536)) \
+    'NR > from && $2 == "/run/live.iso" && split($5, r, /[=-]/) == 3 && r[2] + 0 <= o && o <= r[3] + 0' "$NGINX_ACCESS_LOG"; done | wc -l)
+check "... and nothing after it was read ahead ($ahead requests hold 70-77)" test "$ahead" = 0
+umount_fs "$d/m24"
 expect_fail "a profile file that cannot be written: a clear error" 'cannot record the boot profile in /nonexistent/p' \
     inetboot-httpfs -f --keys "$d/keys" --record-profile /nonexistent/p "$d/www/live.iso.manifest" "$d/m23"
 
@@ -331,10 +349,6 @@ umount_fs "$d/m14"
 
 # --- a warm cache: readahead goes no further than the cache does -----------------------------------------
 # (iflag=direct: no page cache, so no readahead of the kernel's; the daemon sees exactly these reads)
-ranges_with() {  # ranges_with FROM-LINE BLOCK: the requests of live.iso after FROM-LINE that hold BLOCK (64 KiB)
-    awk -v from="$1" -v o=$(($2 * 65536)) 'NR > from && $2 == "/live.iso" && split($5, r, /[=-]/) == 3 && r[2] + 0 <= o && o <= r[3] + 0' \
-        "$NGINX_ACCESS_LOG" | wc -l
-}
 check "fill a cache with blocks 100-109 (no readahead)" mount_fs "$d/m30" --keys "$d/keys" --cache "$d/cache-ra" --readahead 0 \
     --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
 dd if="$d/m30/live.iso" of=/dev/null bs=65536 skip=100 count=10 iflag=direct status=none
