@@ -706,15 +706,25 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
 }
 
 /* Start requests while there is room; called with the lock held. */
+/*
+ * Start requests: demand reads first.  Background work (readahead, a boot
+ * profile's prefetch) leaves one request slot free for demand reads and asks
+ * for at most a quarter of --max-run blocks at once, so that a reader never
+ * waits behind a queue of long background transfers on a thin link.
+ */
 static void schedule(struct ib_blockdev *bd) {
         uint64_t now = ib_now_ms();
+        unsigned limit = bd->o.parallel * (bd->n_mirrors ? bd->n_mirrors : 1);
 
-        while (bd->inflight < bd->o.parallel * (bd->n_mirrors ? bd->n_mirrors : 1)) {
+        while (bd->inflight < limit) {
                 struct queue *q = bd->demand.len ? &bd->demand : &bd->background;
-                uint64_t b, n = 1;
+                bool bg = q == &bd->background;
+                uint64_t b, n = 1, run = bg && bd->o.max_run >= 4 ? bd->o.max_run / 4 : bd->o.max_run;
                 bool usable;
                 int mi;
 
+                if (bg && limit > 1 && bd->inflight >= limit - 1)
+                        return;
                 if (!queue_pop(q, &b))
                         return;
                 if (bd->state[b] != B_QUEUED || bd->slot_of[b] >= 0) {
@@ -748,7 +758,7 @@ static void schedule(struct ib_blockdev *bd) {
                         return;
                 }
                 /* Merge the following queued blocks into one Range request (a store serves one block a request). */
-                while (!bd->mirrors[mi].store && n < bd->o.max_run && b + n < bd->m->n_blocks && bd->state[b + n] == B_QUEUED && bd->slot_of[b + n] < 0 &&
+                while (!bd->mirrors[mi].store && n < run && b + n < bd->m->n_blocks && bd->state[b + n] == B_QUEUED && bd->slot_of[b + n] < 0 &&
                        !(bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[b + n])))
                         n++;
                 if (start_request(bd, (unsigned)mi, b, n) < 0) {
