@@ -11,7 +11,16 @@
 : "${BB:=/bin/busybox}"
 : "${IB_UDHCPC_SCRIPT:=/usr/lib/inetboot/udhcpc.script}"
 
-ib_say() { echo "inetboot: $*"; }
+# With IB_TIMESTAMPS set (the preboot's init), each line starts with the
+# seconds since boot, as inetboot-agent --timestamps and the kernel's lines.
+ib_say() {
+    local up
+    if [ -n "${IB_TIMESTAMPS:-}" ] && read -r up _ </proc/uptime 2>/dev/null; then
+        printf '[%9s] inetboot: %s\n' "$up" "$*"
+    else
+        echo "inetboot: $*"
+    fi
+}
 
 # /proc, /sys and /dev (devtmpfs), which every initramfs mounts first.
 ib_mount_kernel_fs() {

@@ -71,6 +71,7 @@
 #define HOOK_ROOT "inetboot"
 
 static const char *prog = "inetboot-agent";
+static bool timestamps;                 /* --timestamps */
 
 /* The squashfs of a live image, by family convention. */
 static const char *const squashfs_paths[] = {
@@ -141,6 +142,11 @@ struct agent {
 };
 
 static void vsay(const char *prefix, const char *fmt, va_list ap) {
+        struct timespec ts;
+
+        /* As the kernel stamps its console lines: seconds since boot. */
+        if (timestamps && clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
+                fprintf(stderr, "[%6lld.%02ld] ", (long long)ts.tv_sec, ts.tv_nsec / 10000000);
         fprintf(stderr, "inetboot: %s", prefix);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
@@ -206,6 +212,8 @@ static void usage(FILE *f) {
                 "                          predicting a TPM 1.2 boot: sha1)\n"
                 "      --modules-from DIR  a module tree (/lib/modules/RELEASE) to take modules from\n"
                 "                          when the image has none for its kernel\n"
+                "      --timestamps        start each message with the seconds since boot, as\n"
+                "                          the kernel's console lines (where a boot's time goes)\n"
                 "  -v, --verbose           say more\n"
                 "  -h, --help              this text\n",
                 prog, prog, IB_KEYS_DIR, IB_DATA_DIR);
@@ -1632,7 +1640,7 @@ out:
 
 int main(int argc, char **argv) {
         enum { O_CMDLINE = 256, O_DRY, O_OUT, O_WORK, O_HOOK, O_HTTPFS, O_CACHE, O_CA, O_INSECURE, O_MODALIAS,
-               O_MODFROM, O_LISTMOD, O_MODDIR, O_KEXEC_LOAD, O_TPM, O_BANK };
+               O_MODFROM, O_LISTMOD, O_MODDIR, O_KEXEC_LOAD, O_TPM, O_BANK, O_TIMESTAMPS };
         static const struct option opts[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "cmdline", required_argument, NULL, O_CMDLINE },
@@ -1651,6 +1659,7 @@ int main(int argc, char **argv) {
                 { "kexec-load", no_argument, NULL, O_KEXEC_LOAD },
                 { "tpm", required_argument, NULL, O_TPM },
                 { "bank", required_argument, NULL, O_BANK },
+                { "timestamps", no_argument, NULL, O_TIMESTAMPS },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -1695,6 +1704,7 @@ int main(int argc, char **argv) {
                         }
                         a.bank = optarg[3] == '2' ? IB_ALG_SHA256 : IB_ALG_SHA1;
                         break;
+                case O_TIMESTAMPS: timestamps = true; break;
                 case 'v': a.verbose = true; break;
                 case 'h': usage(stdout); return 0;
                 default: fprintf(stderr, "Try '%s --help'.\n", prog); return 2;
