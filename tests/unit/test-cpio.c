@@ -657,6 +657,25 @@ static void test_concatenated(void) {
         CHECK("junk after zstd refused", buf && walk_quiet(buf, len, 1 << 24, &err) == -EINVAL && strstr(err.msg, "6a 75 6e 6b"));
         free(buf);
 
+        /*
+         * gzip is decoded into a buffer sized up front: by the trailer when the member ends the image,
+         * else by a guess that a stream of zeros (1000:1) outgrows many times, and an archive after it.
+         */
+        CHECK("zeros gzip + ours made",
+              sh("mkdir -p '%s/zeros' && cd '%s/zeros' && head -c 8388608 /dev/zero > zero && "
+                 "{ echo zero | cpio -o -H newc --quiet | gzip -9n; } > '%s' && s=$(stat -c %%s '%s') && "
+                 "head -c $(((4 - s %% 4) %% 4)) /dev/zero >> '%s' && cat '%s' >> '%s'", tmp, tmp, path_in("zg.img"),
+                 path_in("zg.img"), path_in("zg.img"), path_in("amd.cpio"), path_in("zg.img")) == 0);
+        buf = slurp(path_in("zg.img"), &len);
+        g = NULL;
+        CHECK("zeros gzip + ours walked", buf && len < 65536 && walk(buf, len, 1 << 24, &l, &err) == 0 &&
+              (g = find(&l, "zero")) && g->size == 8388608 && find(&l, "kernel/x86/microcode/AuthenticAMD.bin"));
+        CHECK("zeros gzip: the bytes", g && g->data && g->data[0] == 0 && g->data[8388607] == 0 &&
+              memcmp(g->data, g->data + 1, 8388607) == 0);
+        CHECK("zeros gzip: the cap still holds", buf && walk_quiet(buf, len, 8388608, &err) == -E2BIG &&
+              strstr(err.msg, "more than 8388608"));
+        free(buf);
+
         /* After any compressed segment the walk goes on, as the kernel does (an archive after it 4-aligned). */
         CHECK("after gzip made", sh("cd '%s/tree' && find etc | cpio -o -H newc --quiet | gzip > '%s.gz' && "
                                     "{ cat '%s.gz'; head -c $(( (4 - $(stat -c %%s '%s.gz') %% 4) %% 4 )) /dev/zero; cat '%s'; } > '%s'",
