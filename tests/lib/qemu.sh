@@ -21,7 +21,18 @@ qemu_start() {
     QEMU_LOG=$log
     : > "$log"
     # The reader first: QEMU opens the FIFOs at start and blocks until both ends are open.
-    cat "$QEMU_FIFO.out" >> "$log" &
+    if [ -n "${QEMU_STAMPS:-}" ]; then
+        # QEMU_STAMPS=FILE: also each console line with the host's seconds since QEMU's start (where a boot's time goes).
+        cat "$QEMU_FIFO.out" | tee -a "$log" | python3 -c '
+import sys, time
+t0 = time.monotonic()
+out = open(sys.argv[1], "w")
+for line in sys.stdin.buffer:
+    out.write("%8.2f %s\n" % (time.monotonic() - t0, line.rstrip(b"\r\n").decode("utf-8", "replace")))
+    out.flush()' "$QEMU_STAMPS" &
+    else
+        cat "$QEMU_FIFO.out" >> "$log" &
+    fi
     cleanup_add "kill $! 2>/dev/null"
     exec {QEMU_IN}<>"$QEMU_FIFO.in"
     ${QEMU_NETNS:+ip netns exec "$QEMU_NETNS"} qemu-system-x86_64 -accel tcg -nographic -no-reboot -display none -monitor none \
