@@ -141,6 +141,12 @@ ib_mount_cache() {
         $BB usleep 100000
         t=$((t + 1))
     done
+    # The preboot loads its file systems' modules (FAT, ext4) only now; the hook has them already.
+    if [ -n "$dev" ] && [ -r /etc/inetboot/modules.cache ]; then
+        local m rel
+        rel=$($BB uname -r)
+        while read -r m; do $BB insmod "/lib/modules/$rel/$m" 2>/dev/null; done < /etc/inetboot/modules.cache
+    fi
     [ -n "$dev" ] && $BB mount "$dev" "$dir" 2>/dev/null && { ib_say "cache: $spec on $dir"; return 0; }
     ib_say "warning: inetboot.cache=$spec: cannot mount it; booting without a persistent cache"
     return 1

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/reboot.h>
@@ -172,7 +173,7 @@ _printf_(1, 2) static int fail(const char *fmt, ...) {
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: %s [OPTIONS]\n"
-                "       %s --list-modules --modules-dir DIR NAME...\n"
+                "       %s --list-modules --modules-dir DIR [--for-devices [--sysfs DIR]] [--load] [NAME...]\n"
                 "\n"
                 "Boot the live image named on the kernel command line: fetch and verify its\n"
                 "manifest, serve the image with inetboot-httpfs, take the chosen entry's kernel\n"
@@ -212,6 +213,14 @@ static void usage(FILE *f) {
                 "                          predicting a TPM 1.2 boot: sha1)\n"
                 "      --modules-from DIR  a module tree (/lib/modules/RELEASE) to take modules from\n"
                 "                          when the image has none for its kernel\n"
+                "      --list-modules      print the load order of the NAMEd modules of --modules-dir\n"
+                "                          DIR (dependencies first) and exit; with --for-devices\n"
+                "                          also those for the devices the machine has (their\n"
+                "                          modaliases under --sysfs DIR, default /sys), less what\n"
+                "                          is loaded or not in DIR; with --load, loads them instead\n"
+                "                          (finit_module) and prints those that loaded, scanning\n"
+                "                          the devices again while drivers show new ones (the\n"
+                "                          preboot's coldplug)\n"
                 "      --timestamps        start each message with the seconds since boot, as\n"
                 "                          the kernel's console lines (where a boot's time goes)\n"
                 "  -v, --verbose           say more\n"
@@ -1609,10 +1618,116 @@ static int run_iscript(struct agent *a) {
 
 /* ---- main ----------------------------------------------------------------------------- */
 
-static int list_modules(const char *dir, char **names, int n) {
+static bool strv_has(char *const *v, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
+static int strp_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Coldplug, as udev does it at boot: the modules whose aliases match the
+ * modalias of a device under @sysfs/bus/<bus>/devices (NICs, disk and USB
+ * controllers, virtio devices), with their dependencies, leaving out those
+ * that are not in @dir (the preboot carries a few) and those already loaded
+ * or built in (@sysfs/module/NAME).  Appends to *paths.
+ */
+static int device_modules(struct ib_kmods *k, const char *dir, const char *sysfs, char ***paths, size_t *np) {
+        char pattern[PATH_MAX], **names = NULL, **all = NULL;
+        size_t nn = 0, na = 0;
+        struct ib_err e = {};
+        glob_t g = {};
+        int r = -1;
+
+        pathf(pattern, sizeof(pattern), "%s/bus/*/devices/*/modalias", sysfs);
+        if (glob(pattern, 0, NULL, &g) == 0)
+                for (size_t i = 0; i < g.gl_pathc; i++) {
+                        _cleanup_(freep) char *text = NULL;
+                        size_t len;
+
+                        if (ib_read_file(g.gl_pathv[i], 4096, &text, &len) < 0)
+                                continue;
+                        text[strcspn(text, "\n")] = 0;
+                        if (text[0] && ib_kmods_match(k, text, &names, &nn) < 0)
+                                goto oom;
+                }
+        if (nn)
+                qsort(names, nn, sizeof(*names), strp_cmp);
+        for (size_t i = 0; i < nn; i++) {
+                int rr = ib_kmods_add(k, names[i], &all, &na, &e);
+
+                if (rr < 0 && rr != -ENOENT) {
+                        fail("%s", e.msg);
+                        goto out;
+                }
+        }
+        for (size_t i = 0; i < na; i++) {
+                char file[PATH_MAX], loaded[PATH_MAX], name[64];
+
+                if (ib_kmod_name(all[i], name, sizeof(name)) < 0)
+                        continue;
+                for (char *c = name; *c; c++)
+                        if (*c == '-')
+                                *c = '_';
+                pathf(file, sizeof(file), "%s/%s", dir, all[i]);
+                pathf(loaded, sizeof(loaded), "%s/module/%s", sysfs, name);
+                if (access(file, R_OK) < 0 || access(loaded, F_OK) == 0 || strv_has(*paths, *np, all[i]))
+                        continue;
+                if (ib_strv_push(paths, np, all[i]) < 0)
+                        goto oom;
+        }
+        r = 0;
+        goto out;
+oom:
+        fail("out of memory");
+out:
+        globfree(&g);
+        ib_strv_free(names, nn);
+        ib_strv_free(all, na);
+        return r;
+}
+
+/*
+ * --load: each of @paths not tried yet, into the kernel (finit_module, as
+ * insmod); prints those that loaded.  A module that fails (a driver whose
+ * device is not there, one already loaded) is skipped, as modprobe -b -q
+ * would.  Returns how many were tried.
+ */
+static int load_modules(const char *dir, char **paths, size_t np, char ***tried, size_t *nt) {
+        int n = 0;
+
+        for (size_t i = 0; i < np; i++) {
+                char file[PATH_MAX];
+                int fd;
+
+                if (strv_has(*tried, *nt, paths[i]))
+                        continue;
+                if (ib_strv_push(tried, nt, paths[i]) < 0)
+                        return fail("out of memory");
+                n++;
+                pathf(file, sizeof(file), "%s/%s", dir, paths[i]);
+                fd = open(file, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                if (syscall(SYS_finit_module, fd, "", 0) == 0)
+                        printf("%s\n", paths[i]);
+                close(fd);
+        }
+        fflush(stdout);
+        return n;
+}
+
+/* Coldplug rounds: a driver loaded shows its bus's devices (virtio's, USB's) to the next. */
+#define COLDPLUG_ROUNDS 8
+
+static int list_modules(const char *dir, const char *sysfs, bool load, char **names, int n) {
         struct modfiles f = {};
-        size_t np = 0;
-        char **paths = NULL;
+        size_t np = 0, nt = 0;
+        char **paths = NULL, **tried = NULL;
         struct ib_kmods *k = NULL;
         struct ib_err e = {};
         int r = 1;
@@ -1628,11 +1743,34 @@ static int list_modules(const char *dir, char **names, int n) {
                         fail("%s", e.msg);
                         goto out;
                 }
-        for (size_t i = 0; i < np; i++)
-                printf("%s\n", paths[i]);
+        if (!load) {
+                if (sysfs && device_modules(k, dir, sysfs, &paths, &np) < 0)
+                        goto out;
+                for (size_t i = 0; i < np; i++)
+                        printf("%s\n", paths[i]);
+                r = 0;
+                goto out;
+        }
+        if (load_modules(dir, paths, np, &tried, &nt) < 0)
+                goto out;
+        for (unsigned round = 0; sysfs && round < COLDPLUG_ROUNDS; round++) {
+                char **found = NULL;
+                size_t nf = 0;
+                int t;
+
+                if (device_modules(k, dir, sysfs, &found, &nf) < 0)
+                        goto out;
+                t = load_modules(dir, found, nf, &tried, &nt);
+                ib_strv_free(found, nf);
+                if (t < 0)
+                        goto out;
+                if (t == 0)
+                        break;
+        }
         r = 0;
 out:
         ib_strv_free(paths, np);
+        ib_strv_free(tried, nt);
         ib_kmods_free(k);
         modfiles_clear(&f);
         return r;
@@ -1640,7 +1778,7 @@ out:
 
 int main(int argc, char **argv) {
         enum { O_CMDLINE = 256, O_DRY, O_OUT, O_WORK, O_HOOK, O_HTTPFS, O_CACHE, O_CA, O_INSECURE, O_MODALIAS,
-               O_MODFROM, O_LISTMOD, O_MODDIR, O_KEXEC_LOAD, O_TPM, O_BANK, O_TIMESTAMPS };
+               O_MODFROM, O_LISTMOD, O_MODDIR, O_KEXEC_LOAD, O_TPM, O_BANK, O_TIMESTAMPS, O_FORDEV, O_SYSFS, O_LOAD };
         static const struct option opts[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "cmdline", required_argument, NULL, O_CMDLINE },
@@ -1660,6 +1798,9 @@ int main(int argc, char **argv) {
                 { "tpm", required_argument, NULL, O_TPM },
                 { "bank", required_argument, NULL, O_BANK },
                 { "timestamps", no_argument, NULL, O_TIMESTAMPS },
+                { "for-devices", no_argument, NULL, O_FORDEV },
+                { "sysfs", required_argument, NULL, O_SYSFS },
+                { "load", no_argument, NULL, O_LOAD },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -1667,8 +1808,8 @@ int main(int argc, char **argv) {
         struct agent a = { .keys = IB_KEYS_DIR, .work = "/run/inetboot", .hook_path = IB_DATA_DIR "/hook.cpio.zst",
                            .bank = IB_ALG_SHA256 };
         _cleanup_(freep) char *proc_cmdline = NULL, *httpfs_default = NULL;
-        const char *moddir = NULL;
-        bool list_mod = false;
+        const char *moddir = NULL, *sysfs = "/sys";
+        bool list_mod = false, for_devices = false, load = false;
         _cleanup_(closep) int fd = -1;
         struct ib_err e = {};
         int c, ret = 1;
@@ -1705,16 +1846,24 @@ int main(int argc, char **argv) {
                         a.bank = optarg[3] == '2' ? IB_ALG_SHA256 : IB_ALG_SHA1;
                         break;
                 case O_TIMESTAMPS: timestamps = true; break;
+                case O_FORDEV: for_devices = true; break;
+                case O_SYSFS: sysfs = optarg; break;
+                case O_LOAD: load = true; break;
                 case 'v': a.verbose = true; break;
                 case 'h': usage(stdout); return 0;
                 default: fprintf(stderr, "Try '%s --help'.\n", prog); return 2;
                 }
         if (list_mod) {
-                if (!moddir || optind >= argc) {
-                        fprintf(stderr, "%s: --list-modules needs --modules-dir DIR and module names\n", prog);
+                if (!moddir || (optind >= argc && !for_devices)) {
+                        fprintf(stderr, "%s: --list-modules needs --modules-dir DIR and module names or --for-devices\n",
+                                prog);
                         return 2;
                 }
-                return list_modules(moddir, argv + optind, argc - optind);
+                return list_modules(moddir, for_devices ? sysfs : NULL, load, argv + optind, argc - optind);
+        }
+        if (for_devices || load) {
+                fprintf(stderr, "%s: --for-devices and --load go with --list-modules\n", prog);
+                return 2;
         }
         if (optind != argc) {
                 fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help'.\n", prog, argv[optind], prog);

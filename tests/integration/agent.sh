@@ -188,5 +188,45 @@ expect_fail "--dry-run needs --out" "go together" inetboot-agent --dry-run
 expect_fail "a bad option" "Try 'inetboot-agent --help'" inetboot-agent --bogus
 expect_out "--list-modules: isofs after cdrom" "cdrom.ko.*isofs.ko" \
     bash -c "inetboot-agent --list-modules --modules-dir /lib/modules/$rel isofs | tr '\n' ' '"
+# Coldplug (the preboot's init): the drivers of the devices under a sysfs, with their
+# dependencies, less what is loaded or built in and what the tree does not carry.
+m=$d/coldplug/mods s=$d/coldplug/sys
+mkdir -p "$m/kernel/net" "$m/kernel/virtio" "$m/kernel/ata" "$m/kernel/usb" \
+    "$s/bus/pci/devices/0000:00:03.0" "$s/bus/pci/devices/0000:00:01.1" "$s/bus/pci/devices/0000:00:02.0" \
+    "$s/bus/virtio/devices/virtio0" "$s/bus/platform/devices/serial8250" "$s/module/libata"
+for k in net/virtio_net net/failover virtio/virtio_pci virtio/virtio_ring ata/ata_piix ata/libata; do : > "$m/kernel/$k.ko"; done
+cat > "$m/modules.dep" <<'DEP'
+kernel/net/virtio_net.ko: kernel/net/failover.ko kernel/virtio/virtio_ring.ko
+kernel/net/failover.ko:
+kernel/virtio/virtio_pci.ko: kernel/virtio/virtio_ring.ko
+kernel/virtio/virtio_ring.ko:
+kernel/ata/ata_piix.ko: kernel/ata/libata.ko
+kernel/ata/libata.ko:
+kernel/usb/xhci_pci.ko:
+DEP
+cat > "$m/modules.alias" <<'ALIAS'
+alias pci:v00001AF4d00001000sv*sd*bc*sc*i* virtio_pci
+alias virtio:d00000001v* virtio_net
+alias pci:v00008086d00007010sv*sd*bc*sc*i* ata_piix
+alias pci:v*d*sv*sd*bc0Csc03i30* xhci_pci
+ALIAS
+: > "$m/modules.builtin"
+echo pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00 > "$s/bus/pci/devices/0000:00:03.0/modalias"
+echo pci:v00008086d00007010sv00001AF4sd00001100bc01sc01i80 > "$s/bus/pci/devices/0000:00:01.1/modalias"
+echo pci:v00001B36d0000000Dsv00001AF4sd00001100bc0Csc03i30 > "$s/bus/pci/devices/0000:00:02.0/modalias"
+echo virtio:d00000001v00001AF4 > "$s/bus/virtio/devices/virtio0/modalias"
+echo platform:serial8250 > "$s/bus/platform/devices/serial8250/modalias"
+out=$(inetboot-agent --list-modules --modules-dir "$m" --for-devices --sysfs "$s" 2>&1 | tr '\n' ' ')
+check "--for-devices: each device's driver (by name) after what it needs, once; the loaded libata and the uncarried xhci_pci left out" \
+    test "$out" = "kernel/ata/ata_piix.ko kernel/virtio/virtio_ring.ko kernel/net/failover.ko kernel/net/virtio_net.ko kernel/virtio/virtio_pci.ko "
+out=$(inetboot-agent --list-modules --modules-dir "$m" --for-devices --sysfs "$s" virtio_ring 2>&1 | tr '\n' ' ')
+check "--for-devices with a name: the name first, not twice" \
+    test "$out" = "kernel/virtio/virtio_ring.ko kernel/ata/ata_piix.ko kernel/net/failover.ko kernel/net/virtio_net.ko kernel/virtio/virtio_pci.ko "
+mkdir -p "$s/module/virtio_net" "$s/module/ata_piix" "$s/module/virtio_pci" "$s/module/virtio_ring" "$s/module/failover"
+check "--for-devices: nothing when every driver is loaded" \
+    test -z "$(inetboot-agent --list-modules --modules-dir "$m" --for-devices --sysfs "$s" 2>&1)"
+expect_fail "--load without --list-modules" "go with --list-modules" inetboot-agent --load
+expect_fail "--list-modules needs names or --for-devices" "module names or --for-devices" \
+    inetboot-agent --list-modules --modules-dir "$m"
 nginx_stop
 finish

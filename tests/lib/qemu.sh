@@ -79,7 +79,7 @@ qemu_stop() {
 }
 
 # The console text without kernel log lines and control sequences.
-qemu_console() { tr -d '\r' < "$QEMU_LOG" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | grep -av '^\[ *[0-9]*\.[0-9]*\]'; }
+qemu_console() { tr -d '\r' < "$QEMU_LOG" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | grep -avE '^\[ *[0-9]+\.[0-9]{6}\]'; }
 
 # qemu_keys BYTES: type BYTES on the console as they are, with printf's
 # backslash escapes and no Enter: qemu_keys '\e[B' is the down arrow (vt100),
