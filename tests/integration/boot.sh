@@ -75,6 +75,8 @@ echo "# miniroot $(stat -c %s "$pre/miniroot.img") bytes, kernel $(stat -c %s "$
 refused() {
     boot "$1" "$2"
     if qemu_wait 'the boot failed' 120; then
+        # (init says "a shell follows" right after; a loaded machine may show the console between the two)
+        qemu_wait 'a shell follows' 30 || true
         qemu_console > "$d/$1.txt"
         check "$3 stops the boot with a clear message" grep -qE "$4" "$d/$1.txt"
         check "$3: no kexec" bash -c "! grep -q 'inetboot: starting' '$d/$1.txt'"
