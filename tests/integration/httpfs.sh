@@ -384,19 +384,6 @@ sleep 0.5
 ahead=$(for b in 62 63 83 84 122 123; do ranges_with "$before" $b; done | awk '{ n += $1 } END { print n + 0 }')
 check "runs of two and three blocks fetch only those blocks, nothing after them ($ahead requests hold 62-63, 83-84, 122-123)" \
     test "$ahead" = 0
-# the first 32 KiB of each of blocks 90-109: in order and in adjacent blocks (a span of 1.25 MiB),
-# with gaps between the reads as a squashfs's have; never 1 MiB in order, so nothing is read
-# ahead (before, a span of blocks was enough: it fetched 110 and on)
-before=$(wc -l < "$NGINX_ACCESS_LOG")
-runs_ok=0
-for b in $(seq 90 109); do
-    cmp -s <(dd if="$d/m32/live.iso" bs=32768 skip=$((2 * b)) count=1 iflag=direct status=none) \
-        <(dd if="$d/www/live.iso" bs=32768 skip=$((2 * b)) count=1 status=none) && runs_ok=$((runs_ok + 1))
-done
-check "twenty reads of half a block, gaps between them, are exact ($runs_ok of 20)" test "$runs_ok" = 20
-sleep 0.5
-ahead=$(for b in 110 111 112 113; do ranges_with "$before" $b; done | awk '{ n += $1 } END { print n + 0 }')
-check "reads with gaps across 1.25 MiB fetch nothing after them ($ahead requests hold 110-113)" test "$ahead" = 0
 before=$(wc -l < "$NGINX_ACCESS_LOG")
 check "a run of 24 blocks (1.5 MiB) is exact" cmp -s <(dd if="$d/m32/live.iso" bs=65536 skip=20 count=24 iflag=direct status=none) \
     <(dd if="$d/www/live.iso" bs=65536 skip=20 count=24 status=none)
