@@ -1618,13 +1618,6 @@ static int run_iscript(struct agent *a) {
 
 /* ---- main ----------------------------------------------------------------------------- */
 
-static bool strv_has(char *const *v, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(v[i], s) == 0)
-                        return true;
-        return false;
-}
-
 static int strp_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -1675,7 +1668,7 @@ static int device_modules(struct ib_kmods *k, const char *dir, const char *sysfs
                                 *c = '_';
                 pathf(file, sizeof(file), "%s/%s", dir, all[i]);
                 pathf(loaded, sizeof(loaded), "%s/module/%s", sysfs, name);
-                if (access(file, R_OK) < 0 || access(loaded, F_OK) == 0 || strv_has(*paths, *np, all[i]))
+                if (access(file, R_OK) < 0 || access(loaded, F_OK) == 0 || ib_strv_has(*paths, *np, all[i]))
                         continue;
                 if (ib_strv_push(paths, np, all[i]) < 0)
                         goto oom;
@@ -1704,7 +1697,7 @@ static int load_modules(const char *dir, char **paths, size_t np, char ***tried,
                 char file[PATH_MAX];
                 int fd;
 
-                if (strv_has(*tried, *nt, paths[i]))
+                if (ib_strv_has(*tried, *nt, paths[i]))
                         continue;
                 if (ib_strv_push(tried, nt, paths[i]) < 0)
                         return fail("out of memory");

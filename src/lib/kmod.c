@@ -230,15 +230,8 @@ static struct kmod *by_path(struct ib_kmods *k, const char *path) {
         return NULL;
 }
 
-static bool listed(char **v, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(v[i], s) == 0)
-                        return true;
-        return false;
-}
-
 static int add(struct ib_kmods *k, struct kmod *m, unsigned depth, char ***paths, size_t *n, struct ib_err *err) {
-        if (listed(*paths, *n, m->path))
+        if (ib_strv_has(*paths, *n, m->path))
                 return 0;
         if (depth > IB_KMOD_MAX_DEPTH)
                 return ib_err_set(err, -ELOOP, 0, "modules.dep: dependencies of %s nest deeper than %u (a loop?)", m->name,
@@ -267,7 +260,7 @@ int ib_kmods_add(struct ib_kmods *k, const char *name, char ***paths, size_t *n,
         normalize(name, norm, sizeof(norm));
         m = by_name(k, norm);
         if (!m) {
-                if (listed(k->builtin, k->n_builtin, norm))
+                if (ib_strv_has(k->builtin, k->n_builtin, norm))
                         return 0;
                 return ib_err_set(err, -ENOENT, 0, "no kernel module '%s' in this kernel's modules.dep", name);
         }
@@ -281,7 +274,7 @@ int ib_kmods_match(struct ib_kmods *k, const char *modalias, char ***names, size
                 if (fnmatch(k->aliases[i].pattern, modalias, 0) != 0)
                         continue;
                 found++;
-                if (!listed(*names, *n, k->aliases[i].name) && ib_strv_push(names, n, k->aliases[i].name) < 0)
+                if (!ib_strv_has(*names, *n, k->aliases[i].name) && ib_strv_push(names, n, k->aliases[i].name) < 0)
                         return -ENOMEM;
         }
         return found;

@@ -281,6 +281,13 @@ char *ib_strndup(const char *s, size_t len) {
         return p;
 }
 
+bool ib_strv_has(char *const *v, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
 int ib_strv_push(char ***v, size_t *n, const char *s) {
         char **nv;
         char *copy = strdup(s);

@@ -89,6 +89,8 @@ char *ib_strndup(const char *s, size_t len);
 
 /* A growable array of strings; NULL-terminated after every push. */
 int ib_strv_push(char ***v, size_t *n, const char *s);
+/* Whether @s is one of the @n strings of @v. */
+bool ib_strv_has(char *const *v, size_t n, const char *s);
 void ib_strv_free(char **v, size_t n);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
