@@ -22,6 +22,20 @@ ib_say() {
     fi
 }
 
+# ib_load_modules FILE: insmod the modules FILE lists (paths under
+# /lib/modules/RELEASE, in load order), if FILE is there; counts those
+# loaded in IB_MODULES_LOADED.
+IB_MODULES_LOADED=0
+ib_load_modules() {
+    local m rel
+    [ -r "$1" ] || return 0
+    rel=$($BB uname -r)
+    while read -r m; do
+        $BB insmod "/lib/modules/$rel/$m" 2>/dev/null && IB_MODULES_LOADED=$((IB_MODULES_LOADED + 1))
+    done < "$1"
+    return 0
+}
+
 # /proc, /sys and /dev (devtmpfs), which every initramfs mounts first.
 ib_mount_kernel_fs() {
     $BB mkdir -p /proc /sys /dev /run
@@ -142,11 +156,7 @@ ib_mount_cache() {
         t=$((t + 1))
     done
     # The preboot loads its file systems' modules (FAT, ext4) only now; the hook has them already.
-    if [ -n "$dev" ] && [ -r /etc/inetboot/modules.cache ]; then
-        local m rel
-        rel=$($BB uname -r)
-        while read -r m; do $BB insmod "/lib/modules/$rel/$m" 2>/dev/null; done < /etc/inetboot/modules.cache
-    fi
+    [ -n "$dev" ] && ib_load_modules /etc/inetboot/modules.cache
     [ -n "$dev" ] && $BB mount "$dev" "$dir" 2>/dev/null && { ib_say "cache: $spec on $dir"; return 0; }
     ib_say "warning: inetboot.cache=$spec: cannot mount it; booting without a persistent cache"
     return 1
