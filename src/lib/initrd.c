@@ -481,7 +481,6 @@ static int dec_bzip2(struct dec *d) {
 #define LZ4_LEGACY_MAGIC 0x184c2102u
 #define LZ4_LEGACY_BLOCK ((size_t)8 << 20)
 
-
 static int dec_lz4(struct dec *d) {
         size_t p = 4;
         int r;
