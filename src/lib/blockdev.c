@@ -78,6 +78,7 @@ struct wjob {
  */
 struct ra_stream {
         uint64_t first, last, end;
+        uint64_t pos, run;              /* where its last read ended, and the bytes read in order up to there */
         unsigned win;                   /* blocks kept ahead of the reader; 0 until the stream is confirmed */
         uint64_t used;                  /* LRU stamp; 0: a free entry */
 };
@@ -1208,22 +1209,27 @@ static bool reads_from_network(struct ib_blockdev *bd, uint64_t b0, uint64_t b1)
  * one of the last few streams of reads is, or in the blocks read ahead for it,
  * continues that stream; any other read starts a new one.  Nothing is read
  * ahead until a stream has read RA_CONFIRM bytes (at least two blocks) in
- * order: a booted system's squashfs reads are runs of ~128 KiB at scattered
- * places, and a guess after each would fetch blocks nobody reads.  The
+ * order, each read starting where the one before it ended (or overlapping
+ * it; a gap starts the count again): a booted system's squashfs reads are
+ * runs of ~128 KiB at scattered places, near each other but with gaps
+ * between them, and a guess after each would fetch blocks nobody reads.
+ * Filling a disk cache, a stream is confirmed by the span of blocks its
+ * reads touch instead: what is read ahead then is kept for the next runs,
+ * whose reads are not quite this run's (a booted system starts its services
+ * in a different order each time), and a block near those read now is the
+ * likeliest to be one of theirs.  The
  * window then starts at the read's own size and doubles each time the reader
  * gets into its second half, up to --readahead blocks.  Within a boot profile
  * being prefetched nothing is read ahead: the profile is the better guess.
  * Returns true and the blocks to read ahead, *from..*to.
  * Called with bd->lock held.
  */
-static bool ra_plan(struct ib_blockdev *bd, uint64_t b0, uint64_t b1, uint64_t *from, uint64_t *to) {
+static bool ra_plan(struct ib_blockdev *bd, uint64_t off, uint64_t len, uint64_t *from, uint64_t *to) {
         struct ra_stream *s = NULL, *lru = &bd->ra[0];
-        uint64_t confirm = RA_CONFIRM / bd->m->block_size, target;
+        uint64_t b0 = off / bd->m->block_size, b1 = (off + len - 1) / bd->m->block_size, target;
 
         if (!bd->o.readahead)
                 return false;
-        if (confirm < 2)
-                confirm = 2;
         for (unsigned i = 0; i < RA_STREAMS; i++) {
                 struct ra_stream *st = &bd->ra[i];
                 uint64_t slack = st->win > 2 ? st->win : 2;
@@ -1237,16 +1243,24 @@ static bool ra_plan(struct ib_blockdev *bd, uint64_t b0, uint64_t b1, uint64_t *
         }
         bd->ra_clock++;
         if (!s) {
-                *lru = (struct ra_stream){ .first = b0, .last = b1, .end = b1, .used = bd->ra_clock };
+                *lru = (struct ra_stream){ .first = b0, .last = b1, .end = b1, .pos = off + len, .run = len,
+                                           .used = bd->ra_clock };
                 return false;
         }
         s->used = bd->ra_clock;
+        if (off <= s->pos && off + len > s->pos) {
+                s->run += off + len - s->pos;
+                s->pos = off + len;
+        } else if (off > s->pos) {
+                s->run = len;
+                s->pos = off + len;
+        }
         if (b1 <= s->last)
                 return false;           /* within what the stream has read, or behind it */
         s->last = b1;
         if (s->end < b1)
                 s->end = b1;
-        if (b1 - s->first + 1 < confirm)
+        if (b1 - s->first + 1 < 2 || (bd->dc ? (b1 - s->first + 1) * bd->m->block_size : s->run) < RA_CONFIRM)
                 return false;
         if (bd->planned) {
                 bool all = true;
@@ -1297,7 +1311,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
         b0 = off / m->block_size;
         b1 = (off + len - 1) / m->block_size;
         pthread_mutex_lock(&bd->lock);
-        ahead = ra_plan(bd, b0, b1, &ra_from, &ra_to);
+        ahead = ra_plan(bd, off, len, &ra_from, &ra_to);
         network = ahead && reads_from_network(bd, b0, b1);
         bd->reads++;
         for (uint64_t b = b0; b <= b1; b++)

@@ -390,7 +390,34 @@ check "a run of 24 blocks (1.5 MiB) is exact" cmp -s <(dd if="$d/m32/live.iso" b
 for i in $(seq 50); do [ "$(ranges_with "$before" 45)" -gt 0 ] && break; sleep 0.1; done
 check "a run of 24 blocks (1.5 MiB, 20-43) is read ahead of ($(ranges_with "$before" 45) requests hold block 45)" \
     test "$(ranges_with "$before" 45)" -gt 0
+# the first 32 KiB of each of blocks 90-109: in order and in adjacent blocks (a span of 1.25 MiB),
+# with gaps between the reads as a squashfs's have; never 1 MiB in order, so nothing is read ahead
+half_block_reads() {  # MOUNTPOINT: prints how many of the twenty reads were exact
+    local n=0 b
+    for b in $(seq 90 109); do
+        cmp -s <(dd if="$1/live.iso" bs=32768 skip=$((2 * b)) count=1 iflag=direct status=none) \
+            <(dd if="$d/www/live.iso" bs=32768 skip=$((2 * b)) count=1 status=none) && n=$((n + 1))
+    done
+    echo "$n"
+}
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+runs_ok=$(half_block_reads "$d/m32")
+check "twenty reads of half a block, gaps between them, are exact ($runs_ok of 20)" test "$runs_ok" = 20
+sleep 0.5
+ahead=$(for b in 110 111 112 113; do ranges_with "$before" $b; done | awk '{ n += $1 } END { print n + 0 }')
+check "reads with gaps across 1.25 MiB fetch nothing after them ($ahead requests hold 110-113)" test "$ahead" = 0
 umount_fs "$d/m32"
+# filling a cache, the same reads are a stream by the blocks they touch: what is read ahead is kept
+# for the next runs, whose reads differ a little from this one's
+check "mount with readahead (8 blocks), filling a cache" mount_fs "$d/m33" --keys "$d/keys" --kernel-readahead 0 \
+    --cache "$d/cache-gaps" --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+runs_ok=$(half_block_reads "$d/m33")
+check "the twenty reads with gaps are exact ($runs_ok of 20)" test "$runs_ok" = 20
+for i in $(seq 50); do [ "$(ranges_with "$before" 111)" -gt 0 ] && break; sleep 0.1; done
+check "filling a cache, reads with gaps across 1.25 MiB are read ahead of ($(ranges_with "$before" 111) requests hold block 111)" \
+    test "$(ranges_with "$before" 111)" -gt 0
+umount_fs "$d/m33"
 
 # --- help, man page ------------------------------------------------------------------------------------
 expect_out "--help" 'Usage: inetboot-httpfs \[OPTIONS\] MANIFEST MOUNTPOINT' inetboot-httpfs --help
