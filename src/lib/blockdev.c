@@ -1217,16 +1217,16 @@ static bool reads_from_network(struct ib_blockdev *bd, uint64_t b0, uint64_t b1)
  * reads touch instead: what is read ahead then is kept for the next runs,
  * whose reads are not quite this run's (a booted system starts its services
  * in a different order each time), and a block near those read now is the
- * likeliest to be one of theirs.  The
- * window then starts at the read's own size and doubles each time the reader
- * gets into its second half, up to --readahead blocks.  Within a boot profile
+ * likeliest to be one of theirs.  The window then starts at the read's own
+ * size and doubles each time the reader gets into its second half, up to
+ * --readahead blocks.  Within a boot profile
  * being prefetched nothing is read ahead: the profile is the better guess.
  * Returns true and the blocks to read ahead, *from..*to.
  * Called with bd->lock held.
  */
 static bool ra_plan(struct ib_blockdev *bd, uint64_t off, uint64_t len, uint64_t *from, uint64_t *to) {
         struct ra_stream *s = NULL, *lru = &bd->ra[0];
-        uint64_t b0 = off / bd->m->block_size, b1 = (off + len - 1) / bd->m->block_size, target;
+        uint64_t b0 = off / bd->m->block_size, b1 = (off + len - 1) / bd->m->block_size, span, target;
 
         if (!bd->o.readahead)
                 return false;
@@ -1260,7 +1260,8 @@ static bool ra_plan(struct ib_blockdev *bd, uint64_t off, uint64_t len, uint64_t
         s->last = b1;
         if (s->end < b1)
                 s->end = b1;
-        if (b1 - s->first + 1 < 2 || (bd->dc ? (b1 - s->first + 1) * bd->m->block_size : s->run) < RA_CONFIRM)
+        span = b1 - s->first + 1;
+        if (span < 2 || (bd->dc ? span * bd->m->block_size : s->run) < RA_CONFIRM)
                 return false;
         if (bd->planned) {
                 bool all = true;
