@@ -924,6 +924,31 @@ struct initrd_mods {
         struct modfiles files;          /* its lists, where it has them */
 };
 
+static void initrd_mods_free(struct initrd_mods *im) {
+        ib_strv_free(im->have, im->n_have);
+        free(im->prefix);
+        modfiles_clear(&im->files);
+}
+
+/*
+ * How large a gzip initrd may be, decompressed, for the scan to decode it
+ * whole (libdeflate, a third of zlib's time: seconds under TCG) rather than
+ * as a stream through a window of about one file: half the memory the
+ * kernel says is available, so that a preboot in little RAM still scans a
+ * 150 MB live initrd.  0 (stream) when /proc/meminfo cannot tell.
+ */
+static size_t initrd_whole_max(void) {
+        _cleanup_(freep) char *text = NULL;
+        unsigned long long kib;
+        size_t len = 0;
+        const char *p;
+
+        if (ib_read_file("/proc/meminfo", 64 * 1024, &text, &len) < 0 || !(p = strstr(text, "\nMemAvailable:")) ||
+            sscanf(p, "\nMemAvailable: %llu kB", &kib) != 1)
+                return 0;
+        return kib / 2 < SIZE_MAX / 1024 ? (size_t)(kib / 2 * 1024) : SIZE_MAX - 1;
+}
+
 static int initrd_cb(const struct ib_cpio_entry *e, void *ud) {
         struct initrd_mods *im = ud;
         const char *name = e->name, *rest;
@@ -1026,13 +1051,17 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
         int r;
 
         gather_modaliases(a);
-        r = ib_initrd_walk(a->initrd, image_initrd_len, MAX_INITRD, initrd_cb, &im, &e);
+        r = ib_initrd_walk(a->initrd, image_initrd_len, MAX_INITRD, initrd_whole_max(), initrd_cb, &im, &e);
         if (r == -ENOMEM) {
                 r = fail("out of memory");
                 goto out;
         }
-        if (r < 0)
+        if (r < 0) {
                 say("warning: cannot list the image's initrd (%s); taking every module from the image's tree", e.msg);
+                /* What the walk saw before it failed is not to be trusted either. */
+                initrd_mods_free(&im);
+                im = (struct initrd_mods) { .release = a->release };
+        }
         r = -1;
         if (im.files.text[0]) {
                 if (resolve_hook_modules(a, &im.files, true, &paths, &n, &n_required) == 0) {
@@ -1134,9 +1163,7 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
         r = 0;
 out:
         ib_strv_free(paths, n);
-        ib_strv_free(im.have, im.n_have);
-        free(im.prefix);
-        modfiles_clear(&im.files);
+        initrd_mods_free(&im);
         modfiles_clear(&tree);
         free(t.dir);
         free(t.base);

@@ -2,8 +2,8 @@
 /*
  * initrd.c: the reader of initrd images, walked the way the kernel's
  * init/initramfs.c unpacks them (segments of NUL-separated newc archives,
- * or compressed streams decoded by the codecs' own libraries: libdeflate,
- * liblzma, libbz2, liblz4, libzstd), refusing anything malformed.  See
+ * or compressed streams decoded by the codecs' own libraries: libdeflate
+ * or zlib, liblzma, libbz2, liblz4, libzstd), refusing anything malformed.  See
  * cpio.h for the rules.
  */
 #include <bzlib.h>
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -36,6 +37,7 @@ struct walk {
         struct ib_err *err;
         bool stopped;           /* the callback's return is being passed up */
         size_t max_unpacked, unpacked;
+        size_t max_whole;       /* gzip members up to this size are decoded whole */
         char where[96];         /* "" or "gzip segment at byte offset N, decompressed " */
 };
 
@@ -82,134 +84,45 @@ static bool valid_type(uint32_t mode) {
         }
 }
 
-/*
- * One archive starting at *pos (4-aligned, newc magic there): its entries up
- * to and including the trailer, or up to the end of @buf (the kernel accepts
- * an archive without trailer at the end of an image).  *pos ends after the
- * trailer; *ret_trailer says whether there was one.
- */
-static int walk_archive(struct walk *w, const uint8_t *buf, size_t len, size_t *pos, bool *ret_trailer) {
-        size_t p = *pos;
-
-        while (p < len) {
-                uint32_t f[13];
-                const char *name;
-                size_t data_off, next;
-                char magic[64];
-
-                if (len - p < HDR_LEN)
-                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: truncated cpio header (%zu of %u bytes)",
-                                          w->where, p, len - p, HDR_LEN);
-                if (!is_newc_magic(buf + p, len - p)) {
-                        describe(buf + p, len - p, magic);
-                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: unknown magic %s where a cpio header should be",
-                                          w->where, p, magic);
-                }
-                for (unsigned i = 0; i < 13; i++) {
-                        const uint8_t *h = buf + p + 6 + 8 * i;
-
-                        f[i] = 0;
-                        for (unsigned k = 0; k < 8; k++) {
-                                int d = hex_digit(h[k]);
-
-                                if (d < 0)
-                                        return ib_err_set(w->err, -EINVAL, 0,
-                                                          "initrd: %sbyte offset %zu: cpio header field %s is not 8 hex digits",
-                                                          w->where, p, field_names[i]);
-                                f[i] = f[i] << 4 | (uint32_t)d;
-                        }
-                }
-                if (f[F_NAMESIZE] == 0 || f[F_NAMESIZE] > NAME_SIZE_MAX)
-                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: cpio name size %u (1 to %u allowed)",
-                                          w->where, p, f[F_NAMESIZE], NAME_SIZE_MAX);
-                if (f[F_NAMESIZE] > len - p - HDR_LEN)
-                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: cpio name truncated", w->where, p);
-                name = (const char *)buf + p + HDR_LEN;
-                if (name[f[F_NAMESIZE] - 1] != 0 || memchr(name, 0, f[F_NAMESIZE] - 1))
-                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: cpio name not NUL-terminated at its size",
-                                          w->where, p);
-                if (f[F_NAMESIZE] == 1)
-                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: empty cpio name", w->where, p);
-                /* p + HDR_LEN + namesize <= len, so these sums cannot overflow. */
-                data_off = align4(p + HDR_LEN + f[F_NAMESIZE]);
-                if (data_off > len || f[F_FILESIZE] > len - data_off)
-                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s: data truncated (%u bytes)",
-                                          w->where, p, name, f[F_FILESIZE]);
-                next = align4(data_off + f[F_FILESIZE]);
-                if (next > len)
-                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s: data padding truncated",
-                                          w->where, p, name);
-                if (strcmp(name, TRAILER) == 0) {
-                        *pos = next;
-                        *ret_trailer = true;
-                        return 0;
-                }
-                if (!valid_type(f[F_MODE]))
-                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s: bad mode %#o",
-                                          w->where, p, name, f[F_MODE]);
-                if (S_ISLNK(f[F_MODE])) {
-                        if (f[F_FILESIZE] == 0 || f[F_FILESIZE] > IB_CPIO_NAME_MAX ||
-                            memchr(buf + data_off, 0, f[F_FILESIZE]))
-                                return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s: bad symlink target",
-                                                  w->where, p, name);
-                } else if (!S_ISREG(f[F_MODE]) && f[F_FILESIZE] != 0)
-                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s: %u bytes of data for a %s",
-                                          w->where, p, name, f[F_FILESIZE], S_ISDIR(f[F_MODE]) ? "directory" : "special file");
-                if (S_ISREG(f[F_MODE]) && buf[p + 5] == '2') {
-                        uint32_t sum = 0;
-
-                        for (size_t i = 0; i < f[F_FILESIZE]; i++)
-                                sum += buf[data_off + i];
-                        if (sum != f[F_CHECK])
-                                return ib_err_set(w->err, -EBADMSG, 0, "initrd: %sbyte offset %zu: %s: checksum %08x, header says %08x",
-                                                  w->where, p, name, sum, f[F_CHECK]);
-                }
-                {
-                        const struct ib_cpio_entry e = {
-                                .name = name,
-                                .mode = f[F_MODE],
-                                .data = buf + data_off,
-                                .size = f[F_FILESIZE],
-                        };
-                        int r = w->cb(&e, w->ctx);
-
-                        if (r != 0) {
-                                w->stopped = true;
-                                return r;
-                        }
-                }
-                p = next;
-        }
-        *pos = p;
-        *ret_trailer = false;
-        return 0;
-}
-
-/* ---- decoders ---------------------------------------------------------------- */
+/* ---- what a walk reads ------------------------------------------------------- */
 
 /*
- * One compressed stream, decoded whole into memory: @in is the image from the
- * stream's magic to its end (for zstd, just its frames), @used how much of it
- * the stream took.  Output grows from a guess (4x the input) by doubling,
- * never past @max (what is left of the walk's cap); once @max bytes are out,
- * the decoder gets the one-byte @probe, and a byte there is over the cap.
+ * One compressed stream being decoded: @in is the image from the stream's
+ * magic to its end (for zstd, just its frames), @used how much of it the
+ * decoder has taken.  At most @max bytes come out (what is left of the
+ * walk's cap); once they are, the decoder is given the one-byte @probe, and
+ * a byte there is over the cap.
  */
 struct dec {
         const struct codec *k;
         const uint8_t *in;
         size_t len, used;
         size_t off, limit;      /* the stream's offset in the image and the walk's cap, for messages */
-        uint8_t *out;
-        size_t n, cap, max;     /* bytes decoded, allocated, allowed */
+        size_t n, max;          /* bytes decoded, allowed */
+        bool end;               /* the stream has ended */
+        bool live;              /* the codec's state below is set up */
         uint8_t probe;
         struct ib_err *err;
+        union {
+                z_stream z;     /* gzip: raw deflate, the member's header and trailer read here */
+                lzma_stream x;
+                bz_stream b;
+                ZSTD_DCtx *zs;
+        };
+        uint32_t crc;           /* gzip: CRC-32 of the output so far */
+        uint8_t *whole;         /* gzip decoded whole: the output */
 };
 
 struct codec {
         const char *name;
         uint8_t magic[6];
         size_t magic_len;
-        int (*decode)(struct dec *d);   /* NULL: not supported */
+        size_t room;                            /* the least output room a step wants (lz4: a block) */
+        int (*open)(struct dec *d);             /* NULL: not supported */
+        /* Decode into @room (@len > 0 bytes): *ret_out written; d->end set at the stream's end. */
+        int (*step)(struct dec *d, uint8_t *room, size_t len, size_t *ret_out);
+        void (*close)(struct dec *d);
+        int (*whole)(struct dec *d);            /* decode all of it into d->whole instead, or NULL */
 };
 
 static int dec_fail(struct dec *d, int code, const char *fmt, ...) _printf_(3, 4);
@@ -231,128 +144,366 @@ static int dec_truncated(struct dec *d) {
         return dec_fail(d, -EINVAL, "truncated %s input", d->k->name);
 }
 
-/* At least @need (at most max - n) bytes of room after the output. */
-static int dec_reserve(struct dec *d, size_t need) {
-        while (d->cap - d->n < need) {
-                size_t init = d->len < SIZE_MAX / 4 ? d->len * 4 : SIZE_MAX, cap;
-                uint8_t *nb;
-
-                if (init < 65536)
-                        init = 65536;
-                cap = d->cap == 0 ? (init < d->max ? init : d->max) : d->cap > d->max / 2 ? d->max : d->cap * 2;
-                nb = realloc(d->out, cap);
-                if (!nb)
-                        return dec_oom(d);
-                d->out = nb;
-                d->cap = cap;
-        }
-        return 0;
+static int dec_over_cap(struct dec *d) {
+        return dec_fail(d, -E2BIG, "more than %zu bytes decompressed in all", d->limit);
 }
 
-/* Where the decoder writes next, and how much: free buffer, or the probe when @max bytes are out. */
-static int dec_room(struct dec *d, uint8_t **ret, size_t *ret_len) {
+/* One step of the codec into @room, within the cap. */
+static int dec_step(struct dec *d, uint8_t *room, size_t len, size_t *ret_out) {
+        bool probe = d->n == d->max;
+        size_t out = 0;
         int r;
 
-        if (d->n == d->max) {
-                *ret = &d->probe;
-                *ret_len = 1;
-                return 0;
+        if (probe) {
+                room = &d->probe;
+                len = 1;
+        } else if (len > d->max - d->n)
+                len = d->max - d->n;
+        r = d->k->step(d, room, len, &out);
+        if (r < 0)
+                return r;
+        if (probe && out > 0)
+                return dec_over_cap(d);
+        d->n += out;
+        *ret_out = out;
+        return 0;
+}
+
+/*
+ * The bytes a walk reads, from offset @base on (@len of them at @buf): the
+ * image itself, a stream decoded whole, or a stream being decoded into the
+ * window @win.  Readers ask for bytes at or after the last offset they asked
+ * for, so what lies before it is dropped as the window moves on: the window
+ * holds about one entry, whatever the stream's size.
+ */
+struct src {
+        const uint8_t *buf;
+        size_t base, len;
+        struct dec *d;          /* NULL: there is nothing after buf */
+        uint8_t *win;
+        size_t cap;
+};
+
+#define WIN_STEP ((size_t)256 << 10)    /* decoded at a time, at least */
+
+/*
+ * Make at least @need bytes at @pos (base <= pos <= base + len) at hand if
+ * the stream has them: *ret_have is how many are (fewer at its end).
+ */
+static int src_get(struct src *s, size_t pos, size_t need, size_t *ret_have) {
+        size_t at = pos - s->base;
+
+        while (s->len - at < need && s->d && !s->d->end) {
+                size_t room = s->d->k->room > WIN_STEP ? s->d->k->room : WIN_STEP, out = 0;
+                int r;
+
+                if (at > 0) {
+                        memmove(s->win, s->win + at, s->len - at);
+                        s->len -= at;
+                        s->base = pos;
+                        at = 0;
+                }
+                if (s->cap - s->len < room) {
+                        /* Doubling, so the window grows with what it holds, never with what a header claims. */
+                        size_t cap = s->len + room > s->cap * 2 ? s->len + room : s->cap * 2;
+                        uint8_t *nw = realloc(s->win, cap);
+
+                        if (!nw)
+                                return dec_oom(s->d);
+                        s->win = nw;
+                        s->cap = cap;
+                }
+                r = dec_step(s->d, s->win + s->len, s->cap - s->len, &out);
+                if (r < 0)
+                        return r;
+                s->len += out;
+                s->buf = s->win;
         }
-        r = dec_reserve(d, d->cap > d->n ? d->cap - d->n : 1);
-        if (r < 0)
-                return r;
-        *ret = d->out + d->n;
-        *ret_len = d->cap - d->n;
+        *ret_have = s->len - at;
         return 0;
 }
+
+static const uint8_t *src_at(const struct src *s, size_t pos) {
+        return s->buf + (pos - s->base);
+}
+
+/* ---- archives ----------------------------------------------------------------- */
 
 /*
- * dec_room() for the decoders whose lengths are 32-bit (libbz2): the
- * input left and the room, both capped at UINT_MAX; the loop takes the rest
- * next time round.
+ * One archive starting at *pos (4-aligned, newc magic there): its entries up
+ * to and including the trailer, or up to the end of the bytes (the kernel
+ * accepts an archive without trailer at the end of an image).  *pos ends
+ * after the trailer; *ret_trailer says whether there was one.
  */
-static int dec_room32(struct dec *d, uint8_t **ret, size_t *ret_in, size_t *ret_len) {
-        int r = dec_room(d, ret, ret_len);
+static int walk_archive(struct walk *w, struct src *s, size_t *pos, bool *ret_trailer) {
+        size_t p = *pos;
 
-        if (r < 0)
-                return r;
-        *ret_in = d->len - d->used < UINT_MAX ? d->len - d->used : UINT_MAX;
-        if (*ret_len > UINT_MAX)
-                *ret_len = UINT_MAX;
+        for (;;) {
+                uint32_t f[13];
+                const uint8_t *h;
+                const char *name;
+                size_t have, data_off, next;
+                char magic[64];
+                int r;
+
+                r = src_get(s, p, HDR_LEN, &have);
+                if (r < 0)
+                        return r;
+                if (have == 0)
+                        break;
+                h = src_at(s, p);
+                if (have < HDR_LEN)
+                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: truncated cpio header (%zu of %u bytes)",
+                                          w->where, p, have, HDR_LEN);
+                if (!is_newc_magic(h, have)) {
+                        describe(h, have, magic);
+                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: unknown magic %s where a cpio header should be",
+                                          w->where, p, magic);
+                }
+                for (unsigned i = 0; i < 13; i++) {
+                        f[i] = 0;
+                        for (unsigned k = 0; k < 8; k++) {
+                                int d = hex_digit(h[6 + 8 * i + k]);
+
+                                if (d < 0)
+                                        return ib_err_set(w->err, -EINVAL, 0,
+                                                          "initrd: %sbyte offset %zu: cpio header field %s is not 8 hex digits",
+                                                          w->where, p, field_names[i]);
+                                f[i] = f[i] << 4 | (uint32_t)d;
+                        }
+                }
+                if (f[F_NAMESIZE] == 0 || f[F_NAMESIZE] > NAME_SIZE_MAX)
+                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: cpio name size %u (1 to %u allowed)",
+                                          w->where, p, f[F_NAMESIZE], NAME_SIZE_MAX);
+                r = src_get(s, p, HDR_LEN + f[F_NAMESIZE], &have);
+                if (r < 0)
+                        return r;
+                if (f[F_NAMESIZE] > have - HDR_LEN)
+                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: cpio name truncated", w->where, p);
+                name = (const char *)src_at(s, p) + HDR_LEN;
+                if (name[f[F_NAMESIZE] - 1] != 0 || memchr(name, 0, f[F_NAMESIZE] - 1))
+                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: cpio name not NUL-terminated at its size",
+                                          w->where, p);
+                if (f[F_NAMESIZE] == 1)
+                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: empty cpio name", w->where, p);
+                /* Offsets within the entry, from p: header and name are at hand, so these cannot overflow. */
+                data_off = align4(HDR_LEN + f[F_NAMESIZE]);
+                next = align4(data_off + (size_t)f[F_FILESIZE]);
+                r = src_get(s, p, next, &have);
+                if (r < 0)
+                        return r;
+                h = src_at(s, p);
+                name = (const char *)h + HDR_LEN;
+                if (data_off > have || f[F_FILESIZE] > have - data_off)
+                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s: data truncated (%u bytes)",
+                                          w->where, p, name, f[F_FILESIZE]);
+                if (next > have)
+                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s: data padding truncated",
+                                          w->where, p, name);
+                if (strcmp(name, TRAILER) == 0) {
+                        *pos = p + next;
+                        *ret_trailer = true;
+                        return 0;
+                }
+                if (!valid_type(f[F_MODE]))
+                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s: bad mode %#o",
+                                          w->where, p, name, f[F_MODE]);
+                if (S_ISLNK(f[F_MODE])) {
+                        if (f[F_FILESIZE] == 0 || f[F_FILESIZE] > IB_CPIO_NAME_MAX || memchr(h + data_off, 0, f[F_FILESIZE]))
+                                return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s: bad symlink target",
+                                                  w->where, p, name);
+                } else if (!S_ISREG(f[F_MODE]) && f[F_FILESIZE] != 0)
+                        return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s: %u bytes of data for a %s",
+                                          w->where, p, name, f[F_FILESIZE], S_ISDIR(f[F_MODE]) ? "directory" : "special file");
+                if (S_ISREG(f[F_MODE]) && h[5] == '2') {
+                        uint32_t sum = 0;
+
+                        for (size_t i = 0; i < f[F_FILESIZE]; i++)
+                                sum += h[data_off + i];
+                        if (sum != f[F_CHECK])
+                                return ib_err_set(w->err, -EBADMSG, 0, "initrd: %sbyte offset %zu: %s: checksum %08x, header says %08x",
+                                                  w->where, p, name, sum, f[F_CHECK]);
+                }
+                {
+                        const struct ib_cpio_entry e = {
+                                .name = name,
+                                .mode = f[F_MODE],
+                                .data = h + data_off,
+                                .size = f[F_FILESIZE],
+                        };
+
+                        r = w->cb(&e, w->ctx);
+                        if (r != 0) {
+                                w->stopped = true;
+                                return r;
+                        }
+                }
+                p += next;
+        }
+        *pos = p;
+        *ret_trailer = false;
         return 0;
 }
 
-/* The decoder wrote @k bytes to what dec_room() gave. */
-static int dec_wrote(struct dec *d, const uint8_t *room, size_t k) {
-        if (k > 0 && room == &d->probe)
-                return dec_fail(d, -E2BIG, "more than %zu bytes decompressed in all", d->limit);
-        d->n += k;
-        return 0;
-}
+/* ---- decoders ---------------------------------------------------------------- */
 
-/*
- * gzip: one member, as the kernel's gunzip reads it, with libdeflate (three
- * times zlib's speed: a live initrd of 150 MB took the preboot 7.5 s under
- * TCG with zlib), which also checks the trailer's CRC-32 and size; the
- * kernel does not.  libdeflate decodes a whole member into a buffer given
- * up front: sized by the trailer when the member ends the input (the usual
- * initrd), else by a guess, and grown and decoded again while too small,
- * up to @max.
- */
 static uint32_t le32(const uint8_t *p) {
         return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/*
+ * gzip: one member, as the kernel's gunzip reads it, its header read as
+ * libdeflate reads it, the trailer's CRC-32 and size checked (the kernel
+ * does not).  Two decoders: libdeflate, three times zlib's speed (a live
+ * initrd of 150 MB took the preboot 7.5 s under TCG with zlib) but only
+ * into a buffer that holds the whole output; and zlib's inflate as a
+ * stream, which holds a window.
+ */
+#define GZIP_FOOTER 8u
+#define GZIP_MIN 18u                    /* a 10-byte header, an empty deflate block, the footer */
+#define GZIP_FEXTRA 0x04
+#define GZIP_FNAME 0x08
+#define GZIP_FCOMMENT 0x10
+#define GZIP_FHCRC 0x02
+#define GZIP_FRESERVED 0xe0
 #define DEFLATE_MAX_RATIO 1032u         /* no deflate stream expands more */
 
-static int dec_gzip(struct dec *d) {
+static int gzip_bad(struct dec *d) {
+        return dec_fail(d, -EINVAL, "gzip decompression failed: corrupt or truncated data");
+}
+
+/* What the input's last 4 bytes say the member decompresses to, where that can be its size (it ends the image), or 0. */
+static size_t gzip_size_hint(const struct dec *d) {
+        size_t hint;
+
+        if (d->len < GZIP_MIN)
+                return 0;
+        hint = le32(d->in + d->len - 4);
+        return hint <= d->max && hint / DEFLATE_MAX_RATIO <= d->len ? hint : 0;
+}
+
+/*
+ * The whole member with libdeflate, into a buffer given up front: sized by
+ * the hint, else by a guess, and grown and decoded again while too small, up
+ * to @max.
+ */
+static int gzip_whole(struct dec *d) {
         struct libdeflate_decompressor *z;
-        size_t in = d->len - d->used, cap, hint = 0;
+        size_t cap = gzip_size_hint(d);
         int r = 0;
 
+        if (cap == 0)
+                cap = d->len < d->max / 4 ? (d->len * 4 > 65536 ? d->len * 4 : 65536) : d->max;
+        if (cap > d->max)
+                cap = d->max;
         z = libdeflate_alloc_decompressor();
         if (!z)
                 return dec_oom(d);
-        if (in >= 18)
-                hint = le32(d->in + d->used + in - 4);
-        if (hint > 0 && hint <= d->max && hint / DEFLATE_MAX_RATIO <= in)
-                cap = hint;
-        else
-                cap = in < d->max / 4 ? (in * 4 > 65536 ? in * 4 : 65536) : d->max;
-        if (cap > d->max)
-                cap = d->max;
         for (;;) {
                 size_t used = 0, n = 0;
                 enum libdeflate_result lr;
+                uint8_t *nb = realloc(d->whole, cap > 0 ? cap : 1);
 
-                if (d->cap < cap || !d->out) {
-                        uint8_t *nb = realloc(d->out, cap > 0 ? cap : 1);
-
-                        if (!nb) {
-                                r = dec_oom(d);
-                                break;
-                        }
-                        d->out = nb;
-                        d->cap = cap;
+                if (!nb) {
+                        r = dec_oom(d);
+                        break;
                 }
-                lr = libdeflate_gzip_decompress_ex(z, d->in + d->used, in, d->out, cap, &used, &n);
+                d->whole = nb;
+                lr = libdeflate_gzip_decompress_ex(z, d->in, d->len, d->whole, cap, &used, &n);
                 if (lr == LIBDEFLATE_SUCCESS) {
-                        d->used += used;
+                        d->used = used;
                         d->n = n;
                         break;
                 }
                 if (lr != LIBDEFLATE_INSUFFICIENT_SPACE) {
-                        r = dec_fail(d, -EINVAL, "gzip decompression failed: corrupt or truncated data");
+                        r = gzip_bad(d);
                         break;
                 }
                 if (cap == d->max) {
-                        r = dec_fail(d, -E2BIG, "more than %zu bytes decompressed in all", d->limit);
+                        r = dec_over_cap(d);
                         break;
                 }
                 cap = cap > d->max / 2 ? d->max : cap * 2;
         }
         libdeflate_free_decompressor(z);
         return r;
+}
+
+/* The member's header, as libdeflate's gzip_decompress_ex() reads it: d->used ends after it. */
+static int gzip_open(struct dec *d) {
+        const uint8_t *p = d->in, *end = d->in + d->len;
+        uint8_t flg;
+        int zr;
+
+        if (d->len < GZIP_MIN || p[2] != 8)
+                return gzip_bad(d);
+        flg = p[3];
+        p += 10;
+        if (flg & GZIP_FRESERVED)
+                return gzip_bad(d);
+        if (flg & GZIP_FEXTRA) {
+                size_t xlen = (size_t)p[0] | (size_t)p[1] << 8;
+
+                p += 2;
+                if (end - p < (ptrdiff_t)(xlen + GZIP_FOOTER))
+                        return gzip_bad(d);
+                p += xlen;
+        }
+        for (uint8_t f = GZIP_FNAME; f <= GZIP_FCOMMENT; f <<= 1)
+                if (flg & f) {
+                        while (*p++ != 0 && p != end)
+                                ;
+                        if (end - p < (ptrdiff_t)GZIP_FOOTER)
+                                return gzip_bad(d);
+                }
+        if (flg & GZIP_FHCRC) {
+                p += 2;
+                if (end - p < (ptrdiff_t)GZIP_FOOTER)
+                        return gzip_bad(d);
+        }
+        d->used = (size_t)(p - d->in);
+        zr = inflateInit2(&d->z, -MAX_WBITS);
+        if (zr != Z_OK)
+                return zr == Z_MEM_ERROR ? dec_oom(d) : dec_fail(d, -EINVAL, "zlib: cannot initialize (%d)", zr);
+        d->live = true;
+        d->crc = (uint32_t)libdeflate_crc32(0, NULL, 0);
+        return 0;
+}
+
+static int gzip_step(struct dec *d, uint8_t *room, size_t len, size_t *ret_out) {
+        /* The footer is not deflate's: keep it out of inflate's reach, as libdeflate does. */
+        size_t in = d->len - GZIP_FOOTER - d->used, out;
+        int zr;
+
+        d->z.next_in = (Bytef *)(uintptr_t)(d->in + d->used);
+        d->z.avail_in = in < UINT_MAX ? (unsigned)in : UINT_MAX;
+        d->z.next_out = room;
+        d->z.avail_out = len < UINT_MAX ? (unsigned)len : UINT_MAX;
+        in = d->z.avail_in;
+        out = d->z.avail_out;
+        zr = inflate(&d->z, Z_NO_FLUSH);
+        d->used += in - d->z.avail_in;
+        out -= d->z.avail_out;
+        d->crc = libdeflate_crc32(d->crc, room, out);
+        *ret_out = out;
+        switch (zr) {
+        case Z_OK:
+                return 0;
+        case Z_STREAM_END:
+                d->end = true;
+                if (le32(d->in + d->used) != d->crc || le32(d->in + d->used + 4) != (uint32_t)(d->n + out))
+                        return gzip_bad(d);
+                d->used += GZIP_FOOTER;
+                return 0;
+        case Z_MEM_ERROR:
+                return dec_oom(d);
+        default:        /* Z_BUF_ERROR: no progress, the input is used up */
+                return gzip_bad(d);
+        }
+}
+
+static void gzip_close(struct dec *d) {
+        inflateEnd(&d->z);
 }
 
 /*
@@ -365,110 +516,110 @@ static int dec_gzip(struct dec *d) {
  */
 #define LZMA_DICT_FLOOR ((uint64_t)128 << 20)
 
-static int dec_liblzma(struct dec *d, bool xz) {
-        lzma_stream s = LZMA_STREAM_INIT;
+static int lzma_open_as(struct dec *d, bool xz) {
         uint64_t memlimit = d->max > LZMA_DICT_FLOOR ? d->max : LZMA_DICT_FLOOR;
         lzma_ret lr;
-        int r;
 
+        d->x = (lzma_stream) LZMA_STREAM_INIT;
         memlimit = memlimit < UINT64_MAX - (1u << 20) ? memlimit + (1u << 20) : UINT64_MAX;
-        lr = xz ? lzma_stream_decoder(&s, memlimit, 0) : lzma_alone_decoder(&s, memlimit);
+        lr = xz ? lzma_stream_decoder(&d->x, memlimit, 0) : lzma_alone_decoder(&d->x, memlimit);
         if (lr != LZMA_OK)
                 return lr == LZMA_MEM_ERROR ? dec_oom(d) : dec_fail(d, -EINVAL, "liblzma: cannot initialize (%d)", (int)lr);
-        for (;;) {
-                size_t in = d->len - d->used, avail;
-                uint8_t *room;
+        d->live = true;
+        return 0;
+}
 
-                r = dec_room(d, &room, &avail);
-                if (r < 0)
-                        break;
-                s.next_in = d->in + d->used;
-                s.avail_in = in;
-                s.next_out = room;
-                s.avail_out = avail;
-                lr = lzma_code(&s, LZMA_FINISH);
-                d->used += in - s.avail_in;
-                r = dec_wrote(d, room, avail - s.avail_out);
-                if (r < 0 || lr == LZMA_STREAM_END)
-                        break;
-                switch (lr) {
-                case LZMA_OK:
-                        continue;
-                case LZMA_BUF_ERROR:
-                        r = dec_truncated(d);
-                        break;
-                case LZMA_MEM_ERROR:
-                        r = dec_oom(d);
-                        break;
-                case LZMA_FORMAT_ERROR:
-                        r = dec_fail(d, -EINVAL, "%s decompression failed: bad header", d->k->name);
-                        break;
-                case LZMA_MEMLIMIT_ERROR:
-                        r = dec_fail(d, -EINVAL, "%s decompression failed: needs %" PRIu64 " bytes of memory, more than the %" PRIu64
-                                     " allowed", d->k->name, lzma_memusage(&s), lzma_memlimit_get(&s));
-                        break;
-                case LZMA_OPTIONS_ERROR:
-                        r = dec_fail(d, -EINVAL, "%s decompression failed: unsupported options", d->k->name);
-                        break;
-                case LZMA_DATA_ERROR:
-                        r = dec_fail(d, -EINVAL, "%s decompression failed: corrupt data", d->k->name);
-                        break;
-                default:
-                        r = dec_fail(d, -EINVAL, "%s decompression failed: liblzma error %d", d->k->name, (int)lr);
-                        break;
-                }
-                break;
+static int xz_open(struct dec *d) {
+        return lzma_open_as(d, true);
+}
+
+static int lzma_open(struct dec *d) {
+        return lzma_open_as(d, false);
+}
+
+static int lzma_step(struct dec *d, uint8_t *room, size_t len, size_t *ret_out) {
+        size_t in = d->len - d->used;
+        lzma_ret lr;
+
+        d->x.next_in = d->in + d->used;
+        d->x.avail_in = in;
+        d->x.next_out = room;
+        d->x.avail_out = len;
+        lr = lzma_code(&d->x, LZMA_FINISH);
+        d->used += in - d->x.avail_in;
+        *ret_out = len - d->x.avail_out;
+        switch (lr) {
+        case LZMA_OK:
+                return 0;
+        case LZMA_STREAM_END:
+                d->end = true;
+                return 0;
+        case LZMA_BUF_ERROR:
+                return dec_truncated(d);
+        case LZMA_MEM_ERROR:
+                return dec_oom(d);
+        case LZMA_FORMAT_ERROR:
+                return dec_fail(d, -EINVAL, "%s decompression failed: bad header", d->k->name);
+        case LZMA_MEMLIMIT_ERROR:
+                return dec_fail(d, -EINVAL, "%s decompression failed: needs %" PRIu64 " bytes of memory, more than the %" PRIu64
+                                " allowed", d->k->name, lzma_memusage(&d->x), lzma_memlimit_get(&d->x));
+        case LZMA_OPTIONS_ERROR:
+                return dec_fail(d, -EINVAL, "%s decompression failed: unsupported options", d->k->name);
+        case LZMA_DATA_ERROR:
+                return dec_fail(d, -EINVAL, "%s decompression failed: corrupt data", d->k->name);
+        default:
+                return dec_fail(d, -EINVAL, "%s decompression failed: liblzma error %d", d->k->name, (int)lr);
         }
-        lzma_end(&s);
-        return r;
 }
 
-static int dec_xz(struct dec *d) {
-        return dec_liblzma(d, true);
+static void lzma_close(struct dec *d) {
+        lzma_end(&d->x);
 }
 
-static int dec_lzma(struct dec *d) {
-        return dec_liblzma(d, false);
-}
+/* bzip2: one stream, as the kernel's bunzip2 (block and stream CRCs checked); libbz2's lengths are 32-bit. */
+static int bzip2_open(struct dec *d) {
+        int br;
 
-/* bzip2: one stream, as the kernel's bunzip2 (block and stream CRCs checked). */
-static int dec_bzip2(struct dec *d) {
-        bz_stream b = {};
-        int r, br;
-
-        br = BZ2_bzDecompressInit(&b, 0, 0);
+        d->b = (bz_stream) {};
+        br = BZ2_bzDecompressInit(&d->b, 0, 0);
         if (br != BZ_OK)
                 return br == BZ_MEM_ERROR ? dec_oom(d) : dec_fail(d, -EINVAL, "libbz2: cannot initialize (%d)", br);
-        for (;;) {
-                size_t in, avail, took;
-                uint8_t *room;
+        d->live = true;
+        return 0;
+}
 
-                r = dec_room32(d, &room, &in, &avail);
-                if (r < 0)
-                        break;
-                b.next_in = (char *)(uintptr_t)(d->in + d->used);
-                b.avail_in = (unsigned)in;
-                b.next_out = (char *)room;
-                b.avail_out = (unsigned)avail;
-                br = BZ2_bzDecompress(&b);
-                took = in - b.avail_in;
-                d->used += took;
-                r = dec_wrote(d, room, avail - b.avail_out);
-                if (r < 0 || br == BZ_STREAM_END)
-                        break;
-                if (br == BZ_OK) {
-                        if (took > 0 || b.avail_out < avail)
-                                continue;
-                        r = d->used == d->len ? dec_truncated(d) : dec_fail(d, -EINVAL, "bzip2 decompression failed: stalled");
-                } else if (br == BZ_MEM_ERROR)
-                        r = dec_oom(d);
-                else
-                        r = dec_fail(d, -EINVAL, "bzip2 decompression failed: %s",
-                                     br == BZ_DATA_ERROR_MAGIC ? "bad header" : br == BZ_DATA_ERROR ? "corrupt data" : "libbz2 error");
-                break;
+static int bzip2_step(struct dec *d, uint8_t *room, size_t len, size_t *ret_out) {
+        size_t in = d->len - d->used < UINT_MAX ? d->len - d->used : UINT_MAX, took, out;
+        int br;
+
+        if (len > UINT_MAX)
+                len = UINT_MAX;
+        d->b.next_in = (char *)(uintptr_t)(d->in + d->used);
+        d->b.avail_in = (unsigned)in;
+        d->b.next_out = (char *)room;
+        d->b.avail_out = (unsigned)len;
+        br = BZ2_bzDecompress(&d->b);
+        took = in - d->b.avail_in;
+        out = len - d->b.avail_out;
+        d->used += took;
+        *ret_out = out;
+        if (br == BZ_STREAM_END) {
+                d->end = true;
+                return 0;
         }
-        BZ2_bzDecompressEnd(&b);
-        return r;
+        if (br == BZ_OK) {
+                if (took > 0 || out > 0)
+                        return 0;
+                return d->used == d->len ? dec_truncated(d) : dec_fail(d, -EINVAL, "bzip2 decompression failed: stalled");
+        }
+        if (br == BZ_MEM_ERROR)
+                return dec_oom(d);
+        return dec_fail(d, -EINVAL, "bzip2 decompression failed: %s",
+                        br == BZ_DATA_ERROR_MAGIC ? "bad header" : br == BZ_DATA_ERROR ? "corrupt data" : "libbz2 error");
+}
+
+static void bzip2_close(struct dec *d) {
+        BZ2_bzDecompressEnd(&d->b);
 }
 
 /*
@@ -476,102 +627,97 @@ static int dec_bzip2(struct dec *d) {
  * blocks of [32-bit little-endian compressed size][data] to the end of the
  * input, each decompressing to at most 8 MiB; a size word equal to the magic
  * is skipped (that is where a concatenated file starts).  The format has no
- * end mark: whatever follows the stream is taken as more blocks.
+ * end mark: whatever follows the stream is taken as more blocks.  A step
+ * decodes one block.
  */
 #define LZ4_LEGACY_MAGIC 0x184c2102u
 #define LZ4_LEGACY_BLOCK ((size_t)8 << 20)
 
-static int dec_lz4(struct dec *d) {
-        size_t p = 4;
-        int r;
+static int lz4_open(struct dec *d) {
+        d->used = 4;
+        return 0;
+}
 
-        while (p < d->len) {
-                size_t block = p, allow;
-                uint32_t size;
-                uint8_t *dst;
-                int got;
+static int lz4_step(struct dec *d, uint8_t *room, size_t len, size_t *ret_out) {
+        size_t block;
+        uint32_t size;
+        int got;
 
-                if (d->len - p < 4)
-                        return dec_truncated(d);
-                size = le32(d->in + p);
-                p += 4;
-                if (size == LZ4_LEGACY_MAGIC)
-                        continue;
-                if (size > d->len - p)
-                        return dec_truncated(d);
-                if (size > INT_MAX)
-                        return dec_fail(d, -EINVAL, "lz4 decompression failed: block at byte offset %zu too large",
-                                        d->off + block);
-                allow = d->max - d->n < LZ4_LEGACY_BLOCK ? d->max - d->n : LZ4_LEGACY_BLOCK;
-                r = dec_reserve(d, allow);
-                if (r < 0)
-                        return r;
-                dst = allow > 0 ? d->out + d->n : &d->probe;
-                got = LZ4_decompress_safe((const char *)d->in + p, (char *)dst, (int)size, (int)allow);
-                if (got < 0 && allow < LZ4_LEGACY_BLOCK) {
-                        /* Corrupt, or just more than the cap allows?  Decode it again with the room the format gives. */
-                        _cleanup_(freep) uint8_t *scratch = malloc(LZ4_LEGACY_BLOCK);
-
-                        if (!scratch)
-                                return dec_oom(d);
-                        if (LZ4_decompress_safe((const char *)d->in + p, (char *)scratch, (int)size, (int)LZ4_LEGACY_BLOCK) >= 0)
-                                return dec_fail(d, -E2BIG, "more than %zu bytes decompressed in all", d->limit);
+        *ret_out = 0;
+        do {
+                if (d->used == d->len) {
+                        d->end = true;
+                        return 0;
                 }
-                if (got < 0)
-                        return dec_fail(d, -EINVAL, "lz4 decompression failed: corrupt block at byte offset %zu", d->off + block);
-                d->n += (size_t)got;
-                p += size;
+                if (d->len - d->used < 4)
+                        return dec_truncated(d);
+                block = d->used;
+                size = le32(d->in + d->used);
+                d->used += 4;
+        } while (size == LZ4_LEGACY_MAGIC);
+        if (size > d->len - d->used)
+                return dec_truncated(d);
+        if (size > INT_MAX)
+                return dec_fail(d, -EINVAL, "lz4 decompression failed: block at byte offset %zu too large", d->off + block);
+        if (len > LZ4_LEGACY_BLOCK)
+                len = LZ4_LEGACY_BLOCK;
+        got = LZ4_decompress_safe((const char *)d->in + d->used, (char *)room, (int)size, (int)len);
+        if (got < 0 && len < LZ4_LEGACY_BLOCK) {
+                /* Corrupt, or just more than the cap allows?  Decode it again with the room the format gives. */
+                _cleanup_(freep) uint8_t *scratch = malloc(LZ4_LEGACY_BLOCK);
+
+                if (!scratch)
+                        return dec_oom(d);
+                if (LZ4_decompress_safe((const char *)d->in + d->used, (char *)scratch, (int)size, (int)LZ4_LEGACY_BLOCK) >= 0)
+                        return dec_over_cap(d);
         }
-        d->used = p;
+        if (got < 0)
+                return dec_fail(d, -EINVAL, "lz4 decompression failed: corrupt block at byte offset %zu", d->off + block);
+        d->used += size;
+        *ret_out = (size_t)got;
         return 0;
 }
 
 /* zstd: the frames zstd_extent() measured, one after the other. */
-static int dec_zstd(struct dec *d) {
-        ZSTD_DCtx *z = ZSTD_createDCtx();
-        ZSTD_inBuffer in = { d->in, d->len, 0 };
-        int r;
-
-        if (!z)
+static int zstd_open(struct dec *d) {
+        d->zs = ZSTD_createDCtx();
+        if (!d->zs)
                 return dec_oom(d);
-        for (;;) {
-                size_t before = in.pos, zr;
-                ZSTD_outBuffer out;
-                uint8_t *room;
+        d->live = true;
+        return 0;
+}
 
-                r = dec_room(d, &room, &out.size);
-                if (r < 0)
-                        break;
-                out.dst = room;
-                out.pos = 0;
-                zr = ZSTD_decompressStream(z, &out, &in);
-                if (ZSTD_isError(zr)) {
-                        r = ZSTD_getErrorCode(zr) == ZSTD_error_memory_allocation ? dec_oom(d) :
-                                dec_fail(d, -EINVAL, "zstd decompression failed: %s", ZSTD_getErrorName(zr));
-                        break;
-                }
-                r = dec_wrote(d, room, out.pos);
-                if (r < 0 || (zr == 0 && in.pos == in.size))
-                        break;
-                if (in.pos == before && out.pos == 0) {
-                        r = in.pos == in.size ? dec_truncated(d) : dec_fail(d, -EINVAL, "zstd decompression failed: stalled");
-                        break;
-                }
-        }
+static int zstd_step(struct dec *d, uint8_t *room, size_t len, size_t *ret_out) {
+        ZSTD_inBuffer in = { d->in, d->len, d->used };
+        ZSTD_outBuffer out = { room, len, 0 };
+        size_t zr;
+
+        zr = ZSTD_decompressStream(d->zs, &out, &in);
+        if (ZSTD_isError(zr))
+                return ZSTD_getErrorCode(zr) == ZSTD_error_memory_allocation ? dec_oom(d) :
+                        dec_fail(d, -EINVAL, "zstd decompression failed: %s", ZSTD_getErrorName(zr));
+        *ret_out = out.pos;
+        if (zr == 0 && in.pos == in.size)
+                d->end = true;
+        else if (in.pos == d->used && out.pos == 0)
+                return in.pos == in.size ? dec_truncated(d) : dec_fail(d, -EINVAL, "zstd decompression failed: stalled");
         d->used = in.pos;
-        ZSTD_freeDCtx(z);
-        return r;
+        return 0;
+}
+
+static void zstd_close(struct dec *d) {
+        ZSTD_freeDCtx(d->zs);
 }
 
 /* The kernel's decompressors (lib/decompress.c), longest magic that identifies each. */
 static const struct codec codecs[] = {
-        { "gzip",  { 0x1f, 0x8b },                         2, dec_gzip },
-        { "zstd",  { 0x28, 0xb5, 0x2f, 0xfd },             4, dec_zstd },
-        { "xz",    { 0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00 }, 6, dec_xz },
-        { "lzma",  { 0x5d, 0x00, 0x00 },                   3, dec_lzma },
-        { "bzip2", { 'B', 'Z', 'h' },                      3, dec_bzip2 },
-        { "lz4",   { 0x02, 0x21, 0x4c, 0x18 },             4, dec_lz4 },
-        { "lzo",   { 0x89, 0x4c, 0x5a },                   3, NULL },
+        { "gzip",  { 0x1f, 0x8b },                         2, 0, gzip_open, gzip_step, gzip_close, gzip_whole },
+        { "zstd",  { 0x28, 0xb5, 0x2f, 0xfd },             4, 0, zstd_open, zstd_step, zstd_close, NULL },
+        { "xz",    { 0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00 }, 6, 0, xz_open, lzma_step, lzma_close, NULL },
+        { "lzma",  { 0x5d, 0x00, 0x00 },                   3, 0, lzma_open, lzma_step, lzma_close, NULL },
+        { "bzip2", { 'B', 'Z', 'h' },                      3, 0, bzip2_open, bzip2_step, bzip2_close, NULL },
+        { "lz4",   { 0x02, 0x21, 0x4c, 0x18 },             4, LZ4_LEGACY_BLOCK, lz4_open, lz4_step, NULL, NULL },
+        { "lzo",   { 0x89, 0x4c, 0x5a },                   3, 0, NULL, NULL, NULL, NULL },
 };
 
 static const struct codec *codec_at(const uint8_t *p, size_t n) {
@@ -579,29 +725,6 @@ static const struct codec *codec_at(const uint8_t *p, size_t n) {
                 if (n >= codecs[i].magic_len && memcmp(p, codecs[i].magic, codecs[i].magic_len) == 0)
                         return &codecs[i];
         return NULL;
-}
-
-/*
- * Decode the compressed stream at the start of @in into at most @max bytes
- * (of @limit for the walk, for messages); *ret_used: how much of @in it took.
- */
-static int decompress(const struct codec *k, const uint8_t *in, size_t len, size_t off, size_t max, size_t limit,
-                      uint8_t **ret, size_t *ret_len, size_t *ret_used, struct ib_err *err) {
-        struct dec d = { .k = k, .in = in, .len = len, .off = off, .limit = limit, .max = max, .err = err };
-        int r;
-
-        if (!k->decode)
-                return ib_err_set(err, -EOPNOTSUPP, 0, "initrd: byte offset %zu: %s-compressed segment not supported",
-                                  off, k->name);
-        r = k->decode(&d);
-        if (r < 0) {
-                free(d.out);
-                return r;
-        }
-        *ret = d.out;
-        *ret_len = d.n;
-        *ret_used = d.used;
-        return 0;
 }
 
 /*
@@ -623,76 +746,116 @@ static size_t zstd_extent(const uint8_t *p, size_t len) {
         return n;
 }
 
+/* ---- segments ----------------------------------------------------------------- */
+
+static int walk_stream(struct walk *w, const uint8_t *in, size_t len, const struct codec *z, size_t off, size_t *ret_used);
+
 /*
- * The archives in @buf, NUL padding between them.  With @k set, @buf is
- * the output of that codec's stream at @k_off and holds nothing else;
- * otherwise compressed segments may follow, and the walk goes on after each
- * stream's end as the kernel does.
+ * The archives in @s, NUL padding between them.  With @k set, @s is the
+ * output of that codec's stream at @k_off and holds nothing else;
+ * otherwise it is the image, compressed segments may follow, and the walk
+ * goes on after each stream's end as the kernel does.
  */
-static int walk_segments(struct walk *w, const uint8_t *buf, size_t len, const struct codec *k, size_t k_off) {
+static int walk_segments(struct walk *w, struct src *s, const struct codec *k, size_t k_off) {
         size_t pos = 0;
         bool trailer = false;
         char magic[64];
         int r;
 
-        while (pos < len) {
+        for (;;) {
                 const struct codec *z;
+                const uint8_t *p;
+                size_t have, used = 0, nul = 0;
 
-                if (buf[pos] == 0) {
-                        pos++;
+                r = src_get(s, pos, 6, &have);
+                if (r < 0)
+                        return r;
+                if (have == 0)
+                        break;
+                p = src_at(s, pos);
+                while (nul < have && p[nul] == 0)
+                        nul++;
+                if (nul > 0) {
+                        pos += nul;
                         continue;
                 }
-                if (is_newc_magic(buf + pos, len - pos)) {
+                if (is_newc_magic(p, have)) {
                         if (pos % 4 != 0)
                                 return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: cpio archive not 4-byte aligned "
                                                   "(the kernel wants NUL padding before it)", w->where, pos);
-                        r = walk_archive(w, buf, len, &pos, &trailer);
+                        r = walk_archive(w, s, &pos, &trailer);
                         if (r != 0)
                                 return r;
                         continue;
                 }
-                z = codec_at(buf + pos, len - pos);
+                z = codec_at(p, have);
                 /* The kernel decompresses once; a stream that decompresses to another stream is junk to it. */
                 if (k && z && pos == 0)
                         return ib_err_set(w->err, -EINVAL, 0, "initrd: %s segment at byte offset %zu: nested compression",
                                           k->name, k_off);
                 if (k || !z) {
-                        describe(buf + pos, len - pos, magic);
+                        describe(p, have, magic);
                         return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: unknown magic %s%s", w->where, pos,
                                           magic, k ? " after a cpio archive" : "");
                 }
-                {
-                        _cleanup_(freep) uint8_t *out = NULL;
-                        size_t out_len = 0, used = 0, seg = z->decode == dec_zstd ? zstd_extent(buf + pos, len - pos) : len - pos;
-
-                        r = decompress(z, buf + pos, seg, pos, w->max_unpacked - w->unpacked, w->max_unpacked, &out, &out_len,
-                                       &used, w->err);
-                        if (r < 0)
-                                return r;
-                        w->unpacked += out_len;
-                        snprintf(w->where, sizeof(w->where), "%s segment at byte offset %zu, decompressed ", z->name, pos);
-                        r = walk_segments(w, out, out_len, z, pos);
-                        w->where[0] = 0;
-                        if (r != 0)
-                                return r;
-                        /* The stream ended @used bytes in: go on from there, as the kernel does. */
-                        pos += used;
-                }
+                /* Not decompressed: @s is the image, all of it at hand. */
+                r = walk_stream(w, p, s->len - (pos - s->base), z, pos, &used);
+                if (r != 0)
+                        return r;
+                /* The stream ended @used bytes in: go on from there, as the kernel does. */
+                pos += used;
         }
         /* The kernel: "junk at the end of compressed archive" unless it ended after a trailer. */
         if (k && !trailer)
-                return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s", w->where, len,
-                                  len == 0 ? "empty compressed segment" : "compressed segment does not end with a cpio trailer");
+                return ib_err_set(w->err, -EINVAL, 0, "initrd: %sbyte offset %zu: %s", w->where, pos,
+                                  pos == 0 ? "empty compressed segment" : "compressed segment does not end with a cpio trailer");
         return 0;
 }
 
-int ib_initrd_walk(const void *buf, size_t len, size_t max_unpacked, int (*cb)(const struct ib_cpio_entry *e, void *ctx),
-                   void *ctx, struct ib_err *err) {
-        struct ib_err mine;
-        struct walk w = { .cb = cb, .ctx = ctx, .err = &mine, .max_unpacked = max_unpacked };
+/*
+ * The compressed stream at @in (@len bytes to the end of the image, at byte
+ * offset @off in it), decoded whole or through a window, and the archives in
+ * it; *ret_used: how much of @in the stream took.
+ */
+static int walk_stream(struct walk *w, const uint8_t *in, size_t len, const struct codec *z, size_t off, size_t *ret_used) {
+        struct dec d = {
+                .k = z, .in = in, .len = z->open == zstd_open ? zstd_extent(in, len) : len, .off = off,
+                .limit = w->max_unpacked, .max = w->max_unpacked - w->unpacked, .err = w->err,
+        };
+        struct src s = { .d = &d };
         int r;
 
-        r = walk_segments(&w, buf, len, NULL, 0);
+        if (!z->open)
+                return ib_err_set(w->err, -EOPNOTSUPP, 0, "initrd: byte offset %zu: %s-compressed segment not supported",
+                                  off, z->name);
+        if (z->whole && (w->max_whole == SIZE_MAX || (gzip_size_hint(&d) > 0 && gzip_size_hint(&d) <= w->max_whole))) {
+                r = z->whole(&d);
+                s = (struct src) { .buf = d.whole, .len = d.n };
+        } else
+                r = z->open(&d);
+        if (r == 0) {
+                snprintf(w->where, sizeof(w->where), "%s segment at byte offset %zu, decompressed ", z->name, off);
+                r = walk_segments(w, &s, z, off);
+                w->where[0] = 0;
+        }
+        /* A walk that returned 0 read to the end, so the stream is done with. */
+        w->unpacked += d.n;
+        *ret_used = d.used;
+        if (d.live && z->close)
+                z->close(&d);
+        free(s.win);
+        free(d.whole);
+        return r;
+}
+
+int ib_initrd_walk(const void *buf, size_t len, size_t max_unpacked, size_t max_whole,
+                   int (*cb)(const struct ib_cpio_entry *e, void *ctx), void *ctx, struct ib_err *err) {
+        struct ib_err mine;
+        struct walk w = { .cb = cb, .ctx = ctx, .err = &mine, .max_unpacked = max_unpacked, .max_whole = max_whole };
+        struct src s = { .buf = buf, .len = len };
+        int r;
+
+        r = walk_segments(&w, &s, NULL, 0);
         if (r != 0 && !w.stopped && err)
                 *err = mine;
         return r;

@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cpio.h"
@@ -80,15 +82,47 @@ static size_t count(const struct list *l, const char *name) {
         return k;
 }
 
+static bool same_lists(const struct list *a, const struct list *b) {
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (strcmp(a->v[i].name, b->v[i].name) != 0 || a->v[i].mode != b->v[i].mode || a->v[i].size != b->v[i].size ||
+                    memcmp(a->v[i].data, b->v[i].data, a->v[i].size) != 0)
+                        return false;
+        return true;
+}
+
+/*
+ * Every walk below is done twice: as a stream through the window
+ * (max_whole 0), whose result the checks look at, and with gzip decoded
+ * whole (SIZE_MAX).  The two must fail on the same images and otherwise
+ * give the same entries; test_modes() checks the tally.
+ */
+static size_t modes_compared, modes_differ;
+
+static void compare_whole(const void *buf, size_t len, size_t max, int r, const struct list *l) {
+        struct list w = {};
+        struct ib_err err = {};
+        int rw = ib_initrd_walk(buf, len, max, SIZE_MAX, collect, &w, &err);
+
+        modes_compared++;
+        if ((r == 0) != (rw == 0) || (r == 0 && l && !same_lists(l, &w))) {
+                modes_differ++;
+                printf("# stream walk %d, whole walk %d (%s)\n", r, rw, err.msg);
+        }
+        list_free(&w);
+}
+
 /* Walk @buf into @l (emptied first); the walk's return. */
 static int walk(const void *buf, size_t len, size_t max, struct list *l, struct ib_err *err) {
         int r;
 
         list_free(l);
         *err = (struct ib_err) {};
-        r = ib_initrd_walk(buf, len, max, collect, l, err);
+        r = ib_initrd_walk(buf, len, max, 0, collect, l, err);
         if (r < 0 && r != -ENOMEM)
                 printf("# walk: %d: %s\n", r, err->msg);
+        compare_whole(buf, len, max, r, l);
         return r;
 }
 
@@ -97,7 +131,8 @@ static int walk_quiet(const void *buf, size_t len, size_t max, struct ib_err *er
         int r;
 
         *err = (struct ib_err) {};
-        r = ib_initrd_walk(buf, len, max, collect, &l, err);
+        r = ib_initrd_walk(buf, len, max, 0, collect, &l, err);
+        compare_whole(buf, len, max, r, &l);
         list_free(&l);
         return r;
 }
@@ -720,18 +755,109 @@ static void test_host_initrd(void) {
         printf("# walking %s\n", g.gl_pathv[0]);
         CHECK("host initrd readable", (buf = slurp(g.gl_pathv[0], &len)) != NULL);
         if (buf) {
-                r = ib_initrd_walk(buf, len, (size_t)1 << 30, count_modules, &modules, &err);
+                size_t whole_modules = 0;
+
+                r = ib_initrd_walk(buf, len, (size_t)1 << 30, 0, count_modules, &modules, &err);
                 if (r < 0)
                         printf("# %s\n", err.msg);
                 printf("# %zu entries under modules/\n", modules);
                 CHECK("host initrd walked", r == 0);
                 CHECK("host initrd has kernel modules", modules > 0);
-                err = (struct ib_err) { .code = 7 };
-                CHECK("callback stop returned", ib_initrd_walk(buf, len, (size_t)1 << 30, stop_at_module, NULL, &err) == 42);
-                CHECK("callback stop leaves err alone", err.code == 7 && err.msg[0] == 0);
+                CHECK("host initrd walked whole, the same",
+                      ib_initrd_walk(buf, len, (size_t)1 << 30, SIZE_MAX, count_modules, &whole_modules, &err) == 0 &&
+                      whole_modules == modules);
+                for (int whole = 0; whole < 2; whole++) {
+                        err = (struct ib_err) { .code = 7 };
+                        CHECK(whole ? "callback stop returned (whole)" : "callback stop returned",
+                              ib_initrd_walk(buf, len, (size_t)1 << 30, whole ? SIZE_MAX : 0, stop_at_module, NULL, &err) == 42);
+                        CHECK("callback stop leaves err alone", err.code == 7 && err.msg[0] == 0);
+                }
         }
         free(buf);
         globfree(&g);
+}
+
+/* ---- memory: a stream holds a window, not its output ------------------------------ */
+
+struct zeros {
+        size_t files, bytes;
+        bool ok;
+};
+
+static int count_zeros(const struct ib_cpio_entry *e, void *ctx) {
+        struct zeros *z = ctx;
+
+        if (S_ISREG(e->mode) && e->size > 0) {
+                const uint8_t *d = e->data;
+
+                z->files++;
+                z->bytes += e->size;
+                z->ok = z->ok && d[0] == 0 && d[e->size - 1] == 0 && memcmp(d, d + 1, e->size - 1) == 0;
+        }
+        return 0;
+}
+
+/* The peak RSS (KiB) a walk of @buf adds, in a child; -1 when the walk fails or its files are not 32 x 4 MiB of zeros. */
+static long walk_peak_kib(const void *buf, size_t len, size_t max_whole) {
+        int fd[2];
+        long got = -1;
+        pid_t pid;
+
+        if (pipe(fd) < 0)
+                return -1;
+        pid = fork();
+        if (pid == 0) {
+                struct rusage before, after;
+                struct zeros z = { .ok = true };
+                long delta = -1;
+
+                getrusage(RUSAGE_SELF, &before);
+                if (ib_initrd_walk(buf, len, (size_t)1 << 30, max_whole, count_zeros, &z, NULL) == 0 && z.ok &&
+                    z.files == 32 && z.bytes == (size_t)32 << 22 && getrusage(RUSAGE_SELF, &after) == 0)
+                        delta = after.ru_maxrss - before.ru_maxrss;
+                if (write(fd[1], &delta, sizeof(delta)) != sizeof(delta))
+                        _exit(1);
+                _exit(0);
+        }
+        close(fd[1]);
+        if (pid < 0 || read(fd[0], &got, sizeof(got)) != sizeof(got))
+                got = -1;
+        close(fd[0]);
+        if (pid > 0)
+                waitpid(pid, NULL, 0);
+        return got;
+}
+
+static void test_stream_memory(void) {
+        size_t len = 0;
+        char *buf = NULL;
+        long stream, whole;
+
+        CHECK("128 MiB gzip initrd made",
+              sh("mkdir -p '%s/big' && cd '%s/big' && for i in $(seq 10 41); do head -c 4194304 /dev/zero > z$i; done && "
+                 "ls | cpio -o -H newc --quiet | gzip -1 > '%s' && rm -f z*", tmp, tmp, path_in("big.gz")) == 0);
+        buf = slurp(path_in("big.gz"), &len);
+        REQUIRE("128 MiB gzip initrd read", buf);
+        stream = walk_peak_kib(buf, len, 0);
+        whole = walk_peak_kib(buf, len, SIZE_MAX);
+        printf("# 128 MiB in 4 MiB files: stream walk peak +%ld KiB, whole walk +%ld KiB\n", stream, whole);
+        CHECK("stream walk of 128 MiB: all files, at most 48 MiB more memory (a window, not the output)", stream >= 0 && stream < 48 * 1024);
+        CHECK("whole walk of 128 MiB: all files, the output in memory", whole > 128 * 1024);
+        if (len >= 4) {
+                /* The member's size, from its trailer. */
+                size_t isize = (size_t)(uint8_t)buf[len - 4] | (size_t)(uint8_t)buf[len - 3] << 8 |
+                               (size_t)(uint8_t)buf[len - 2] << 16 | (size_t)(uint8_t)buf[len - 1] << 24;
+                long at = walk_peak_kib(buf, len, isize), below = walk_peak_kib(buf, len, isize - 1);
+
+                CHECK("a member of max_whole bytes is decoded whole, one byte more streams", at > 128 * 1024 &&
+                      below >= 0 && below < 48 * 1024);
+        }
+        free(buf);
+}
+
+static void test_modes(void) {
+        printf("# %zu images walked both ways\n", modes_compared);
+        CHECK("stream and whole walks fail on the same images and agree on the rest", modes_compared > 50 && modes_differ == 0);
 }
 
 /* ---- malformed input -------------------------------------------------------------- */
@@ -884,6 +1010,7 @@ static void test_malformed(void) {
 
 int main(void) {
         REQUIRE("mkdtemp", mkdtemp(tmp) != NULL);
+        test_stream_memory();   /* first, while the heap holds nothing freed that a walk could reuse */
         test_writer();
         test_parents();
         test_rejects();
@@ -893,6 +1020,7 @@ int main(void) {
         test_concatenated();
         test_host_initrd();
         test_malformed();
+        test_modes();
         sh("rm -rf '%s'", tmp);
         UNIT_EXIT();
 }
