@@ -122,7 +122,7 @@ struct codec {
         /* Decode into @room (@len > 0 bytes): *ret_out written; d->end set at the stream's end. */
         int (*step)(struct dec *d, uint8_t *room, size_t len, size_t *ret_out);
         void (*close)(struct dec *d);
-        int (*whole)(struct dec *d);            /* decode all of it into d->whole instead, or NULL */
+        int (*whole)(struct dec *d, size_t max);  /* all of it into d->whole, at most @max bytes (1: more), or NULL */
 };
 
 static int dec_fail(struct dec *d, int code, const char *fmt, ...) _printf_(3, 4);
@@ -372,60 +372,76 @@ static int gzip_bad(struct dec *d) {
         return dec_fail(d, -EINVAL, "gzip decompression failed: corrupt or truncated data");
 }
 
-/* What the input's last 4 bytes say the member decompresses to, where that can be its size (it ends the image), or 0. */
-static size_t gzip_size_hint(const struct dec *d) {
-        size_t hint;
+/* One decode of the whole member into @cap bytes: 1 when they are too few. */
+static int gzip_try(struct dec *d, struct libdeflate_decompressor *z, size_t cap) {
+        size_t used = 0, n = 0;
+        enum libdeflate_result lr;
+        uint8_t *nb = realloc(d->whole, cap > 0 ? cap : 1);
 
-        if (d->len < GZIP_MIN)
-                return 0;
-        hint = le32(d->in + d->len - 4);
-        return hint <= d->max && hint / DEFLATE_MAX_RATIO <= d->len ? hint : 0;
+        if (!nb)
+                return dec_oom(d);
+        d->whole = nb;
+        lr = libdeflate_gzip_decompress_ex(z, d->in, d->len, d->whole, cap, &used, &n);
+        if (lr == LIBDEFLATE_INSUFFICIENT_SPACE)
+                return 1;
+        if (lr != LIBDEFLATE_SUCCESS)
+                return gzip_bad(d);
+        d->used = used;
+        d->n = n;
+        return 0;
 }
 
 /*
- * The whole member with libdeflate, into a buffer given up front: sized by
- * the hint, else by a guess, and grown and decoded again while too small, up
- * to @max.
+ * The whole member with libdeflate, into a buffer given up front, at most
+ * @max_whole bytes: 1 when that is too small, for the caller to decode it as
+ * a stream.  The size first tried is what the image's last 4 bytes say,
+ * the member's trailer when it ends the image; as a boot loader pads an
+ * initrd to 4 bytes, also what they say with 1 to 3 NULs at the end taken
+ * off (a wrong size costs a decode up to that size).  Only where none of
+ * those can be its size, a guess, grown by doubling and decoded again.
  */
-static int gzip_whole(struct dec *d) {
+static int gzip_whole(struct dec *d, size_t max_whole) {
         struct libdeflate_decompressor *z;
-        size_t cap = gzip_size_hint(d);
-        int r = 0;
+        size_t limit = max_whole < d->max ? max_whole : d->max, cap, tried = 0;
+        bool any = false, sized = false;
+        int r = 1;
 
-        if (cap == 0)
-                cap = d->len < d->max / 4 ? (d->len * 4 > 65536 ? d->len * 4 : 65536) : d->max;
-        if (cap > d->max)
-                cap = d->max;
         z = libdeflate_alloc_decompressor();
         if (!z)
                 return dec_oom(d);
-        for (;;) {
-                size_t used = 0, n = 0;
-                enum libdeflate_result lr;
-                uint8_t *nb = realloc(d->whole, cap > 0 ? cap : 1);
-
-                if (!nb) {
-                        r = dec_oom(d);
-                        break;
+        /* The trailer, k NULs before the end. */
+        for (size_t k = 0; r == 1 && k < 4 && d->len >= GZIP_MIN + k && (k == 0 || d->in[d->len - k] == 0); k++) {
+                cap = le32(d->in + d->len - 4 - k);
+                if (cap > d->max || cap / DEFLATE_MAX_RATIO > d->len)
+                        continue;
+                sized = true;
+                if (cap > limit || (any && cap <= tried))
+                        continue;
+                r = gzip_try(d, z, cap);
+                tried = cap;
+                any = true;
+        }
+        /* No size given: guess, and double. */
+        cap = d->len < limit / 4 ? (d->len * 4 > 65536 ? d->len * 4 : 65536) : limit;
+        if (cap > limit)
+                cap = limit;
+        while (r == 1 && !sized) {
+                if (!any || cap > tried) {
+                        r = gzip_try(d, z, cap);
+                        tried = cap;
+                        any = true;
                 }
-                d->whole = nb;
-                lr = libdeflate_gzip_decompress_ex(z, d->in, d->len, d->whole, cap, &used, &n);
-                if (lr == LIBDEFLATE_SUCCESS) {
-                        d->used = used;
-                        d->n = n;
+                if (r != 1 || cap == limit)
                         break;
-                }
-                if (lr != LIBDEFLATE_INSUFFICIENT_SPACE) {
-                        r = gzip_bad(d);
-                        break;
-                }
-                if (cap == d->max) {
-                        r = dec_over_cap(d);
-                        break;
-                }
-                cap = cap > d->max / 2 ? d->max : cap * 2;
+                cap = cap > limit / 2 ? limit : cap * 2;
         }
         libdeflate_free_decompressor(z);
+        if (r == 1 && tried == d->max)
+                r = dec_over_cap(d);
+        if (r == 1) {
+                free(d->whole);
+                d->whole = NULL;
+        }
         return r;
 }
 
@@ -828,10 +844,10 @@ static int walk_stream(struct walk *w, const uint8_t *in, size_t len, const stru
         if (!z->open)
                 return ib_err_set(w->err, -EOPNOTSUPP, 0, "initrd: byte offset %zu: %s-compressed segment not supported",
                                   off, z->name);
-        if (z->whole && (w->max_whole == SIZE_MAX || (gzip_size_hint(&d) > 0 && gzip_size_hint(&d) <= w->max_whole))) {
-                r = z->whole(&d);
+        r = z->whole && w->max_whole > 0 ? z->whole(&d, w->max_whole) : 1;
+        if (r == 0)
                 s = (struct src) { .buf = d.whole, .len = d.n };
-        } else
+        else if (r == 1)
                 r = z->open(&d);
         if (r == 0) {
                 snprintf(w->where, sizeof(w->where), "%s segment at byte offset %zu, decompressed ", z->name, off);

@@ -851,6 +851,20 @@ static void test_stream_memory(void) {
 
                 CHECK("a member of max_whole bytes is decoded whole, one byte more streams", at > 128 * 1024 &&
                       below >= 0 && below < 48 * 1024);
+                /* A boot loader's padding to 4 bytes after it: the trailer is still found (it was not: 190 MB, doubling). */
+                for (size_t pad = 1; pad <= 3; pad++) {
+                        char *padded = calloc(1, len + pad);
+                        long whole_pad, stream_pad;
+
+                        REQUIRE("padded copy", padded);
+                        memcpy(padded, buf, len);
+                        whole_pad = walk_peak_kib(padded, len + pad, isize);
+                        stream_pad = walk_peak_kib(padded, len + pad, isize - 1);
+                        printf("# %zu NULs after it: whole +%ld KiB, stream +%ld KiB\n", pad, whole_pad, stream_pad);
+                        CHECK("NULs after the member: decoded whole in its own size", whole_pad > 128 * 1024 && whole_pad < 136 * 1024);
+                        CHECK("NULs after the member: streamed below its size", stream_pad >= 0 && stream_pad < 48 * 1024);
+                        free(padded);
+                }
         }
         free(buf);
 }
