@@ -932,21 +932,28 @@ static void initrd_mods_free(struct initrd_mods *im) {
 
 /*
  * How large a gzip initrd may be, decompressed, for the scan to decode it
- * whole (libdeflate, a third of zlib's time: seconds under TCG) rather than
- * as a stream through a window of about one file: half the memory the
- * kernel says is available, so that a preboot in little RAM still scans a
- * 150 MB live initrd.  0 (stream) when /proc/meminfo cannot tell.
+ * whole (libdeflate, half of zlib's time: seconds under TCG) rather than as
+ * a stream through a window of about one file: half of what the kernel says
+ * is available beyond a reserve, so that a preboot in little RAM still
+ * scans a 150 MB live initrd.  MemAvailable counts the page cache the
+ * image's kernel and initrd were just read into, which the kernel drops
+ * only slowly under a sudden demand, hence the reserve.  0 (stream) when
+ * /proc/meminfo cannot tell.
  */
+#define INITRD_WHOLE_RESERVE_KIB (128ull << 10)
+
 static size_t initrd_whole_max(void) {
         _cleanup_(freep) char *text = NULL;
-        unsigned long long kib;
+        unsigned long long kib = 0, max;
         size_t len = 0;
         const char *p;
 
-        if (ib_read_file("/proc/meminfo", 64 * 1024, &text, &len) < 0 || !(p = strstr(text, "\nMemAvailable:")) ||
-            sscanf(p, "\nMemAvailable: %llu kB", &kib) != 1)
-                return 0;
-        return kib / 2 < SIZE_MAX / 1024 ? (size_t)(kib / 2 * 1024) : SIZE_MAX - 1;
+        if (ib_read_file("/proc/meminfo", 64 * 1024, &text, &len) == 0 && (p = strstr(text, "\nMemAvailable:")))
+                (void)sscanf(p, "\nMemAvailable: %llu kB", &kib);
+        max = kib > INITRD_WHOLE_RESERVE_KIB ? (kib - INITRD_WHOLE_RESERVE_KIB) / 2 : 0;
+        say("scanning the image's initrd: %llu MB of memory available, a gzip initrd up to %llu MB unpacked is decoded whole",
+            kib >> 10, max >> 10);
+        return max < SIZE_MAX / 1024 ? (size_t)(max * 1024) : SIZE_MAX - 1;
 }
 
 static int initrd_cb(const struct ib_cpio_entry *e, void *ud) {
@@ -1312,9 +1319,17 @@ static bool carried(const struct agent *a, const char *word) {
         return !a->c.hypervisor || (strncmp(word, "console=", 8) != 0 && strncmp(word, "earlyprintk=", 12) != 0);
 }
 
+/* Whether a word of the command line @s starts with @prefix. */
+static bool has_word_prefix(const char *s, const char *prefix) {
+        for (const char *p = s; *(p += strspn(p, " \t")); p += strcspn(p, " \t"))
+                if (strncmp(p, prefix, strlen(prefix)) == 0)
+                        return true;
+        return false;
+}
+
 /* The entry's command line, then what the preboot carries over, then the hook. */
 static int build_cmdline(struct agent *a) {
-        size_t cap = strlen(a->c.cmdline) + 96, n = 0;
+        size_t cap = strlen(a->c.cmdline) + 128, n = 0;
         char *s, **words = NULL;
 
         for (size_t i = 0; i < a->req.n_carry; i++)
@@ -1349,6 +1364,16 @@ static int build_cmdline(struct agent *a) {
         /* Where the medium is, in the family's own terms (docs/distros.md): the hook puts the image on /dev/loop0. */
         if (strcmp(a->c.family, "debian-live") == 0 && !strstr(a->c.cmdline, "live-media="))
                 sprintf(s + strlen(s), "%slive-media=/dev/loop0", *s ? " " : "");
+        /*
+         * Without root= or rootfstype= the kernel unpacks the initrd into a
+         * tmpfs of half the RAM, and a live initrd with our hook (174 MB)
+         * does not fit that in 384 MiB ("Initramfs unpacking failed: write
+         * error").  rootfstype= names the rootfs ramfs, unbounded; initramfs-
+         * tools and live-boot read it only to mount a disk root (boot=local).
+         * dmsquash-live's root=live: has the same effect already.
+         */
+        if (strcmp(a->c.family, "debian-live") == 0 && !has_word_prefix(s, "root=") && !has_word_prefix(s, "rootfstype="))
+                sprintf(s + strlen(s), "%srootfstype=ramfs", *s ? " " : "");
         if (strcmp(a->c.family, "dracut-live") == 0) {
                 /* dmsquash-live mounts root=live:/dev/NAME once udev has seen NAME: the entry's root= (CDLABEL=...) goes. */
                 for (char *p = s, *e; *(p += strspn(p, " \t")); p = e) {
@@ -1575,6 +1600,17 @@ static int do_kexec(struct agent *a) {
 
         if (write_out(a, a->work) < 0)
                 return -1;
+        /*
+         * Staged: what is loaded is read from there, so the copies in memory
+         * and inetboot-httpfs (its RAM cache; it writes its disk cache out as
+         * it goes) go before the kernel makes its own copies.  In 384 MiB the
+         * kernel OOM-killed us, then inetboot-httpfs, in kexec_file_load.
+         */
+        free(a->initrd);
+        free(a->kernel);
+        a->initrd = NULL;
+        a->kernel = NULL;
+        stop_httpfs(a);
         if (asprintf(&kpath, "%s/kernel", a->work) < 0 || asprintf(&ipath, "%s/initrd", a->work) < 0 ||
             asprintf(&iarg, "--initrd=%s", ipath) < 0 || asprintf(&carg, "--command-line=%s", a->cmdline) < 0)
                 return fail("out of memory");
@@ -1611,7 +1647,6 @@ static int do_kexec(struct agent *a) {
                         return fail("cannot load the kernel: kexec_file_load: %s; kexec-tools exit %d", strerror(file_errno), r);
                 }
         }
-        stop_httpfs(a);
         sync();
         say("starting %s", a->c.label);
         fflush(NULL);

@@ -21,7 +21,7 @@ d=$D
 if distro_boot 2048 'inetboot-live login:' 480; then ok "Debian live boots through inetboot to login: ($LOGIN_S s)"
 else not_ok "Debian live boots through inetboot to login:"; finish; fi
 check "the entry is Debian's, with live-boot told where its medium is" \
-    grep -q 'command line: boot=live components quiet console=ttyS0 live-media=/dev/loop0 rdinit=/inetboot/hook' "$d/boot.txt"
+    grep -q 'command line: boot=live components quiet console=ttyS0 live-media=/dev/loop0 rootfstype=ramfs rdinit=/inetboot/hook' "$d/boot.txt"
 check "the image's initrd had the hook's modules (none carried)" grep -qE 'kernel modules for the hook: [0-9]+ from the image.s initrd, 0 carried' "$d/boot.txt"
 
 check_medium() {  # check_medium WHICH-BOOT
