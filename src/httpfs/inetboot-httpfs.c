@@ -273,7 +273,8 @@ static void usage(FILE *f) {
                 "      --no-manifest-mirrors  only the --mirror and --store URLs\n"
                 "  -c, --cache DIR       persistent block cache (blocks by hash, re-verified when read)\n"
                 "      --cache-size MiB  bound of the persistent cache; least recently used blocks go\n"
-                "      --ram-cache MiB   RAM cache size (default 64)\n"
+                "      --ram-cache MiB   RAM cache size (default 64, or a sixteenth of the RAM\n"
+                "                        when that is less, at least 16)\n"
                 "  -j, --parallel N      requests in flight per mirror (default 4)\n"
                 "      --readahead N     blocks to read ahead on sequential access (default 8, 0 = off)\n"
                 "      --kernel-readahead KiB  the kernel's readahead on the mount, as root (default\n"
@@ -295,9 +296,32 @@ static void usage(FILE *f) {
                 prog, IB_KEYS_DIR);
 }
 
+/*
+ * Locked, every page of every mapping is in RAM, a thread's whole stack too:
+ * libfuse's workers and libcurl's resolver threads with glibc's default 8 MiB
+ * stacks took 88 MB of a 384 MiB live system, and the kernel OOM-killed us.
+ * Our threads, libfuse's and libcurl's all run well within 512 KiB.
+ */
+#define ROOT_DAEMON_STACK ((size_t)512 << 10)
+
+/* 64 MiB, or a sixteenth of the RAM when that is less (24 MiB of 384), but 16 MiB at least: readahead needs room. */
+static size_t default_ram_cache(void) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        uint64_t sixteenth = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 16 : UINT64_MAX;
+
+        return sixteenth >= (64u << 20) ? (size_t)64 << 20 : sixteenth < (16u << 20) ? (size_t)16 << 20 : (size_t)sixteenth;
+}
+
 static void become_root_daemon(char **argv) {
+        pthread_attr_t attr;
+
         /* systemd spares processes whose argv[0][0] is '@' at switch-root and in its shutdown killing spree. */
         argv[0][0] = '@';
+        if (pthread_attr_init(&attr) == 0) {
+                if (pthread_attr_setstacksize(&attr, ROOT_DAEMON_STACK) != 0 || pthread_setattr_default_np(&attr) != 0)
+                        log_line(NULL, "warning: cannot make thread stacks smaller; locked, they take 8 MiB each");
+                pthread_attr_destroy(&attr);
+        }
         if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
                 log_line(NULL, "warning: mlockall failed; the daemon may be paged out under memory pressure");
         if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
@@ -469,6 +493,8 @@ int main(int argc, char **argv) {
                 goto out;
 
         /* 2. The block device and its mirrors: command line first, then the manifest's. */
+        if (!bo.ram_cache)
+                bo.ram_cache = default_ram_cache();
         if (ib_blockdev_new(g.m, &bo, &g.bd, &e) < 0) {
                 fprintf(stderr, "%s: %s\n", prog, e.msg);
                 goto out;
