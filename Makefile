@@ -28,10 +28,10 @@ CC       ?= cc
 PKG_CONFIG ?= pkg-config
 
 # libbz2 and TrouSerS' libtspi have no pkg-config file on Debian 12: by hand.
-PKGS       := openssl libarchive libcurl fuse3 libzstd zlib libdeflate liblzma liblz4 \
+PKGS       := openssl libarchive libcurl fuse3 libzstd zlib liblzma liblz4 \
               tss2-esys tss2-mu tss2-tctildr tss2-rc libmicrohttpd
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive -lcurl -lfuse3 -lzstd -lz -ldeflate -llzma -llz4 \
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -larchive -lcurl -lfuse3 -lzstd -lz -llzma -llz4 \
               -ltss2-esys -ltss2-mu -ltss2-tctildr -ltss2-rc -lmicrohttpd) -lbz2 -ltspi
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
@@ -149,7 +149,7 @@ ipxe: $(BUILD)/ipxe/inetboot.ipxe
 # ---- packages --------------------------------------------------------------
 # Build, test and run dependencies, from Debian 12's archive only.
 DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl4-openssl-dev libfuse3-dev libzstd-dev \
-              zlib1g-dev libdeflate-dev liblzma-dev liblz4-dev libbz2-dev libtss2-dev libtspi-dev \
+              zlib1g-dev liblzma-dev liblz4-dev libbz2-dev libtss2-dev libtspi-dev \
               libmicrohttpd-dev
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \

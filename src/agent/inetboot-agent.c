@@ -930,32 +930,6 @@ static void initrd_mods_free(struct initrd_mods *im) {
         modfiles_clear(&im->files);
 }
 
-/*
- * How large a gzip initrd may be, decompressed, for the scan to decode it
- * whole (libdeflate, half of zlib's time: seconds under TCG) rather than as
- * a stream through a window of about one file: half of what the kernel says
- * is available beyond a reserve, so that a preboot in little RAM still
- * scans a 150 MB live initrd.  MemAvailable counts the page cache the
- * image's kernel and initrd were just read into, which the kernel drops
- * only slowly under a sudden demand, hence the reserve.  0 (stream) when
- * /proc/meminfo cannot tell.
- */
-#define INITRD_WHOLE_RESERVE_KIB (128ull << 10)
-
-static size_t initrd_whole_max(void) {
-        _cleanup_(freep) char *text = NULL;
-        unsigned long long kib = 0, max;
-        size_t len = 0;
-        const char *p;
-
-        if (ib_read_file("/proc/meminfo", 64 * 1024, &text, &len) == 0 && (p = strstr(text, "\nMemAvailable:")))
-                (void)sscanf(p, "\nMemAvailable: %llu kB", &kib);
-        max = kib > INITRD_WHOLE_RESERVE_KIB ? (kib - INITRD_WHOLE_RESERVE_KIB) / 2 : 0;
-        say("scanning the image's initrd: %llu MB of memory available, a gzip initrd up to %llu MB unpacked is decoded whole",
-            kib >> 10, max >> 10);
-        return max < SIZE_MAX / 1024 ? (size_t)(max * 1024) : SIZE_MAX - 1;
-}
-
 static int initrd_cb(const struct ib_cpio_entry *e, void *ud) {
         struct initrd_mods *im = ud;
         const char *name = e->name, *rest;
@@ -1058,7 +1032,7 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
         int r;
 
         gather_modaliases(a);
-        r = ib_initrd_walk(a->initrd, image_initrd_len, MAX_INITRD, initrd_whole_max(), initrd_cb, &im, &e);
+        r = ib_initrd_walk(a->initrd, image_initrd_len, MAX_INITRD, initrd_cb, &im, &e);
         if (r == -ENOMEM) {
                 r = fail("out of memory");
                 goto out;

@@ -25,8 +25,8 @@
  * compressed archive (dracut) or an uncompressed early-microcode archive
  * followed by a compressed main one (Debian's initramfs-tools).
  *
- * Compressed segments are decoded by the codecs' own libraries (libdeflate
- * or zlib, liblzma, libbz2, liblz4, libzstd), one stream each as the kernel's
+ * Compressed segments are decoded by the codecs' own libraries (zlib,
+ * liblzma, libbz2, liblz4, libzstd), one stream each as the kernel's
  * decompressors read them: one gzip member, one xz stream, one bzip2 stream,
  * one .lzma stream, zstd frames up to the first byte that starts none; an
  * lz4 legacy stream has no end mark and runs to the end of the image (a
@@ -112,11 +112,7 @@ struct ib_cpio_entry {
  * Compressed segments are decoded as streams through a window that holds
  * about one entry (the largest file is what it costs), whatever their size,
  * and their entries are passed on as they come: a segment found corrupt
- * part-way has had its first entries seen.  A gzip member whose trailer
- * says it decompresses to at most @max_whole bytes is instead decoded whole
- * with libdeflate, three times as fast as zlib's stream and as much memory
- * as its output (SIZE_MAX: every gzip member; 0: none).  The two ways give
- * the same entries and fail on the same images.
+ * part-way has had its first entries seen.
  *
  * Strict: every header field is exactly 8 hex digits, names are 1 to 4096
  * bytes with one NUL at their end, directories carry no data, symlink
@@ -126,7 +122,7 @@ struct ib_cpio_entry {
  * with a message giving the byte offset (in the decompressed stream, for a
  * compressed segment); -EOPNOTSUPP for an lzo-compressed segment.
  */
-int ib_initrd_walk(const void *buf, size_t len, size_t max_unpacked, size_t max_whole,
-                   int (*cb)(const struct ib_cpio_entry *e, void *ctx), void *ctx, struct ib_err *err);
+int ib_initrd_walk(const void *buf, size_t len, size_t max_unpacked, int (*cb)(const struct ib_cpio_entry *e, void *ctx),
+                   void *ctx, struct ib_err *err);
 
 #endif

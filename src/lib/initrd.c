@@ -2,14 +2,13 @@
 /*
  * initrd.c: the reader of initrd images, walked the way the kernel's
  * init/initramfs.c unpacks them (segments of NUL-separated newc archives,
- * or compressed streams decoded by the codecs' own libraries: libdeflate
- * or zlib, liblzma, libbz2, liblz4, libzstd), refusing anything malformed.  See
+ * or compressed streams decoded by the codecs' own libraries: zlib,
+ * liblzma, libbz2, liblz4, libzstd), refusing anything malformed.  See
  * cpio.h for the rules.
  */
 #include <bzlib.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <libdeflate.h>
 #include <limits.h>
 #include <lz4.h>
 #include <lzma.h>
@@ -37,7 +36,6 @@ struct walk {
         struct ib_err *err;
         bool stopped;           /* the callback's return is being passed up */
         size_t max_unpacked, unpacked;
-        size_t max_whole;       /* gzip members up to this size are decoded whole */
         char where[96];         /* "" or "gzip segment at byte offset N, decompressed " */
 };
 
@@ -109,8 +107,7 @@ struct dec {
                 bz_stream b;
                 ZSTD_DCtx *zs;
         };
-        uint32_t crc;           /* gzip: CRC-32 of the output so far */
-        uint8_t *whole;         /* gzip decoded whole: the output */
+        uLong crc;              /* gzip: CRC-32 of the output so far */
 };
 
 struct codec {
@@ -122,7 +119,6 @@ struct codec {
         /* Decode into @room (@len > 0 bytes): *ret_out written; d->end set at the stream's end. */
         int (*step)(struct dec *d, uint8_t *room, size_t len, size_t *ret_out);
         void (*close)(struct dec *d);
-        int (*whole)(struct dec *d, size_t max);  /* all of it into d->whole, at most @max bytes (1: more), or NULL */
 };
 
 static int dec_fail(struct dec *d, int code, const char *fmt, ...) _printf_(3, 4);
@@ -171,8 +167,7 @@ static int dec_step(struct dec *d, uint8_t *room, size_t len, size_t *ret_out) {
 
 /*
  * The bytes a walk reads, from offset @base on (@len of them at @buf): the
- * image itself, a stream decoded whole, or a stream being decoded into the
- * window @win.  Readers ask for bytes at or after the last offset they asked
+ * image itself, or a stream being decoded into the window @win.  Readers ask for bytes at or after the last offset they asked
  * for, so what lies before it is dropped as the window moves on: the window
  * holds about one entry, whatever the stream's size.
  */
@@ -352,12 +347,12 @@ static uint32_t le32(const uint8_t *p) {
 }
 
 /*
- * gzip: one member, as the kernel's gunzip reads it, its header read as
- * libdeflate reads it, the trailer's CRC-32 and size checked (the kernel
- * does not).  Two decoders: libdeflate, three times zlib's speed (a live
- * initrd of 150 MB took the preboot 7.5 s under TCG with zlib) but only
- * into a buffer that holds the whole output; and zlib's inflate as a
- * stream, which holds a window.
+ * gzip: one member, as the kernel's gunzip reads it: raw deflate by zlib's
+ * inflate, as the kernel's lib/zlib_inflate (libdeflate is twice as fast
+ * but accepts what both refuse: the reserved length codes 286 and 287 in a
+ * fixed-Huffman block), behind a header read as libdeflate's gzip reader
+ * reads it (the header CRC skipped, not checked), and the trailer's CRC-32
+ * and size checked (the kernel does not).
  */
 #define GZIP_FOOTER 8u
 #define GZIP_MIN 18u                    /* a 10-byte header, an empty deflate block, the footer */
@@ -366,86 +361,12 @@ static uint32_t le32(const uint8_t *p) {
 #define GZIP_FCOMMENT 0x10
 #define GZIP_FHCRC 0x02
 #define GZIP_FRESERVED 0xe0
-#define DEFLATE_MAX_RATIO 1032u         /* no deflate stream expands more */
 
 static int gzip_bad(struct dec *d) {
         return dec_fail(d, -EINVAL, "gzip decompression failed: corrupt or truncated data");
 }
 
-/* One decode of the whole member into @cap bytes: 1 when they are too few. */
-static int gzip_try(struct dec *d, struct libdeflate_decompressor *z, size_t cap) {
-        size_t used = 0, n = 0;
-        enum libdeflate_result lr;
-        uint8_t *nb = realloc(d->whole, cap > 0 ? cap : 1);
-
-        if (!nb)
-                return dec_oom(d);
-        d->whole = nb;
-        lr = libdeflate_gzip_decompress_ex(z, d->in, d->len, d->whole, cap, &used, &n);
-        if (lr == LIBDEFLATE_INSUFFICIENT_SPACE)
-                return 1;
-        if (lr != LIBDEFLATE_SUCCESS)
-                return gzip_bad(d);
-        d->used = used;
-        d->n = n;
-        return 0;
-}
-
-/*
- * The whole member with libdeflate, into a buffer given up front, at most
- * @max_whole bytes: 1 when that is too small, for the caller to decode it as
- * a stream.  The size first tried is what the image's last 4 bytes say,
- * the member's trailer when it ends the image; as a boot loader pads an
- * initrd to 4 bytes, also what they say with 1 to 3 NULs at the end taken
- * off (a wrong size costs a decode up to that size).  Only where none of
- * those can be its size, a guess, grown by doubling and decoded again.
- */
-static int gzip_whole(struct dec *d, size_t max_whole) {
-        struct libdeflate_decompressor *z;
-        size_t limit = max_whole < d->max ? max_whole : d->max, cap, tried = 0;
-        bool any = false, sized = false;
-        int r = 1;
-
-        z = libdeflate_alloc_decompressor();
-        if (!z)
-                return dec_oom(d);
-        /* The trailer, k NULs before the end. */
-        for (size_t k = 0; r == 1 && k < 4 && d->len >= GZIP_MIN + k && (k == 0 || d->in[d->len - k] == 0); k++) {
-                cap = le32(d->in + d->len - 4 - k);
-                if (cap > d->max || cap / DEFLATE_MAX_RATIO > d->len)
-                        continue;
-                sized = true;
-                if (cap > limit || (any && cap <= tried))
-                        continue;
-                r = gzip_try(d, z, cap);
-                tried = cap;
-                any = true;
-        }
-        /* No size given: guess, and double. */
-        cap = d->len < limit / 4 ? (d->len * 4 > 65536 ? d->len * 4 : 65536) : limit;
-        if (cap > limit)
-                cap = limit;
-        while (r == 1 && !sized) {
-                if (!any || cap > tried) {
-                        r = gzip_try(d, z, cap);
-                        tried = cap;
-                        any = true;
-                }
-                if (r != 1 || cap == limit)
-                        break;
-                cap = cap > limit / 2 ? limit : cap * 2;
-        }
-        libdeflate_free_decompressor(z);
-        if (r == 1 && tried == d->max)
-                r = dec_over_cap(d);
-        if (r == 1) {
-                free(d->whole);
-                d->whole = NULL;
-        }
-        return r;
-}
-
-/* The member's header, as libdeflate's gzip_decompress_ex() reads it: d->used ends after it. */
+/* The member's header: d->used ends after it. */
 static int gzip_open(struct dec *d) {
         const uint8_t *p = d->in, *end = d->in + d->len;
         uint8_t flg;
@@ -482,12 +403,12 @@ static int gzip_open(struct dec *d) {
         if (zr != Z_OK)
                 return zr == Z_MEM_ERROR ? dec_oom(d) : dec_fail(d, -EINVAL, "zlib: cannot initialize (%d)", zr);
         d->live = true;
-        d->crc = (uint32_t)libdeflate_crc32(0, NULL, 0);
+        d->crc = crc32(0, Z_NULL, 0);
         return 0;
 }
 
 static int gzip_step(struct dec *d, uint8_t *room, size_t len, size_t *ret_out) {
-        /* The footer is not deflate's: keep it out of inflate's reach, as libdeflate does. */
+        /* The footer is not deflate's: keep it out of inflate's reach. */
         size_t in = d->len - GZIP_FOOTER - d->used, out;
         int zr;
 
@@ -500,14 +421,14 @@ static int gzip_step(struct dec *d, uint8_t *room, size_t len, size_t *ret_out) 
         zr = inflate(&d->z, Z_NO_FLUSH);
         d->used += in - d->z.avail_in;
         out -= d->z.avail_out;
-        d->crc = libdeflate_crc32(d->crc, room, out);
+        d->crc = crc32_z(d->crc, room, out);
         *ret_out = out;
         switch (zr) {
         case Z_OK:
                 return 0;
         case Z_STREAM_END:
                 d->end = true;
-                if (le32(d->in + d->used) != d->crc || le32(d->in + d->used + 4) != (uint32_t)(d->n + out))
+                if (le32(d->in + d->used) != (uint32_t)d->crc || le32(d->in + d->used + 4) != (uint32_t)(d->n + out))
                         return gzip_bad(d);
                 d->used += GZIP_FOOTER;
                 return 0;
@@ -727,13 +648,13 @@ static void zstd_close(struct dec *d) {
 
 /* The kernel's decompressors (lib/decompress.c), longest magic that identifies each. */
 static const struct codec codecs[] = {
-        { "gzip",  { 0x1f, 0x8b },                         2, 0, gzip_open, gzip_step, gzip_close, gzip_whole },
-        { "zstd",  { 0x28, 0xb5, 0x2f, 0xfd },             4, 0, zstd_open, zstd_step, zstd_close, NULL },
-        { "xz",    { 0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00 }, 6, 0, xz_open, lzma_step, lzma_close, NULL },
-        { "lzma",  { 0x5d, 0x00, 0x00 },                   3, 0, lzma_open, lzma_step, lzma_close, NULL },
-        { "bzip2", { 'B', 'Z', 'h' },                      3, 0, bzip2_open, bzip2_step, bzip2_close, NULL },
-        { "lz4",   { 0x02, 0x21, 0x4c, 0x18 },             4, LZ4_LEGACY_BLOCK, lz4_open, lz4_step, NULL, NULL },
-        { "lzo",   { 0x89, 0x4c, 0x5a },                   3, 0, NULL, NULL, NULL, NULL },
+        { "gzip",  { 0x1f, 0x8b },                         2, 0, gzip_open, gzip_step, gzip_close },
+        { "zstd",  { 0x28, 0xb5, 0x2f, 0xfd },             4, 0, zstd_open, zstd_step, zstd_close },
+        { "xz",    { 0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00 }, 6, 0, xz_open, lzma_step, lzma_close },
+        { "lzma",  { 0x5d, 0x00, 0x00 },                   3, 0, lzma_open, lzma_step, lzma_close },
+        { "bzip2", { 'B', 'Z', 'h' },                      3, 0, bzip2_open, bzip2_step, bzip2_close },
+        { "lz4",   { 0x02, 0x21, 0x4c, 0x18 },             4, LZ4_LEGACY_BLOCK, lz4_open, lz4_step, NULL },
+        { "lzo",   { 0x89, 0x4c, 0x5a },                   3, 0, NULL, NULL, NULL },
 };
 
 static const struct codec *codec_at(const uint8_t *p, size_t n) {
@@ -830,8 +751,7 @@ static int walk_segments(struct walk *w, struct src *s, const struct codec *k, s
 
 /*
  * The compressed stream at @in (@len bytes to the end of the image, at byte
- * offset @off in it), decoded whole or through a window, and the archives in
- * it; *ret_used: how much of @in the stream took.
+ * offset @off in it), decoded through a window, and the archives in it; *ret_used: how much of @in the stream took.
  */
 static int walk_stream(struct walk *w, const uint8_t *in, size_t len, const struct codec *z, size_t off, size_t *ret_used) {
         struct dec d = {
@@ -844,11 +764,7 @@ static int walk_stream(struct walk *w, const uint8_t *in, size_t len, const stru
         if (!z->open)
                 return ib_err_set(w->err, -EOPNOTSUPP, 0, "initrd: byte offset %zu: %s-compressed segment not supported",
                                   off, z->name);
-        r = z->whole && w->max_whole > 0 ? z->whole(&d, w->max_whole) : 1;
-        if (r == 0)
-                s = (struct src) { .buf = d.whole, .len = d.n };
-        else if (r == 1)
-                r = z->open(&d);
+        r = z->open(&d);
         if (r == 0) {
                 snprintf(w->where, sizeof(w->where), "%s segment at byte offset %zu, decompressed ", z->name, off);
                 r = walk_segments(w, &s, z, off);
@@ -860,14 +776,13 @@ static int walk_stream(struct walk *w, const uint8_t *in, size_t len, const stru
         if (d.live && z->close)
                 z->close(&d);
         free(s.win);
-        free(d.whole);
         return r;
 }
 
-int ib_initrd_walk(const void *buf, size_t len, size_t max_unpacked, size_t max_whole,
-                   int (*cb)(const struct ib_cpio_entry *e, void *ctx), void *ctx, struct ib_err *err) {
+int ib_initrd_walk(const void *buf, size_t len, size_t max_unpacked, int (*cb)(const struct ib_cpio_entry *e, void *ctx),
+                   void *ctx, struct ib_err *err) {
         struct ib_err mine;
-        struct walk w = { .cb = cb, .ctx = ctx, .err = &mine, .max_unpacked = max_unpacked, .max_whole = max_whole };
+        struct walk w = { .cb = cb, .ctx = ctx, .err = &mine, .max_unpacked = max_unpacked };
         struct src s = { .buf = buf, .len = len };
         int r;
 
