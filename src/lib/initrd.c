@@ -98,7 +98,6 @@ struct dec {
         size_t off, limit;      /* the stream's offset in the image and the walk's cap, for messages */
         size_t n, max;          /* bytes decoded, allowed */
         bool end;               /* the stream has ended */
-        bool live;              /* the codec's state below is set up */
         uint8_t probe;
         struct ib_err *err;
         union {
@@ -167,9 +166,10 @@ static int dec_step(struct dec *d, uint8_t *room, size_t len, size_t *ret_out) {
 
 /*
  * The bytes a walk reads, from offset @base on (@len of them at @buf): the
- * image itself, or a stream being decoded into the window @win.  Readers ask for bytes at or after the last offset they asked
- * for, so what lies before it is dropped as the window moves on: the window
- * holds about one entry, whatever the stream's size.
+ * image itself, or a stream being decoded into the window @win.  Readers
+ * ask for bytes at or after the last offset they asked for, so what lies
+ * before it is dropped as the window moves on: the window holds about one
+ * entry, whatever the stream's size.
  */
 struct src {
         const uint8_t *buf;
@@ -402,7 +402,6 @@ static int gzip_open(struct dec *d) {
         zr = inflateInit2(&d->z, -MAX_WBITS);
         if (zr != Z_OK)
                 return zr == Z_MEM_ERROR ? dec_oom(d) : dec_fail(d, -EINVAL, "zlib: cannot initialize (%d)", zr);
-        d->live = true;
         d->crc = crc32(0, Z_NULL, 0);
         return 0;
 }
@@ -462,7 +461,6 @@ static int lzma_open_as(struct dec *d, bool xz) {
         lr = xz ? lzma_stream_decoder(&d->x, memlimit, 0) : lzma_alone_decoder(&d->x, memlimit);
         if (lr != LZMA_OK)
                 return lr == LZMA_MEM_ERROR ? dec_oom(d) : dec_fail(d, -EINVAL, "liblzma: cannot initialize (%d)", (int)lr);
-        d->live = true;
         return 0;
 }
 
@@ -521,7 +519,6 @@ static int bzip2_open(struct dec *d) {
         br = BZ2_bzDecompressInit(&d->b, 0, 0);
         if (br != BZ_OK)
                 return br == BZ_MEM_ERROR ? dec_oom(d) : dec_fail(d, -EINVAL, "libbz2: cannot initialize (%d)", br);
-        d->live = true;
         return 0;
 }
 
@@ -620,7 +617,6 @@ static int zstd_open(struct dec *d) {
         d->zs = ZSTD_createDCtx();
         if (!d->zs)
                 return dec_oom(d);
-        d->live = true;
         return 0;
 }
 
@@ -759,13 +755,15 @@ static int walk_stream(struct walk *w, const uint8_t *in, size_t len, const stru
                 .limit = w->max_unpacked, .max = w->max_unpacked - w->unpacked, .err = w->err,
         };
         struct src s = { .d = &d };
+        bool opened;
         int r;
 
         if (!z->open)
                 return ib_err_set(w->err, -EOPNOTSUPP, 0, "initrd: byte offset %zu: %s-compressed segment not supported",
                                   off, z->name);
         r = z->open(&d);
-        if (r == 0) {
+        opened = r == 0;
+        if (opened) {
                 snprintf(w->where, sizeof(w->where), "%s segment at byte offset %zu, decompressed ", z->name, off);
                 r = walk_segments(w, &s, z, off);
                 w->where[0] = 0;
@@ -773,7 +771,8 @@ static int walk_stream(struct walk *w, const uint8_t *in, size_t len, const stru
         /* A walk that returned 0 read to the end, so the stream is done with. */
         w->unpacked += d.n;
         *ret_used = d.used;
-        if (d.live && z->close)
+        /* The codec's state is set up by an open that succeeded, and only then. */
+        if (opened && z->close)
                 z->close(&d);
         free(s.win);
         return r;

@@ -811,7 +811,6 @@ static void test_stream_memory(void) {
         sh("rm -f '%s' '%s'", path_in("big.cpio"), path_in("big.z"));
 }
 
-
 /*
  * A gzip member whose fixed-Huffman block uses a reserved length code:
  * zlib's inflate and the kernel's (lib/zlib_inflate) refuse it; libdeflate,
