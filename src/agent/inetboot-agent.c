@@ -185,6 +185,8 @@ static void usage(FILE *f) {
                 "  inetboot.cache=DIR      persistent block cache (the preboot mounts devices)\n"
                 "  inetboot.profile=MODE   the booted system's boot profile: prefetch (default),\n"
                 "                          off, record (to /dev/.inetboot/profile)\n"
+                "  inetboot.cachefill=S    the booted system fetches the rest of the image into\n"
+                "                          the cache after S s without a read (default 30); off\n"
                 "  inetboot.insecure       boot an unsigned image (only with --allow-insecure)\n"
                 "  inetboot.tpm=POLICY     auto (measure if there is a TPM), required, off\n"
                 "  netdir=URL, httpfuse=URL  the seeds' forms of inetboot.url=URL\n"
@@ -433,6 +435,9 @@ static int start_httpfs(struct agent *a) {
         argv[n++] = "-f";
         /* The boot profile is the booted system's: prefetched here it would end in RAM at kexec. */
         argv[n++] = "--no-profile";
+        /* Nor the cache fill: the booted system's daemon does it, and this one ends at kexec. */
+        argv[n++] = "--cache-fill";
+        argv[n++] = "off";
         argv[n++] = "-K";
         argv[n++] = (char *)a->keys;
         if (a->verified) {
@@ -1406,6 +1411,7 @@ static int site_conf(const struct agent *a, char **ret, size_t *ret_len) {
         for (size_t i = 0; i < a->n_mirrors; i++)
                 fprintf(f, " %s", a->mirrors[i]);
         fprintf(f, "\nIB_CACHE %s\n", a->req.cache ? a->req.cache : "");
+        fprintf(f, "IB_CACHEFILL %s\n", a->req.cache_fill ? a->req.cache_fill : "");
         fprintf(f, "IB_PROFILE %s\n", a->req.profile == IB_PROFILE_RECORD ? "record" : a->req.profile == IB_PROFILE_OFF ? "off" : "prefetch");
         if (fclose(f) != 0) {
                 free(buf);

@@ -273,6 +273,9 @@ static void usage(FILE *f) {
                 "      --no-manifest-mirrors  only the --mirror and --store URLs\n"
                 "  -c, --cache DIR       persistent block cache (blocks by hash, re-verified when read)\n"
                 "      --cache-size MiB  bound of the persistent cache; least recently used blocks go\n"
+                "      --cache-fill S|off  after S seconds without a read (default 30), fetch the\n"
+                "                        rest of the image into the cache, up to its bound, so the\n"
+                "                        next mount needs no network; off: cache only what is read\n"
                 "      --ram-cache MiB   RAM cache size (default 64, or a sixteenth of the RAM\n"
                 "                        when that is less, at least 16)\n"
                 "  -j, --parallel N      requests in flight per mirror (default 4)\n"
@@ -329,7 +332,7 @@ static void become_root_daemon(char **argv) {
 }
 
 int main(int argc, char **argv) {
-        enum { O_STORE = 301, O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_RECORD, O_KERNEL_RA, O_CA, O_LOG, O_ROOT };
+        enum { O_CACHE_FILL = 302, O_STORE = 301, O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_RECORD, O_KERNEL_RA, O_CA, O_LOG, O_ROOT };
         static const struct option options[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "sig", required_argument, NULL, O_SIG },
@@ -340,6 +343,7 @@ int main(int argc, char **argv) {
                 { "cache", required_argument, NULL, 'c' },
                 { "ram-cache", required_argument, NULL, O_RAM },
                 { "cache-size", required_argument, NULL, O_CACHE_SIZE },
+                { "cache-fill", required_argument, NULL, O_CACHE_FILL },
                 { "parallel", required_argument, NULL, 'j' },
                 { "readahead", required_argument, NULL, O_READAHEAD },
                 { "kernel-readahead", required_argument, NULL, O_KERNEL_RA },
@@ -354,7 +358,7 @@ int main(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        struct ib_blockdev_opts bo = { .log = log_line };
+        struct ib_blockdev_opts bo = { .log = log_line, .cache_fill = true, .cache_fill_idle = 30 };
         const char *keys = IB_KEYS_DIR, *sig_src = NULL, *manifest_src, *mountpoint;
         char *mirrors[128], *fuse_opts = NULL, *text = NULL, *sig = NULL, *sig_default = NULL;
         bool is_store[128];
@@ -389,6 +393,18 @@ int main(int argc, char **argv) {
                                 return 2;
                         }
                         bo.cache_max = v << 20;
+                        break;
+                case O_CACHE_FILL:
+                        if (strcmp(optarg, "off") == 0) {
+                                bo.cache_fill = false;
+                                break;
+                        }
+                        if (ib_parse_u64(optarg, strlen(optarg), &v) < 0 || v > 86400) {
+                                fprintf(stderr, "%s: bad --cache-fill '%s' (seconds, or off)\nTry '%s --help'.\n", prog, optarg, prog);
+                                return 2;
+                        }
+                        bo.cache_fill = true;
+                        bo.cache_fill_idle = (unsigned)v;
                         break;
                 case O_RAM:
                 case 'j':

@@ -62,6 +62,7 @@ struct request {
         bool *good;                     /* per block: SHA-256 matches (computed outside the lock) */
         struct request *done_next;      /* in the hashers' queue */
         bool disk;                      /* not HTTP: read block @first from the disk cache */
+        bool fill;                      /* the cache fill's: its blocks go to the disk cache, past the RAM cache */
 };
 
 struct wjob {
@@ -71,6 +72,11 @@ struct wjob {
 };
 
 #define WRITE_QUEUE_MAX (64u << 20)     /* bytes of blocks waiting for the disk; beyond, a block is not cached */
+#define FILL_QUEUE_MAX (8u << 20)       /* the writer's backlog beyond which the cache fill waits for the disk */
+
+/* The cache fill (o.cache_fill): where it is. */
+enum fill_state { FILL_OFF, FILL_WAITING, FILL_RUNNING, FILL_DONE, FILL_FULL, FILL_STOPPED };
+static const char *const fill_names[] = { "off", "waiting", "filling", "done", "full", "stopped" };
 
 /*
  * A reader's sequential stream, for readahead: the blocks it has read run
@@ -139,6 +145,15 @@ struct ib_blockdev {
         struct ra_stream ra[RA_STREAMS];
         uint64_t ra_clock;
         uint8_t *planned;               /* per block: in the boot profile being prefetched */
+        /* The cache fill: the rest of the image into the disk cache while no reader reads (fill_schedule()). */
+        enum fill_state fill;
+        uint64_t fill_next;             /* the next block the fill looks at */
+        uint64_t fill_missing;          /* blocks not in the disk cache at the end of the last pass */
+        uint64_t fill_t0_ms, fill_blocks, fill_bytes;
+        uint64_t fill_pending;          /* bytes of the fill's requests in flight */
+        unsigned fill_inflight;
+        int fill_error;                 /* the cache writer's, which stops the fill (bd->wlock) */
+        uint64_t last_read_ms;          /* when a reader last asked for something */
 
         /* statistics */
         uint64_t reads, bytes_read, ram_hits, disk_hits, verify_failures, retries, eio;
@@ -252,14 +267,15 @@ static int disk_get(struct ib_blockdev *bd, uint64_t b, uint8_t *buf) {
 }
 
 /* Called by the cache writer without bd->lock: the cache has its own. */
-static void disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
+static int disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
         int r;
 
         if (!bd->dc || ib_diskcache_has(bd->dc, bd->m->blocks[b]))
-                return;
+                return 0;
         r = ib_diskcache_put(bd->dc, bd->m->blocks[b], data, ib_manifest_block_len(bd->m, b));
         if (r < 0)
                 logf_(bd, "cache: cannot store block %" PRIu64 ": %s", b, strerror(-r));
+        return r;
 }
 
 static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err);
@@ -476,11 +492,12 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
         return rq;
 }
 
-static int start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count) {
+static int start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool fill) {
         struct request *rq = request_new(bd, mi, first, count);
 
         if (!rq)
                 return -ENOMEM;
+        rq->fill = fill;
         if (curl_multi_add_handle(bd->multi, rq->easy) != CURLM_OK) {
                 request_free(rq);
                 return -EIO;
@@ -493,6 +510,9 @@ static int start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, ui
         bd->mirrors[mi].requests++;
         bd->inflight++;
         bd->handles++;
+        bd->fill_inflight += fill;
+        if (fill)
+                bd->fill_pending += rq->want;
         return 0;
 }
 
@@ -506,11 +526,17 @@ static void fail_block(struct ib_blockdev *bd, uint64_t b, const char *why) {
         logf_(bd, "block %" PRIu64 " (offset %" PRIu64 "): %s: read fails with EIO", b, b * bd->m->block_size, why);
 }
 
-/* Send blocks back to the queue after a failed request (not the block's fault). */
-static void requeue(struct ib_blockdev *bd, uint64_t first, uint64_t count) {
+/*
+ * Send blocks back to the queue after a failed request (not the block's
+ * fault).  The cache fill's blocks that no reader waits for are left to its
+ * next pass.
+ */
+static void requeue(struct ib_blockdev *bd, uint64_t first, uint64_t count, bool fill) {
         for (uint64_t b = first; b < first + count; b++) {
                 bd->state[b] = B_ABSENT;
                 bd->retries++;
+                if (fill && !bd->waiters[b])
+                        continue;
                 if (ib_now_ms() >= bd->deadline_ms[b] && bd->waiters[b]) {
                         fail_block(bd, b, "no mirror answered in time");
                         continue;
@@ -644,6 +670,9 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
 
         mi->inflight--;
         bd->inflight--;
+        bd->fill_inflight -= rq->fill;
+        if (rq->fill)
+                bd->fill_pending -= rq->want;
         if (why && missing) {
                 /* This store lacks the block: count it against the block, like bad data. */
                 bd->attempts[rq->first] += MAX_ATTEMPTS_PER_MIRROR;
@@ -652,7 +681,7 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                 if (bd->attempts[rq->first] >= MAX_ATTEMPTS_PER_MIRROR * bd->n_mirrors)
                         fail_block(bd, rq->first, "no mirror gave a copy that matches the manifest");
                 else
-                        requeue(bd, rq->first, 1);
+                        requeue(bd, rq->first, 1, rq->fill);
                 return;
         }
         if (why) {
@@ -660,7 +689,7 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                         mirror_broken(bd, rq->mirror, why);
                 else
                         mirror_down(bd, rq->mirror, why);
-                requeue(bd, rq->first, rq->count);
+                requeue(bd, rq->first, rq->count, rq->fill);
                 return;
         }
         pin_validators(mi, rq);
@@ -675,8 +704,15 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                 if (rq->good && rq->good[b - rq->first]) {
                         const uint8_t *data = request_block(bd, rq, b - rq->first);
 
-                        cache_insert(bd, b, data);
-                        bd->from_disk[b] = 0;
+                        /* The fill's blocks go to the disk alone, unless a reader came for one meanwhile. */
+                        if (!rq->fill || bd->waiters[b]) {
+                                cache_insert(bd, b, data);
+                                bd->from_disk[b] = 0;
+                        }
+                        if (rq->fill) {
+                                bd->fill_blocks++;
+                                bd->fill_bytes += ib_manifest_block_len(bd->m, b);
+                        }
                         bd->attempts[b] = 0;
                         good++;
                         continue;
@@ -688,7 +724,7 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                 if (bd->attempts[b] >= MAX_ATTEMPTS_PER_MIRROR * bd->n_mirrors)
                         fail_block(bd, b, "no mirror gave a copy that matches the manifest");
                 else
-                        requeue(bd, b, 1);
+                        requeue(bd, b, 1, rq->fill);
         }
         mi->bytes += rq->got;
         if (good == rq->count) {
@@ -704,6 +740,130 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                 }
         } else
                 mirror_down(bd, rq->mirror, "sent blocks that do not match the manifest");
+}
+
+/* Blocks of the image the disk cache does not hold. */
+static uint64_t cache_missing(struct ib_blockdev *bd) {
+        uint64_t n = 0;
+
+        for (uint64_t b = 0; b < bd->m->n_blocks; b++)
+                n += !ib_diskcache_has(bd->dc, bd->m->blocks[b]);
+        return n;
+}
+
+static void fill_end(struct ib_blockdev *bd, enum fill_state st, const char *why) {
+        uint64_t missing = cache_missing(bd);
+
+        bd->fill = st;
+        if (st == FILL_DONE)
+                logf_(bd, "cache: the whole image is in the cache; the fill fetched %" PRIu64 " blocks (%.1f MB) in %.1f s",
+                      bd->fill_blocks, (double)bd->fill_bytes / 1e6, (double)(ib_now_ms() - bd->fill_t0_ms) / 1000);
+        else
+                logf_(bd, "cache: the fill stops with %" PRIu64 " of %" PRIu64 " blocks not cached: %s; they are fetched when read",
+                      missing, bd->m->n_blocks, why);
+}
+
+/*
+ * The cache fill.  A run that caches on a disk (o.cache_fill) fetches the
+ * blocks of the image that no reader asked for too, once the readers have
+ * been quiet for o.cache_fill_idle seconds, so that the next run finds every
+ * block it reads in the cache whatever it reads (a booted system does not
+ * read the same blocks twice in a row: services start in another order, the
+ * user opens other files).  It goes through the image in order, in runs of
+ * a quarter of --max-run blocks, with at most half the request slots, and
+ * only when neither a reader nor readahead has anything queued: a read that
+ * comes meanwhile goes first, and the fill waits another idle spell.  Its
+ * blocks go to the disk, not the RAM cache (unless a reader came for one).
+ * It stops where the cache would have to evict (its bound, or the file
+ * system's room, ib_diskcache_room()), when the disk fails a write, or when
+ * a pass over the image caches nothing more.  Called by schedule() with
+ * bd->lock held, when both queues are empty.
+ */
+static void queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data);
+static void fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit) {
+        unsigned most = limit > 2 ? limit / 2 : 1;
+        uint64_t run = bd->o.max_run >= 4 ? bd->o.max_run / 4 : bd->o.max_run, nb = bd->m->n_blocks, copied = 0;
+
+        if (bd->fill != FILL_WAITING && bd->fill != FILL_RUNNING)
+                return;
+        if (now < bd->last_read_ms + (uint64_t)bd->o.cache_fill_idle * 1000)
+                return;
+        while (bd->fill_inflight < most && bd->inflight < limit) {
+                uint64_t b, n = 1, bytes, wq, missing;
+                bool usable;
+                int mi, err;
+
+                pthread_mutex_lock(&bd->wlock);
+                wq = bd->wq_bytes;
+                err = bd->fill_error;
+                pthread_mutex_unlock(&bd->wlock);
+                if (err) {
+                        char why[96];
+
+                        snprintf(why, sizeof(why), "the cache cannot store a block (%s)", strerror(-err));
+                        fill_end(bd, FILL_STOPPED, why);
+                        return;
+                }
+                if (wq + copied > FILL_QUEUE_MAX)
+                        return;
+                /* The next block that is nowhere: not cached, not on its way, not in RAM (a block in RAM is written from there). */
+                for (; bd->fill_next < nb; bd->fill_next++) {
+                        b = bd->fill_next;
+                        if (bd->state[b] != B_ABSENT || ib_diskcache_has(bd->dc, bd->m->blocks[b]))
+                                continue;
+                        if (bd->slot_of[b] < 0)
+                                break;
+                        if (copied > FILL_QUEUE_MAX)
+                                return;
+                        queue_write(bd, b, slot_ptr(bd, (size_t)bd->slot_of[b]));
+                        copied += ib_manifest_block_len(bd->m, b);
+                }
+                if (bd->fill_next >= nb) {
+                        /* The end of a pass: once what is on its way has landed, count what is still missing. */
+                        if (bd->fill_inflight || wq || copied)
+                                return;
+                        missing = cache_missing(bd);
+                        if (missing == 0) {
+                                fill_end(bd, FILL_DONE, NULL);
+                                return;
+                        }
+                        if (missing >= bd->fill_missing) {
+                                fill_end(bd, FILL_STOPPED, "a pass over the image cached nothing more");
+                                return;
+                        }
+                        bd->fill_missing = missing;
+                        bd->fill_next = 0;
+                        continue;
+                }
+                b = bd->fill_next;
+                mi = pick_mirror(bd, b, now, &usable);
+                if (!usable) {
+                        fill_end(bd, FILL_STOPPED, "no mirror is usable");
+                        return;
+                }
+                if (mi < 0)
+                        return;         /* every mirror is busy or backing off */
+                while (!bd->mirrors[mi].store && n < run && b + n < nb && bd->state[b + n] == B_ABSENT && bd->slot_of[b + n] < 0 &&
+                       !ib_diskcache_has(bd->dc, bd->m->blocks[b + n]))
+                        n++;
+                bytes = (b + n) * bd->m->block_size > bd->m->size ? bd->m->size - b * bd->m->block_size : n * bd->m->block_size;
+                if (ib_diskcache_room(bd->dc) < wq + copied + bd->fill_pending + bytes) {
+                        fill_end(bd, FILL_FULL, "the cache has no room for more without evicting (--cache-size, or the disk)");
+                        return;
+                }
+                if (bd->fill == FILL_WAITING) {
+                        missing = cache_missing(bd);
+                        bd->fill = FILL_RUNNING;
+                        bd->fill_t0_ms = now;
+                        logf_(bd, "cache: no read for %u s; fetching the %" PRIu64 " blocks (%.1f MB) of the image not in the cache",
+                              bd->o.cache_fill_idle, missing, (double)missing * bd->m->block_size / 1e6);
+                }
+                for (uint64_t k = b; k < b + n; k++)
+                        bd->deadline_ms[k] = now + (uint64_t)bd->o.deadline * 1000;
+                if (start_request(bd, (unsigned)mi, b, n, true) < 0)
+                        return;
+                bd->fill_next = b + n;
+        }
 }
 
 /* Start requests while there is room; called with the lock held. */
@@ -726,8 +886,11 @@ static void schedule(struct ib_blockdev *bd) {
 
                 if (bg && limit > 1 && bd->inflight >= limit - 1)
                         return;
-                if (!queue_pop(q, &b))
+                if (!queue_pop(q, &b)) {
+                        /* Nothing asked for, nothing read ahead: the fill may use the link. */
+                        fill_schedule(bd, now, limit);
                         return;
+                }
                 if (bd->state[b] != B_QUEUED || bd->slot_of[b] >= 0) {
                         if (bd->slot_of[b] >= 0 && bd->state[b] == B_QUEUED)
                                 bd->state[b] = B_ABSENT;
@@ -762,7 +925,7 @@ static void schedule(struct ib_blockdev *bd) {
                 while (!bd->mirrors[mi].store && n < run && b + n < bd->m->n_blocks && bd->state[b + n] == B_QUEUED && bd->slot_of[b + n] < 0 &&
                        !(bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[b + n])))
                         n++;
-                if (start_request(bd, (unsigned)mi, b, n) < 0) {
+                if (start_request(bd, (unsigned)mi, b, n, false) < 0) {
                         queue_push(q, b, true);
                         return;
                 }
@@ -855,6 +1018,7 @@ static void queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data)
 /* The cache writer; on stop it drains the queue first, so an unmount leaves a complete cache. */
 static void *writer_thread(void *p) {
         struct ib_blockdev *bd = p;
+        int r;
 
         pthread_mutex_lock(&bd->wlock);
         for (;;) {
@@ -870,8 +1034,11 @@ static void *writer_thread(void *p) {
                 if (!bd->wq_head)
                         bd->wq_tail = NULL;
                 pthread_mutex_unlock(&bd->wlock);
-                disk_put(bd, j->block, j->data);
+                r = disk_put(bd, j->block, j->data);
                 pthread_mutex_lock(&bd->wlock);
+                /* The disk is full or failing: the fill stops (a reader's block is still only skipped). */
+                if (r < 0 && r != -E2BIG && !bd->fill_error)
+                        bd->fill_error = r;
                 bd->wq_bytes -= ib_manifest_block_len(bd->m, j->block);
                 free(j);
         }
@@ -1113,6 +1280,8 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
                 ib_blockdev_free(bd);
                 return r < 0 ? r : -EIO;
         }
+        bd->fill = bd->dc && bd->o.cache_fill ? FILL_WAITING : FILL_OFF;
+        bd->fill_missing = UINT64_MAX;
         *ret = bd;
         return 0;
 }
@@ -1153,6 +1322,7 @@ int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err) {
                                 return ib_err_set(err, -r, 0, "cannot start a hasher thread: %s", strerror(r));
                         }
         }
+        bd->last_read_ms = ib_now_ms();         /* the first idle spell starts now */
         r = pthread_create(&bd->thread, NULL, fetch_thread, bd);
         if (r != 0)
                 return ib_err_set(err, -r, 0, "cannot start the fetch thread: %s", strerror(r));
@@ -1312,6 +1482,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
         b0 = off / m->block_size;
         b1 = (off + len - 1) / m->block_size;
         pthread_mutex_lock(&bd->lock);
+        bd->last_read_ms = t0;
         ahead = ra_plan(bd, off, len, &ra_from, &ra_to);
         network = ahead && reads_from_network(bd, b0, b1);
         bd->reads++;
@@ -1371,6 +1542,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                 if (us > bd->latency_us_max)
                         bd->latency_us_max = us;
         }
+        bd->last_read_ms = ib_now_ms();         /* the idle spell starts when the read ends */
         pthread_mutex_unlock(&bd->lock);
         wake(bd);
         return ret;
@@ -1401,6 +1573,8 @@ void ib_blockdev_stats(struct ib_blockdev *bd, FILE *f) {
                 pthread_mutex_lock(&bd->wlock);
                 fprintf(f, "cache-queued-bytes %zu\ncache-skipped %" PRIu64 "\n", bd->wq_bytes, bd->cache_skipped);
                 pthread_mutex_unlock(&bd->wlock);
+                fprintf(f, "cache-missing %" PRIu64 "\ncache-fill %s\ncache-fill-blocks %" PRIu64 "\ncache-fill-bytes %" PRIu64 "\n",
+                        cache_missing(bd), fill_names[bd->fill], bd->fill_blocks, bd->fill_bytes);
         }
         fprintf(f, "read-latency-avg-ms %.1f\nread-latency-max-ms %.1f\n",
                 bd->latency_n ? (double)bd->latency_us_sum / (double)bd->latency_n / 1000 : 0.0, (double)bd->latency_us_max / 1000);

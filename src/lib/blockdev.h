@@ -33,6 +33,11 @@ struct ib_blockdev_opts {
         unsigned stall_timeout;         /* seconds without progress count as a stall (default 15) */
         unsigned deadline;              /* seconds a block may wait for a mirror before EIO (default 120) */
         const char *ca_file;            /* extra CA bundle for HTTPS, NULL for the system's */
+        bool cache_fill;                /* with cache_dir: once no reader has asked for anything for
+                                           cache_fill_idle seconds, fetch the rest of the image into the
+                                           persistent cache, so that the next run needs no network
+                                           whatever it reads; bounded by cache_max and the disk's room */
+        unsigned cache_fill_idle;
         const char *record_profile;     /* append each block's index here the first time a reader asks
                                            for it (a boot profile, for inetboot-sign --profile); NULL: none */
         void (*log)(void *userdata, const char *msg);  /* one line, no newline; may be NULL */

@@ -123,7 +123,14 @@ int ib_bootreq_parse(const char *cmdline, struct ib_bootreq *req, struct ib_err 
                         free(req->cache), req->cache = NULL;   /* no cache, not even the disk the preboot found */
                 else if (strncmp(w, "inetboot.cache=", 15) == 0)
                         r = set_once(&req->cache, w, w + 15, err);
-                else if (strncmp(w, "iscript=", 8) == 0) {
+                else if (strncmp(w, "inetboot.cachefill=", 19) == 0) {
+                        uint64_t v;
+
+                        if (strcmp(w + 19, "off") != 0 && (ib_parse_u64(w + 19, strlen(w + 19), &v) < 0 || v > 86400))
+                                r = ib_err_set(err, -EINVAL, 0, "'%s': inetboot.cachefill= takes seconds (at most 86400) or off", w);
+                        else
+                                r = set_once(&req->cache_fill, w, w + 19, err);
+                } else if (strncmp(w, "iscript=", 8) == 0) {
                         r = check_url(w, w + 8, err);
                         if (r >= 0)
                                 r = set_once(&req->iscript, w, w + 8, err);
@@ -171,6 +178,7 @@ void ib_bootreq_clear(struct ib_bootreq *req) {
         ib_strv_free(req->carry, req->n_carry);
         free(req->entry);
         free(req->cache);
+        free(req->cache_fill);
         free(req->iscript);
         *req = (struct ib_bootreq) {};
 }

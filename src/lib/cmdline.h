@@ -17,6 +17,10 @@
  *                         profile: "prefetch" (default), "off", or "record"
  *                         (write the blocks it reads to /dev/.inetboot/profile,
  *                         for inetboot-sign make --profile; no prefetch)
+ *   inetboot.cachefill=S  the booted system's cache fill: after S seconds
+ *                         without a read it fetches the rest of the image
+ *                         into the cache (inetboot-httpfs --cache-fill;
+ *                         default 30); "off": it caches what it reads only
  *   inetboot.insecure     boot without a trusted signature (only if the
  *                         media's policy allows it)
  *   inetboot.tpm=POLICY   measured boot: "auto" (default: measure when the
@@ -59,6 +63,7 @@ struct ib_bootreq {
         size_t n_urls;
         char *entry;            /* NULL: the first entry */
         char *cache;            /* NULL: no persistent cache */
+        char *cache_fill;       /* NULL: inetboot-httpfs' default; "off" or seconds (checked) */
         char *iscript;          /* NULL: none */
         bool insecure;
         enum ib_tpm_policy tpm;

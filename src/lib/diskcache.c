@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "diskcache.h"
@@ -305,6 +306,24 @@ int ib_diskcache_put(struct ib_diskcache *dc, const uint8_t sha[32], const void 
         r = find(dc, sha) ? 0 : add(dc, sha, len, now_ns()); /* (another writer may have stored the same block) */
         pthread_mutex_unlock(&dc->lock);
         return r;
+}
+
+uint64_t ib_diskcache_room(struct ib_diskcache *dc) {
+        uint64_t room = UINT64_MAX, fs_free, margin;
+        struct statvfs st;
+
+        pthread_mutex_lock(&dc->lock);
+        if (dc->max_bytes)
+                room = dc->max_bytes > dc->bytes ? dc->max_bytes - dc->bytes : 0;
+        pthread_mutex_unlock(&dc->lock);
+        if (statvfs(dc->dir, &st) < 0)
+                return 0;
+        fs_free = (uint64_t)st.f_bavail * st.f_frsize;
+        margin = (uint64_t)st.f_blocks * st.f_frsize / 20;
+        if (margin > (64u << 20))
+                margin = 64u << 20;
+        fs_free = fs_free > margin ? fs_free - margin : 0;
+        return fs_free < room ? fs_free : room;
 }
 
 void ib_diskcache_stats(struct ib_diskcache *dc, FILE *f) {

@@ -33,6 +33,15 @@ bool ib_diskcache_has(struct ib_diskcache *dc, const uint8_t sha[32]);
 /* Store @len bytes whose SHA-256 the caller verified is @sha; evicts as needed. */
 int ib_diskcache_put(struct ib_diskcache *dc, const uint8_t sha[32], const void *data, size_t len);
 
+/*
+ * Bytes that can still be stored without evicting an entry and without
+ * filling the file system: what the bound leaves, and what the file system
+ * has free beyond a margin (a twentieth of it, at most 64 MiB) for whatever
+ * else lives there.  For a fill of the whole image, which must not push out
+ * the blocks a boot reads.
+ */
+uint64_t ib_diskcache_room(struct ib_diskcache *dc);
+
 /* "cache-bytes N", "cache-entries N", "cache-evictions N" lines. */
 void ib_diskcache_stats(struct ib_diskcache *dc, FILE *f);
 

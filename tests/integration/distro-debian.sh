@@ -8,7 +8,8 @@
 # ('@' argv[0]) that systemd did not kill; reading a file not read before
 # fetches verified blocks over HTTP; `poweroff` ends the machine (QEMU
 # exits) without hanging on that daemon.  That boot has a block cache
-# (inetboot.cache=LABEL=IBCACHE, a FAT virtio disk); a second boot with the
+# (inetboot.cache=LABEL=IBCACHE, a FAT virtio disk), which the daemon, left
+# idle after the checks, fills with the rest of the image; a second boot with the
 # same disk asks the network for the manifest alone, reaches login: with its
 # medium still /dev/loop0 served by inetboot-httpfs, and reads the late file
 # from the cache.  (dracut: distro-dracut.sh.)
@@ -42,6 +43,7 @@ distro_login root 'root@inetboot-live'
 check_medium ""
 distro_check_daemon "switch-root and systemd"
 distro_check_late
+distro_wait_fill
 distro_cache_stats "first boot, before poweroff"
 distro_check_poweroff
 distro_check_cache_filled

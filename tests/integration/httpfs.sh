@@ -150,6 +150,59 @@ expect_out "bounded cache: evictions counted" 'cache-evictions [1-9]' cat "$d/m8
 umount_fs "$d/m8b"
 cbytes=$(find "$d/cache-small/blocks" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 check "bounded cache: $cbytes bytes on disk <= 2 MiB" test "$cbytes" -le $((2 * 1024 * 1024))
+
+# --- the cache fill: once the readers are quiet, the rest of the image goes into the cache --------------
+stat_of() {  # stat_of MNT NAME: a line of the mount's statistics
+    awk -v k="$2" '$1 == k { print $2 }' "$1/.inetboot-stats"
+}
+wait_fill() {  # wait_fill MNT: until the fill has ended (bounded: 30 s)
+    local i
+    for i in $(seq 300); do
+        case $(stat_of "$1" cache-fill) in waiting|filling) sleep 0.1 ;; *) return 0 ;; esac
+    done
+    return 1
+}
+rm -rf "$d/cache-fill"
+check "mount with a cache, filled after 3 s without a read" mount_fs "$d/m8c" --keys "$d/keys" --cache "$d/cache-fill" \
+    --cache-fill 3 --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+# a reader that reads every 0.3 s for 3 s (RAM hits after the first): the fill waits for it
+for i in $(seq 10); do dd if="$d/m8c/live.iso" of=/dev/null bs=65536 skip=10 count=2 iflag=direct status=none; sleep 0.3; done
+check "while a reader reads, the fill waits ($(stat_of "$d/m8c" cache-fill), $(stat_of "$d/m8c" cache-fill-blocks) blocks)" \
+    test "$(stat_of "$d/m8c" cache-fill)" = waiting -a "$(stat_of "$d/m8c" cache-fill-blocks)" = 0
+check "the fill ends within 30 s of the last read" wait_fill "$d/m8c"
+check "... having cached the whole image ($(stat_of "$d/m8c" cache-fill), $(stat_of "$d/m8c" cache-missing) blocks missing)" \
+    test "$(stat_of "$d/m8c" cache-fill)" = done -a "$(stat_of "$d/m8c" cache-missing)" = 0
+fbytes=$(awk -v from="$before" 'NR > from && $2 == "/live.iso" { n += $4 } END { print n + 0 }' "$NGINX_ACCESS_LOG")
+check "... fetching each block once ($fbytes bytes for $size)" test "$fbytes" -le "$size"
+check "... and the log says so" grep -q 'the whole image is in the cache; the fill fetched' "$d/httpfs.log"
+umount_fs "$d/m8c"
+nginx_stop
+check "server gone: mount with the filled cache" mount_fs "$d/m8d" --keys "$d/keys" --cache "$d/cache-fill" \
+    --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+check "server gone: every byte from the filled cache" cmp -s "$d/m8d/live.iso" "$d/www/live.iso"
+umount_fs "$d/m8d"
+nginx_start "$d/www"; U=http://127.0.0.1:$NGINX_PORT
+# bounded: the fill stops where the cache would have to evict, never evicting
+rm -rf "$d/cache-fill2"
+check "mount with a 2 MiB cache, filled at once" mount_fs "$d/m8e" --keys "$d/keys" --cache "$d/cache-fill2" --cache-size 2 \
+    --cache-fill 0 --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+check "the bounded fill ends" wait_fill "$d/m8e"
+check "... at the bound ($(stat_of "$d/m8e" cache-fill), $(stat_of "$d/m8e" cache-bytes) bytes, $(stat_of "$d/m8e" cache-evictions) evictions)" \
+    test "$(stat_of "$d/m8e" cache-fill)" = full -a "$(stat_of "$d/m8e" cache-evictions)" = 0 -a \
+    "$(stat_of "$d/m8e" cache-bytes)" -le $((2 << 20)) -a "$(stat_of "$d/m8e" cache-bytes)" -gt $((1 << 20))
+umount_fs "$d/m8e"
+# off: only what is read is cached
+rm -rf "$d/cache-fill3"
+check "mount with --cache-fill off" mount_fs "$d/m8f" --keys "$d/keys" --cache "$d/cache-fill3" --cache-fill off \
+    --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+dd if="$d/m8f/live.iso" of=/dev/null bs=65536 skip=10 count=1 iflag=direct status=none
+sleep 1.5
+check "--cache-fill off: after the read, nothing more is fetched ($(awk -v from="$before" 'NR > from' "$NGINX_ACCESS_LOG" | wc -l) requests, fill $(stat_of "$d/m8f" cache-fill))" \
+    test "$(awk -v from="$before" 'NR > from' "$NGINX_ACCESS_LOG" | wc -l)" = 1 -a "$(stat_of "$d/m8f" cache-fill)" = off
+umount_fs "$d/m8f"
+expect_fail "--cache-fill takes seconds or off" "bad --cache-fill 'soon'" inetboot-httpfs --cache-fill soon "$d/www/live.iso.manifest" "$d/m8f"
 # A daemon killed while it fills the cache leaves no partial entry.
 rm -rf "$d/cache2"
 mount_fs "$d/m9" --keys "$d/keys" --cache "$d/cache2" --mirror "$U/live.iso" "$d/www/live.iso.manifest"
@@ -351,11 +404,11 @@ umount_fs "$d/m14"
 
 # --- a warm cache: readahead goes no further than the cache does -----------------------------------------
 # (iflag=direct: no page cache, so no readahead of the kernel's; the daemon sees exactly these reads)
-check "fill a cache with blocks 100-109 (no readahead)" mount_fs "$d/m30" --keys "$d/keys" --cache "$d/cache-ra" --readahead 0 \
+check "fill a cache with blocks 100-109 (no readahead)" mount_fs "$d/m30" --keys "$d/keys" --cache "$d/cache-ra" --cache-fill off --readahead 0 \
     --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
 dd if="$d/m30/live.iso" of=/dev/null bs=65536 skip=100 count=10 iflag=direct status=none
 umount_fs "$d/m30"
-check "mount again with that cache and readahead (8 blocks)" mount_fs "$d/m31" --keys "$d/keys" --cache "$d/cache-ra" \
+check "mount again with that cache and readahead (8 blocks)" mount_fs "$d/m31" --keys "$d/keys" --cache "$d/cache-ra" --cache-fill off \
     --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
 before=$(wc -l < "$NGINX_ACCESS_LOG")
 check "a sequential read of what the cache holds is exact" \
@@ -410,7 +463,7 @@ umount_fs "$d/m32"
 # filling a cache, the same reads are a stream by the blocks they touch: what is read ahead is kept
 # for the next runs, whose reads differ a little from this one's
 check "mount with readahead (8 blocks), filling a cache" mount_fs "$d/m33" --keys "$d/keys" --kernel-readahead 0 \
-    --cache "$d/cache-gaps" --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
+    --cache "$d/cache-gaps" --cache-fill off --no-manifest-mirrors --mirror "$U/live.iso" "$d/www/live.iso.manifest"
 before=$(wc -l < "$NGINX_ACCESS_LOG")
 runs_ok=$(half_block_reads "$d/m33")
 check "the twenty reads with gaps are exact ($runs_ok of 20)" test "$runs_ok" = 20

@@ -20,6 +20,8 @@
 #   distro_check_late_cached        (e) the late file read again is intact (from the cache)
 #   distro_cache_stats [WHEN]       the hook's inetboot-httpfs' figures into STAT[] (SIGUSR1 to its
 #                                   log, /dev/kmsg); with WHEN, as a comment line
+#   distro_wait_fill                (e) the first boot, left idle, fetches the rest of the image
+#                                   into the cache (inetboot-httpfs --cache-fill); sets FILL_S
 #   distro_check_poweroff [WHICH]   (d) poweroff ends the machine cleanly; sets POWEROFF_S, SHUTDOWN_REQS
 #   distro_check_cache_filled       (e) after the first boot: the hook used the cache, block
 #                                   files are on the FAT disk; sets FIRST_BYTES, LOGIN1_S
@@ -132,10 +134,31 @@ declare -gA STAT=()
 STATS_N=0
 distro_cache_stats() {
     local tag=STATS$((STATS_N += 1)) k v
-    run_in "$tag" 'for p in /proc/[0-9]*; do grep -qx inetboot-httpfs $p/comm 2>/dev/null && kill -USR1 ${p#/proc/}; done; sleep 1; dmesg | grep -oE "inetboot-httpfs: (block-size|disk-hits|cache-[a-z-]+) [0-9]+" | tail -n 9'
+    run_in "$tag" 'for p in /proc/[0-9]*; do grep -qx inetboot-httpfs $p/comm 2>/dev/null && kill -USR1 ${p#/proc/}; done; sleep 1; dmesg | grep -oE "inetboot-httpfs: (block-size|disk-hits|cache-[a-z-]+) [0-9a-z]+" | tail -n 16'
     STAT=()
-    while read -r k v; do STAT[$k]=$v; done < <(between "$tag" | grep -oE '(block-size|disk-hits|cache-[a-z-]+) [0-9]+')
-    [ -z "${1:-}" ] || echo "# $1: $(between "$tag" | grep -oE '(disk-hits|cache-[a-z-]+) [0-9]+' | tr '\n' ' ')"
+    while read -r k v; do STAT[$k]=$v; done < <(between "$tag" | grep -oE '(block-size|disk-hits|cache-[a-z-]+) [0-9a-z]+')
+    [ -z "${1:-}" ] || echo "# $1: $(between "$tag" | grep -oE '(disk-hits|cache-[a-z-]+) [0-9a-z]+' |
+        awk '!($1 in v) { k[++n] = $1 } { v[$1] = $2 } END { for (i = 1; i <= n; i++) printf "%s %s ", k[i], v[k[i]] }')"
+}
+
+# Left idle (no test reads meanwhile), the daemon of a boot with a cache fetches the rest of
+# the image into it once nothing was read for 30 s (its --cache-fill default): poll its state
+# (SIGUSR1) until the fill has ended, at most 300 s.  Then the next boot needs no network
+# whatever it reads, not only what this boot happened to read.
+FILL_N=0
+distro_wait_fill() {
+    local t1=$SECONDS state= tag
+    while [ $((SECONDS - t1)) -lt 300 ]; do
+        tag=FILL$((FILL_N += 1))
+        run_in "$tag" 'sleep 5; for p in /proc/[0-9]*; do grep -qx inetboot-httpfs $p/comm 2>/dev/null && kill -USR1 ${p#/proc/}; done; sleep 1; dmesg | grep -oE "inetboot-httpfs: cache-fill [a-z]+" | tail -n 1'
+        state=$(between "$tag" | grep -oE 'cache-fill [a-z]+' | tail -n 1)
+        state=${state#cache-fill }
+        case $state in waiting|filling) ;; *) break ;; esac
+    done
+    FILL_S=$((SECONDS - t1))
+    distro_cache_stats "after the fill"
+    check "(e) left idle, the first boot fetched the rest of the image into the cache (fill ${state:-?} after $FILL_S s: ${STAT[cache-fill-bytes]:-?} bytes; ${STAT[cache-missing]:-?} blocks missing)" \
+        test "$state" = done -a "${STAT[cache-missing]:-1}" = 0
 }
 
 # Clean shutdown: QEMU runs with -no-reboot and panic=-1, so a hang shows as a timeout, a panic as no power-down line.

@@ -80,6 +80,19 @@ static void test_bootreq(void) {
         ib_bootreq_clear(&r);
         CHECK("bootreq: inetboot.profile=yes refused", ib_bootreq_parse("inetboot.profile=yes", &r, &e) == -EINVAL &&
               strstr(e.msg, "prefetch, off or record"));
+        REQUIRE("bootreq: no inetboot.cachefill=", ib_bootreq_parse("inetboot.cache=LABEL=IBCACHE", &r, &e) == 0);
+        CHECK("bootreq: the cache fill is inetboot-httpfs' default", r.cache_fill == NULL);
+        ib_bootreq_clear(&r);
+        REQUIRE("bootreq: inetboot.cachefill=5", ib_bootreq_parse("inetboot.cachefill=off inetboot.cachefill=5", &r, &e) == 0);
+        CHECK("bootreq: cache fill after 5 s, the last one wins, not carried", r.cache_fill && strcmp(r.cache_fill, "5") == 0 && r.n_carry == 0);
+        ib_bootreq_clear(&r);
+        REQUIRE("bootreq: inetboot.cachefill=off", ib_bootreq_parse("inetboot.cachefill=off", &r, &e) == 0);
+        CHECK("bootreq: cache fill off", r.cache_fill && strcmp(r.cache_fill, "off") == 0);
+        ib_bootreq_clear(&r);
+        CHECK("bootreq: inetboot.cachefill=soon refused", ib_bootreq_parse("inetboot.cachefill=soon", &r, &e) == -EINVAL &&
+              strstr(e.msg, "seconds (at most 86400) or off"));
+        CHECK("bootreq: inetboot.cachefill=86401 refused", ib_bootreq_parse("inetboot.cachefill=86401", &r, &e) == -EINVAL);
+        CHECK("bootreq: inetboot.cachefill= (a shell's word for it) refused", ib_bootreq_parse("inetboot.cachefill=1;reboot", &r, &e) == -EINVAL);
         REQUIRE("bootreq: seeds' bootxen=1", ib_bootreq_parse("netdir=http://h/x.iso bootxen=1", &r, &e) == 0);
         CHECK("bootreq: bootxen=1 prefers a hypervisor entry, not carried", r.bootxen && r.n_carry == 0);
         ib_bootreq_clear(&r);

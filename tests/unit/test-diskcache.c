@@ -2,8 +2,10 @@
 /* The persistent block cache: round trip, re-verification, LRU bound, crash leftovers, reopen. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "diskcache.h"
 #include "image.h"
@@ -79,8 +81,32 @@ int main(void) {
         REQUIRE("reopen", ib_diskcache_open(dir, 10 * 4096, &dc, &e) == 0);
         CHECK("reopen: entries found again", ib_diskcache_get(dc, sha, out, 4096) == 1 && memcmp(out, buf, 4096) == 0);
         CHECK("reopen: a crash leftover is removed", access(cmd, F_OK) < 0);
+        {
+                /* room: what the bound leaves (the file system here has far more free). */
+                uint64_t room = ib_diskcache_room(dc), used = 0;
+                FILE *st = fmemopen(cmd, sizeof(cmd), "w");
+
+                ib_diskcache_stats(dc, st);
+                fclose(st);
+                sscanf(strstr(cmd, "cache-bytes "), "cache-bytes %" SCNu64, &used);
+                CHECK("room: the bound less what is stored", used > 0 && room == 10 * 4096 - used);
+        }
         memset(sha2, 0x42, 32);
         CHECK("an entry larger than the bound is refused", ib_diskcache_put(dc, sha2, buf, 4096 * 11) == -E2BIG);
+        ib_diskcache_free(dc);
+        REQUIRE("open unbounded", ib_diskcache_open(dir, 0, &dc, &e) == 0);
+        {
+                /* unbounded: the file system's free space less its margin (a twentieth, at most 64 MiB) */
+                struct statvfs sv;
+                uint64_t fr, margin, room = ib_diskcache_room(dc);
+
+                REQUIRE("statvfs", statvfs(dir, &sv) == 0);
+                fr = (uint64_t)sv.f_bavail * sv.f_frsize;
+                margin = (uint64_t)sv.f_blocks * sv.f_frsize / 20;
+                margin = margin > (64u << 20) ? 64u << 20 : margin;
+                CHECK("room, unbounded: the disk's free space less the margin (within 16 MiB of it)",
+                      room <= fr - margin + (16u << 20) && room + (16u << 20) >= fr - margin);
+        }
         ib_diskcache_free(dc);
         CHECK("open fails clearly on a file", ib_diskcache_open("/dev/null/x", 0, &dc, &e) < 0 && strstr(e.msg, "cache"));
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
