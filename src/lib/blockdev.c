@@ -755,7 +755,9 @@ static void fill_end(struct ib_blockdev *bd, enum fill_state st, const char *why
         uint64_t missing = cache_missing(bd);
 
         bd->fill = st;
-        if (st == FILL_DONE)
+        if (st == FILL_DONE && !bd->fill_t0_ms)
+                logf_(bd, "cache: the whole image is in the cache");
+        else if (st == FILL_DONE)
                 logf_(bd, "cache: the whole image is in the cache; the fill fetched %" PRIu64 " blocks (%.1f MB) in %.1f s",
                       bd->fill_blocks, (double)bd->fill_bytes / 1e6, (double)(ib_now_ms() - bd->fill_t0_ms) / 1000);
         else
