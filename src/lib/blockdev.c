@@ -8,6 +8,7 @@
  * which the fetch thread broadcasts whenever a block arrives or fails.
  */
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <zstd.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +61,16 @@ struct request {
         CURLcode result;
         uint8_t *plain;                 /* a store's block, decompressed */
         bool *good;                     /* per block: SHA-256 matches (computed outside the lock) */
+        /*
+         * A raw mirror's blocks are hashed as they arrive, while the bytes are
+         * still in the CPU's cache (hash_received()); verify_request() then
+         * compares the digests.  hashed: bytes of rq->buf hashed, in order.
+         */
+        EVP_MD_CTX *md;
+        uint8_t (*digest)[32];
+        size_t hashed;
+        uint32_t block_size;
+        bool hash_error;
         struct request *done_next;      /* in the hashers' queue */
         bool disk;                      /* not HTTP: read block @first from the disk cache */
         bool fill;                      /* the cache fill's: its blocks go to the disk cache, past the RAM cache */
@@ -374,6 +385,22 @@ static int pick_mirror(struct ib_blockdev *bd, uint64_t b, uint64_t now, bool *a
 
 /* ---- requests ------------------------------------------------------------------ */
 
+/* Hash the @len bytes just stored at rq->buf + rq->hashed, block by block (a digest per block ended). */
+static void hash_received(struct request *rq, size_t len) {
+        while (len && rq->hashed < rq->want && !rq->hash_error) {
+                size_t in_block = rq->hashed % rq->block_size, start = rq->hashed - in_block;
+                size_t blen = rq->want - start < rq->block_size ? rq->want - start : rq->block_size;
+                size_t k = len < blen - in_block ? len : blen - in_block;
+
+                if ((in_block == 0 && EVP_DigestInit_ex(rq->md, EVP_sha256(), NULL) != 1) ||
+                    EVP_DigestUpdate(rq->md, rq->buf + rq->hashed, k) != 1 ||
+                    (in_block + k == blen && EVP_DigestFinal_ex(rq->md, rq->digest[start / rq->block_size], NULL) != 1))
+                        rq->hash_error = true;  /* verify_request() hashes the buffer instead */
+                rq->hashed += k;
+                len -= k;
+        }
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *ud) {
         struct request *rq = ud;
         size_t len = size * n;
@@ -384,6 +411,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud) {
         }
         memcpy(rq->buf + rq->got, data, len);
         rq->got += len;
+        /* The copy is hashed, not curl's buffer: the bytes verified are the bytes kept. */
+        if (rq->md)
+                hash_received(rq, len);
         return len;
 }
 
@@ -422,6 +452,8 @@ static void request_free(struct request *rq) {
         free(rq->buf);
         free(rq->plain);
         free(rq->good);
+        EVP_MD_CTX_free(rq->md);
+        free(rq->digest);
         free(rq);
 }
 
@@ -441,6 +473,16 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
                 rq->len = ZSTD_compressBound(rq->want); /* room for the compressed file */
         rq->buf = malloc(rq->len);
         rq->easy = curl_easy_init();
+        rq->block_size = bd->m->block_size;
+        if (!bd->mirrors[mi].store) {
+                /* Without them the blocks are hashed after the transfer, as a store's. */
+                rq->md = EVP_MD_CTX_new();
+                rq->digest = malloc(count * sizeof(*rq->digest));
+                if (!rq->md || !rq->digest) {
+                        EVP_MD_CTX_free(rq->md);
+                        rq->md = NULL;
+                }
+        }
         snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + rq->len - 1);
         if (!rq->buf || !rq->easy) {
                 request_free(rq);
@@ -626,12 +668,14 @@ static const uint8_t *request_block(struct ib_blockdev *bd, const struct request
 
 /*
  * The CPU-heavy half of a finished request, run without the lock: decompress
- * a store's block and hash every block.  Only rq and the (immutable)
+ * a store's block and hash every block (a raw mirror's were hashed as they
+ * arrived: their digests are compared).  Only rq and the (immutable)
  * manifest are touched.  finish_request() then acts on rq->good.
  */
 static void verify_request(struct ib_blockdev *bd, struct request *rq) {
         long status = 0;
         const uint8_t *data = rq->buf;
+        bool incremental;
 
         if (rq->result != CURLE_OK || rq->overflow)
                 return;
@@ -653,11 +697,17 @@ static void verify_request(struct ib_blockdev *bd, struct request *rq) {
         rq->good = calloc(rq->count, sizeof(bool));
         if (!rq->good)
                 return;
+        /* Hashed as it came (every byte of rq->buf, in order, and rq->buf is only ever appended to), or now. */
+        incremental = data == rq->buf && rq->md && !rq->hash_error && rq->hashed == rq->got;
         for (uint64_t b = rq->first; b < rq->first + rq->count; b++) {
+                uint64_t i = b - rq->first;
                 uint8_t sha[32];
 
-                rq->good[b - rq->first] = ib_sha256(data + (b - rq->first) * bd->m->block_size, ib_manifest_block_len(bd->m, b), sha) == 0 &&
-                                          memcmp(sha, bd->m->blocks[b], 32) == 0;
+                if (incremental)
+                        rq->good[i] = memcmp(rq->digest[i], bd->m->blocks[b], 32) == 0;
+                else
+                        rq->good[i] = ib_sha256(data + i * bd->m->block_size, ib_manifest_block_len(bd->m, b), sha) == 0 &&
+                                      memcmp(sha, bd->m->blocks[b], 32) == 0;
         }
 }
 
