@@ -385,6 +385,13 @@ static int pick_mirror(struct ib_blockdev *bd, uint64_t b, uint64_t now, bool *a
 
 /* ---- requests ------------------------------------------------------------------ */
 
+/* Bytes of the image in blocks first..first+count-1 (the last block may be short). */
+static uint64_t run_bytes(const struct ib_manifest *m, uint64_t first, uint64_t count) {
+        uint64_t off = first * m->block_size;
+
+        return (first + count) * m->block_size > m->size ? m->size - off : count * m->block_size;
+}
+
 /* Hash the @len bytes just stored at rq->buf + rq->hashed, block by block (a digest per block ended). */
 static void hash_received(struct request *rq, size_t len) {
         while (len && rq->hashed < rq->want && !rq->hash_error) {
@@ -467,7 +474,7 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
         rq->mirror = mi;
         rq->first = first;
         rq->count = count;
-        rq->len = (size_t)((first + count) * bd->m->block_size > bd->m->size ? bd->m->size - off : count * bd->m->block_size);
+        rq->len = (size_t)run_bytes(bd->m, first, count);
         rq->want = rq->len;
         if (bd->mirrors[mi].store)
                 rq->len = ZSTD_compressBound(rq->want); /* room for the compressed file */
@@ -898,7 +905,7 @@ static void fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit) 
                 while (!bd->mirrors[mi].store && n < run && b + n < nb && bd->state[b + n] == B_ABSENT && bd->slot_of[b + n] < 0 &&
                        !ib_diskcache_has(bd->dc, bd->m->blocks[b + n]))
                         n++;
-                bytes = (b + n) * bd->m->block_size > bd->m->size ? bd->m->size - b * bd->m->block_size : n * bd->m->block_size;
+                bytes = run_bytes(bd->m, b, n);
                 if (ib_diskcache_room(bd->dc) < wq + copied + bd->fill_pending + bytes) {
                         fill_end(bd, FILL_FULL, "the cache has no room for more without evicting (--cache-size, or the disk)");
                         return;

@@ -20,6 +20,8 @@
 #   distro_check_late_cached        (e) the late file read again is intact (from the cache)
 #   distro_cache_stats [WHEN]       the hook's inetboot-httpfs' figures into STAT[] (SIGUSR1 to its
 #                                   log, /dev/kmsg); with WHEN, as a comment line
+#   distro_fill_wait SECS           wait (at most SECS) for the cache fill of the hook's
+#                                   inetboot-httpfs to end; sets FILL_STATE (done, full, ...), FILL_S
 #   distro_wait_fill                (e) the first boot, left idle, fetches the rest of the image
 #                                   into the cache (inetboot-httpfs --cache-fill); sets FILL_S
 #   distro_check_poweroff [WHICH]   (d) poweroff ends the machine cleanly; sets POWEROFF_S, SHUTDOWN_REQS
@@ -132,9 +134,11 @@ distro_check_late_cached() {
 # The daemon's statistics (SIGUSR1: to its log, /dev/kmsg) into STAT[name]; with WHEN, as a comment line.
 declare -gA STAT=()
 STATS_N=0
+# (in the guest: the daemon writes its figures to the kernel log)
+DISTRO_USR1='for p in /proc/[0-9]*; do grep -qx inetboot-httpfs $p/comm 2>/dev/null && kill -USR1 ${p#/proc/}; done; sleep 1'
 distro_cache_stats() {
     local tag=STATS$((STATS_N += 1)) k v
-    run_in "$tag" 'for p in /proc/[0-9]*; do grep -qx inetboot-httpfs $p/comm 2>/dev/null && kill -USR1 ${p#/proc/}; done; sleep 1; dmesg | grep -oE "inetboot-httpfs: (block-size|disk-hits|cache-[a-z-]+) [0-9a-z]+" | tail -n 16'
+    run_in "$tag" "$DISTRO_USR1"'; dmesg | grep -oE "inetboot-httpfs: (block-size|disk-hits|cache-[a-z-]+) [0-9a-z]+" | tail -n 16'
     STAT=()
     while read -r k v; do STAT[$k]=$v; done < <(between "$tag" | grep -oE '(block-size|disk-hits|cache-[a-z-]+) [0-9a-z]+')
     [ -z "${1:-}" ] || echo "# $1: $(between "$tag" | grep -oE '(disk-hits|cache-[a-z-]+) [0-9a-z]+' |
@@ -146,19 +150,23 @@ distro_cache_stats() {
 # (SIGUSR1) until the fill has ended, at most 300 s.  Then the next boot needs no network
 # whatever it reads, not only what this boot happened to read.
 FILL_N=0
-distro_wait_fill() {
-    local t1=$SECONDS state= tag
-    while [ $((SECONDS - t1)) -lt 300 ]; do
+distro_fill_wait() {
+    local t1=$SECONDS tag
+    FILL_STATE=
+    while [ $((SECONDS - t1)) -lt "$1" ]; do
         tag=FILL$((FILL_N += 1))
-        run_in "$tag" 'sleep 5; for p in /proc/[0-9]*; do grep -qx inetboot-httpfs $p/comm 2>/dev/null && kill -USR1 ${p#/proc/}; done; sleep 1; dmesg | grep -oE "inetboot-httpfs: cache-fill [a-z]+" | tail -n 1'
-        state=$(between "$tag" | grep -oE 'cache-fill [a-z]+' | tail -n 1)
-        state=${state#cache-fill }
-        case $state in waiting|filling) ;; *) break ;; esac
+        run_in "$tag" 'sleep 5; '"$DISTRO_USR1"'; dmesg | grep -oE "inetboot-httpfs: cache-fill [a-z]+" | tail -n 1'
+        FILL_STATE=$(between "$tag" | grep -oE 'cache-fill [a-z]+' | tail -n 1)
+        FILL_STATE=${FILL_STATE#cache-fill }
+        case $FILL_STATE in waiting|filling) ;; *) break ;; esac
     done
     FILL_S=$((SECONDS - t1))
+}
+distro_wait_fill() {
+    distro_fill_wait 300
     distro_cache_stats "after the fill"
-    check "(e) left idle, the first boot fetched the rest of the image into the cache (fill ${state:-?} after $FILL_S s: ${STAT[cache-fill-bytes]:-?} bytes; ${STAT[cache-missing]:-?} blocks missing)" \
-        test "$state" = done -a "${STAT[cache-missing]:-1}" = 0
+    check "(e) left idle, the first boot fetched the rest of the image into the cache (fill ${FILL_STATE:-?} after $FILL_S s: ${STAT[cache-fill-bytes]:-?} bytes; ${STAT[cache-missing]:-?} blocks missing)" \
+        test "$FILL_STATE" = done -a "${STAT[cache-missing]:-1}" = 0
 }
 
 # Clean shutdown: QEMU runs with -no-reboot and panic=-1, so a hang shows as a timeout, a panic as no power-down line.
