@@ -6,6 +6,9 @@
  * thread that owns the libcurl multi handle.  One mutex guards all state;
  * readers queue the blocks they miss and wait on one condition variable,
  * which the fetch thread broadcasts whenever a block arrives or fails.
+ * Bytes are copied outside the lock: a request receives into RAM-cache
+ * slots reserved for it, and a reader copies out of slots it holds; a busy
+ * slot (slot_busy) is never evicted.
  */
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +57,15 @@ struct request {
         uint64_t first, count;
         uint8_t *buf;
         size_t len, got, want;          /* buffer size, bytes received, bytes of image asked for */
+        /*
+         * A raw mirror's demand and readahead requests receive straight into
+         * RAM-cache slots reserved for them (busy, empty), one a block, rather
+         * than into buf: a verified block is then published where it lies,
+         * with no copy.  NULL: buf is used (the cache fill's, a store's, or
+         * no slot was free).
+         */
+        int32_t *slots;
+        uint8_t *slot_data;             /* bd->slot_data */
         bool overflow;
         char content_range[128], etag[256], last_modified[128];
         char curl_error[CURL_ERROR_SIZE];
@@ -126,10 +139,12 @@ struct ib_blockdev {
         uint8_t *slot_data;
         int64_t *slot_block;
         uint8_t *slot_ref;
+        uint16_t *slot_busy;            /* a request receiving into the slot, or readers copying out of it */
         size_t n_slots, hand;
 
         struct mirror mirrors[MAX_MIRRORS];
         unsigned n_mirrors, inflight;
+        size_t slots_reserved;          /* by the requests in flight (reserve_slots()) */
 
         struct ib_diskcache *dc;
         /* The cache writer: verified blocks queue here and are written by their own thread. */
@@ -239,32 +254,50 @@ static uint8_t *slot_ptr(struct ib_blockdev *bd, size_t s) {
 }
 
 
-/* Clock eviction; a block with waiting readers is not evicted while another victim exists. */
-static void cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
-        size_t s = bd->hand;
+/*
+ * A slot for a new block, by the clock: one not referenced since the hand
+ * last passed, and whose block no reader waits for while another victim
+ * exists.  A busy slot is never taken: a request is receiving into it, or
+ * a reader is copying out of it (both without bd->lock).  The slot comes
+ * back empty; -1 when every slot is busy.
+ */
+static ssize_t slot_victim(struct ib_blockdev *bd) {
+        for (size_t i = 0; i < 3 * bd->n_slots; i++) {
+                size_t s = (bd->hand + i) % bd->n_slots;
+                int64_t old = bd->slot_block[s];
 
-        for (size_t i = 0; i < 2 * bd->n_slots; i++) {
-                int64_t old;
-
-                s = (bd->hand + i) % bd->n_slots;
-                old = bd->slot_block[s];
-                if (old < 0)
-                        break;
-                if (bd->waiters[old] > 0 && i < 2 * bd->n_slots - 1)
+                if (bd->slot_busy[s])
                         continue;
-                if (bd->slot_ref[s] && i < bd->n_slots) {
+                if (old >= 0 && i < 2 * bd->n_slots && bd->waiters[old] > 0)
+                        continue;
+                if (old >= 0 && i < bd->n_slots && bd->slot_ref[s]) {
                         bd->slot_ref[s] = 0;
                         continue;
                 }
-                break;
+                if (old >= 0)
+                        bd->slot_of[old] = -1;
+                bd->slot_block[s] = -1;
+                bd->hand = (s + 1) % bd->n_slots;
+                return (ssize_t)s;
         }
-        if (bd->slot_block[s] >= 0)
-                bd->slot_of[bd->slot_block[s]] = -1;
-        memcpy(slot_ptr(bd, s), data, ib_manifest_block_len(bd->m, b));
+        return -1;
+}
+
+/* Put block @b, in the slot @s it was stored in, into the RAM cache. */
+static void slot_publish(struct ib_blockdev *bd, size_t s, uint64_t b) {
         bd->slot_block[s] = (int64_t)b;
         bd->slot_ref[s] = 1;
         bd->slot_of[b] = (int32_t)s;
-        bd->hand = (s + 1) % bd->n_slots;
+}
+
+/* A copy of block @b into the RAM cache; with every slot busy it is not kept (a reader asks again). */
+static void cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
+        ssize_t s;
+
+        if (bd->slot_of[b] >= 0 || (s = slot_victim(bd)) < 0)
+                return;
+        memcpy(slot_ptr(bd, (size_t)s), data, ib_manifest_block_len(bd->m, b));
+        slot_publish(bd, (size_t)s, b);
 }
 
 /* ---- persistent cache (diskcache.c) -------------------------------------------- */
@@ -392,7 +425,14 @@ static uint64_t run_bytes(const struct ib_manifest *m, uint64_t first, uint64_t 
         return (first + count) * m->block_size > m->size ? m->size - off : count * m->block_size;
 }
 
-/* Hash the @len bytes just stored at rq->buf + rq->hashed, block by block (a digest per block ended). */
+/* Where byte @off of a request's data is stored (in a slot, a block is contiguous). */
+static uint8_t *rq_at(const struct request *rq, size_t off) {
+        if (!rq->slots)
+                return rq->buf + off;
+        return rq->slot_data + (size_t)rq->slots[off / rq->block_size] * rq->block_size + off % rq->block_size;
+}
+
+/* Hash the @len bytes just stored at rq_at(rq->hashed), block by block (a digest per block ended). */
 static void hash_received(struct request *rq, size_t len) {
         while (len && rq->hashed < rq->want && !rq->hash_error) {
                 size_t in_block = rq->hashed % rq->block_size, start = rq->hashed - in_block;
@@ -400,7 +440,7 @@ static void hash_received(struct request *rq, size_t len) {
                 size_t k = len < blen - in_block ? len : blen - in_block;
 
                 if ((in_block == 0 && EVP_DigestInit_ex(rq->md, EVP_sha256(), NULL) != 1) ||
-                    EVP_DigestUpdate(rq->md, rq->buf + rq->hashed, k) != 1 ||
+                    EVP_DigestUpdate(rq->md, rq_at(rq, rq->hashed), k) != 1 ||
                     (in_block + k == blen && EVP_DigestFinal_ex(rq->md, rq->digest[start / rq->block_size], NULL) != 1))
                         rq->hash_error = true;  /* verify_request() hashes the buffer instead */
                 rq->hashed += k;
@@ -416,7 +456,16 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud) {
                 rq->overflow = true;
                 return 0; /* abort: more bytes than asked for */
         }
-        memcpy(rq->buf + rq->got, data, len);
+        if (!rq->slots)
+                memcpy(rq->buf + rq->got, data, len);
+        else
+                for (size_t done = 0; done < len;) {
+                        size_t room = rq->block_size - (rq->got + done) % rq->block_size;
+                        size_t k = len - done < room ? len - done : room;
+
+                        memcpy(rq_at(rq, rq->got + done), data + done, k);
+                        done += k;
+                }
         rq->got += len;
         /* The copy is hashed, not curl's buffer: the bytes verified are the bytes kept. */
         if (rq->md)
@@ -457,6 +506,7 @@ static void request_free(struct request *rq) {
                 curl_easy_cleanup(rq->easy);
         curl_slist_free_all(rq->headers);
         free(rq->buf);
+        free(rq->slots);
         free(rq->plain);
         free(rq->good);
         EVP_MD_CTX_free(rq->md);
@@ -464,7 +514,47 @@ static void request_free(struct request *rq) {
         free(rq);
 }
 
-static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count) {
+/*
+ * Reserve a slot for each block of a raw mirror's request; on success the
+ * request receives into them.  At most half the slots are reserved at once,
+ * so that readers' blocks have room.  Called with bd->lock held.
+ */
+static void reserve_slots(struct ib_blockdev *bd, struct request *rq) {
+        uint64_t i;
+
+        if (bd->slots_reserved + rq->count > bd->n_slots / 2 || !(rq->slots = malloc(rq->count * sizeof(*rq->slots))))
+                return;
+        for (i = 0; i < rq->count; i++) {
+                ssize_t s = slot_victim(bd);
+
+                if (s < 0)
+                        break;
+                rq->slots[i] = (int32_t)s;
+                bd->slot_busy[s]++;
+        }
+        if (i < rq->count) {
+                while (i--)
+                        bd->slot_busy[rq->slots[i]]--;
+                free(rq->slots);
+                rq->slots = NULL;
+                return;
+        }
+        bd->slots_reserved += rq->count;
+        rq->slot_data = bd->slot_data;
+}
+
+/* Give the reserved slots back; the blocks published stay in theirs.  Called with bd->lock held. */
+static void release_slots(struct ib_blockdev *bd, struct request *rq) {
+        if (!rq->slots)
+                return;
+        for (uint64_t i = 0; i < rq->count; i++)
+                bd->slot_busy[rq->slots[i]]--;
+        bd->slots_reserved -= rq->count;
+        free(rq->slots);
+        rq->slots = NULL;
+}
+
+static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool into_slots) {
         struct request *rq = calloc(1, sizeof(*rq));
         uint64_t off = first * bd->m->block_size;
         char range[80];
@@ -478,9 +568,12 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
         rq->want = rq->len;
         if (bd->mirrors[mi].store)
                 rq->len = ZSTD_compressBound(rq->want); /* room for the compressed file */
-        rq->buf = malloc(rq->len);
-        rq->easy = curl_easy_init();
         rq->block_size = bd->m->block_size;
+        if (into_slots && !bd->mirrors[mi].store)
+                reserve_slots(bd, rq);
+        if (!rq->slots)
+                rq->buf = malloc(rq->len);
+        rq->easy = curl_easy_init();
         if (!bd->mirrors[mi].store) {
                 /* Without them the blocks are hashed after the transfer, as a store's. */
                 rq->md = EVP_MD_CTX_new();
@@ -491,7 +584,8 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
                 }
         }
         snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + rq->len - 1);
-        if (!rq->buf || !rq->easy) {
+        if ((!rq->buf && !rq->slots) || !rq->easy) {
+                release_slots(bd, rq);
                 request_free(rq);
                 return NULL;
         }
@@ -542,12 +636,13 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
 }
 
 static int start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool fill) {
-        struct request *rq = request_new(bd, mi, first, count);
+        struct request *rq = request_new(bd, mi, first, count, !fill);
 
         if (!rq)
                 return -ENOMEM;
         rq->fill = fill;
         if (curl_multi_add_handle(bd->multi, rq->easy) != CURLM_OK) {
+                release_slots(bd, rq);
                 request_free(rq);
                 return -EIO;
         }
@@ -670,7 +765,7 @@ static void pin_validators(struct mirror *mi, const struct request *rq) {
 
 /* Block @i of a finished request's data (a store's is the decompressed copy). */
 static const uint8_t *request_block(struct ib_blockdev *bd, const struct request *rq, uint64_t i) {
-        return (bd->mirrors[rq->mirror].store ? rq->plain : rq->buf) + i * bd->m->block_size;
+        return bd->mirrors[rq->mirror].store ? rq->plain + i * bd->m->block_size : rq_at(rq, i * bd->m->block_size);
 }
 
 /*
@@ -681,7 +776,6 @@ static const uint8_t *request_block(struct ib_blockdev *bd, const struct request
  */
 static void verify_request(struct ib_blockdev *bd, struct request *rq) {
         long status = 0;
-        const uint8_t *data = rq->buf;
         bool incremental;
 
         if (rq->result != CURLE_OK || rq->overflow)
@@ -698,14 +792,13 @@ static void verify_request(struct ib_blockdev *bd, struct request *rq) {
                         rq->plain = NULL;
                         return;
                 }
-                data = rq->plain;
         } else if (status != 206 || rq->got != rq->want)
                 return;
         rq->good = calloc(rq->count, sizeof(bool));
         if (!rq->good)
                 return;
-        /* Hashed as it came (every byte of rq->buf, in order, and rq->buf is only ever appended to), or now. */
-        incremental = data == rq->buf && rq->md && !rq->hash_error && rq->hashed == rq->got;
+        /* Hashed as it came (every byte received, in order, and nothing is written twice), or now. */
+        incremental = !rq->plain && rq->md && !rq->hash_error && rq->hashed == rq->got;
         for (uint64_t b = rq->first; b < rq->first + rq->count; b++) {
                 uint64_t i = b - rq->first;
                 uint8_t sha[32];
@@ -713,7 +806,7 @@ static void verify_request(struct ib_blockdev *bd, struct request *rq) {
                 if (incremental)
                         rq->good[i] = memcmp(rq->digest[i], bd->m->blocks[b], 32) == 0;
                 else
-                        rq->good[i] = ib_sha256(data + i * bd->m->block_size, ib_manifest_block_len(bd->m, b), sha) == 0 &&
+                        rq->good[i] = ib_sha256(request_block(bd, rq, i), ib_manifest_block_len(bd->m, b), sha) == 0 &&
                                       memcmp(sha, bd->m->blocks[b], 32) == 0;
         }
 }
@@ -762,7 +855,11 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                         const uint8_t *data = request_block(bd, rq, b - rq->first);
 
                         /* The fill's blocks go to the disk alone, unless a reader came for one meanwhile. */
-                        if (!rq->fill || bd->waiters[b]) {
+                        if (rq->slots) {
+                                if (bd->slot_of[b] < 0)
+                                        slot_publish(bd, (size_t)rq->slots[b - rq->first], b);
+                                bd->from_disk[b] = 0;
+                        } else if (!rq->fill || bd->waiters[b]) {
                                 cache_insert(bd, b, data);
                                 bd->from_disk[b] = 0;
                         }
@@ -1010,7 +1107,7 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
         }
         for (unsigned i = 0; i < bd->n_mirrors; i++) {
                 struct mirror *mi = &bd->mirrors[i];
-                struct request *rq = request_new(bd, i, 0, 1);
+                struct request *rq = request_new(bd, i, 0, 1, false);
                 const char *why;
                 bool permanent, missing;
                 size_t l;
@@ -1179,6 +1276,7 @@ static void complete_request(struct ib_blockdev *bd, struct request *rq) {
         for (uint64_t i = 0; bd->dc && rq->good && i < rq->count; i++)
                 if (rq->good[i])
                         queue_write(bd, rq->first + i, request_block(bd, rq, i));
+        release_slots(bd, rq);
         pthread_mutex_unlock(&bd->lock);
         wake(bd); /* room for another request */
         request_free(rq);
@@ -1308,9 +1406,10 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
         bd->slot_data = malloc(bd->n_slots * m->block_size);
         bd->slot_block = malloc(bd->n_slots * sizeof(int64_t));
         bd->slot_ref = calloc(bd->n_slots, 1);
+        bd->slot_busy = calloc(bd->n_slots, sizeof(uint16_t));
         bd->profile_fd = -1;
         if (!bd->state || !bd->failed || !bd->attempts || !bd->from_disk || !bd->waiters || !bd->slot_of || !bd->deadline_ms ||
-            !bd->slot_data || !bd->slot_block || !bd->slot_ref) {
+            !bd->slot_data || !bd->slot_block || !bd->slot_ref || !bd->slot_busy) {
                 ib_blockdev_free(bd);
                 return ib_err_set(err, -ENOMEM, 0, "out of memory for %zu cache slots", bd->n_slots);
         }
@@ -1528,19 +1627,52 @@ static void read_ahead(struct ib_blockdev *bd, uint64_t from, uint64_t to, bool 
                         want_block(bd, b, false);
 }
 
-ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_t off) {
+/* The slots of blocks b0..b1, all in the RAM cache, made busy (not evicted) for a reader.  Called with bd->lock held. */
+static void hold_slots(struct ib_blockdev *bd, uint64_t b0, uint64_t b1) {
+        for (uint64_t b = b0; b <= b1; b++) {
+                int32_t s = bd->slot_of[b];
+
+                bd->slot_ref[s] = 1;
+                bd->slot_busy[s]++;
+        }
+}
+
+static void unhold_slots(struct ib_blockdev *bd, uint64_t b0, uint64_t b1) {
+        for (uint64_t b = b0; b <= b1; b++)
+                bd->slot_busy[bd->slot_of[b]]--;
+}
+
+/*
+ * Where the bytes off..off+len of blocks b0..b1 lie in the RAM cache: one
+ * piece a block, in @iov.  The blocks' slots must be held (slot_of[b]
+ * cannot change while its slot is busy, so no lock is needed).
+ */
+static size_t slot_pieces(struct ib_blockdev *bd, size_t len, uint64_t off, uint64_t b0, uint64_t b1, struct iovec *iov) {
         const struct ib_manifest *m = bd->m;
-        uint64_t b0, b1, ra_from = 0, ra_to = 0, t0 = ib_now_ms();
+        size_t n = 0;
+
+        for (uint64_t b = b0; b <= b1; b++) {
+                uint64_t boff = b * m->block_size, blen = ib_manifest_block_len(m, b);
+                uint64_t from = off > boff ? off - boff : 0;
+                uint64_t to = off + len < boff + blen ? off + len - boff : blen;
+
+                iov[n].iov_base = slot_ptr(bd, (size_t)bd->slot_of[b]) + from;
+                iov[n++].iov_len = (size_t)(to - from);
+        }
+        return n;
+}
+
+/*
+ * A read: wait until blocks b0..b1 of off..off+len are all verified in the
+ * RAM cache (queueing those missing and reading ahead), then hold their
+ * slots.  Returns len, or -EIO; on success the caller unholds.  Called with
+ * bd->lock held.
+ */
+static ssize_t read_wait(struct ib_blockdev *bd, size_t len, uint64_t off, uint64_t b0, uint64_t b1, uint64_t t0) {
+        uint64_t ra_from = 0, ra_to = 0;
         bool ahead, network;
         ssize_t ret = 0;
 
-        if (off >= m->size || len == 0)
-                return 0;
-        if (len > m->size - off)
-                len = (size_t)(m->size - off);
-        b0 = off / m->block_size;
-        b1 = (off + len - 1) / m->block_size;
-        pthread_mutex_lock(&bd->lock);
         bd->last_read_ms = t0;
         ahead = ra_plan(bd, off, len, &ra_from, &ra_to);
         network = ahead && reads_from_network(bd, b0, b1);
@@ -1573,15 +1705,7 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                 if (all) {
                         if (first)
                                 bd->ram_hits++;
-                        for (uint64_t b = b0; b <= b1; b++) {
-                                uint64_t boff = b * m->block_size;
-                                uint64_t from = off > boff ? off - boff : 0;
-                                uint64_t to = off + len < boff + ib_manifest_block_len(m, b) ? off + len - boff : ib_manifest_block_len(m, b);
-                                int32_t s = bd->slot_of[b];
-
-                                memcpy((uint8_t *)buf + (boff + from - off), slot_ptr(bd, (size_t)s) + from, (size_t)(to - from));
-                                bd->slot_ref[s] = 1;
-                        }
+                        hold_slots(bd, b0, b1);
                         ret = (ssize_t)len;
                         break;
                 }
@@ -1602,9 +1726,82 @@ ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_
                         bd->latency_us_max = us;
         }
         bd->last_read_ms = ib_now_ms();         /* the idle spell starts when the read ends */
+        return ret;
+}
+
+/* The image's bytes off..off+len, shortened at its end; false when there are none. */
+static bool read_range(struct ib_blockdev *bd, size_t *len, uint64_t off, uint64_t *b0, uint64_t *b1) {
+        const struct ib_manifest *m = bd->m;
+
+        if (off >= m->size || *len == 0)
+                return false;
+        if (*len > m->size - off)
+                *len = (size_t)(m->size - off);
+        *b0 = off / m->block_size;
+        *b1 = (off + *len - 1) / m->block_size;
+        return true;
+}
+
+size_t ib_blockdev_pieces(const struct ib_blockdev *bd, size_t len, uint64_t off) {
+        return len ? (size_t)((off + len - 1) / bd->m->block_size - off / bd->m->block_size + 1) : 0;
+}
+
+/*
+ * The copy out of the slots is done without bd->lock, so that the fetch
+ * thread and the hashers do not wait behind a reader's memcpy (a MiB of it
+ * takes a millisecond here).
+ */
+ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_t off) {
+        uint64_t b0, b1, t0 = ib_now_ms();
+        ssize_t ret;
+
+        if (!read_range(bd, &len, off, &b0, &b1))
+                return 0;
+        pthread_mutex_lock(&bd->lock);
+        ret = read_wait(bd, len, off, b0, b1, t0);
+        if (ret > 0) {
+                size_t done = 0;
+
+                pthread_mutex_unlock(&bd->lock);
+                for (uint64_t b = b0; b <= b1; b++) {
+                        struct iovec piece;
+
+                        slot_pieces(bd, len, off, b, b, &piece);
+                        memcpy((uint8_t *)buf + done, piece.iov_base, piece.iov_len);
+                        done += piece.iov_len;
+                }
+                pthread_mutex_lock(&bd->lock);
+                unhold_slots(bd, b0, b1);
+        }
         pthread_mutex_unlock(&bd->lock);
         wake(bd);
         return ret;
+}
+
+ssize_t ib_blockdev_pread_held(struct ib_blockdev *bd, size_t len, uint64_t off, struct iovec *iov, size_t *n_iov) {
+        uint64_t b0, b1, t0 = ib_now_ms();
+        ssize_t ret;
+
+        *n_iov = 0;
+        if (!read_range(bd, &len, off, &b0, &b1))
+                return 0;
+        pthread_mutex_lock(&bd->lock);
+        ret = read_wait(bd, len, off, b0, b1, t0);
+        pthread_mutex_unlock(&bd->lock);
+        if (ret > 0)
+                *n_iov = slot_pieces(bd, len, off, b0, b1, iov);
+        wake(bd);
+        return ret;
+}
+
+void ib_blockdev_release(struct ib_blockdev *bd, size_t len, uint64_t off) {
+        uint64_t b0, b1;
+
+        if (!read_range(bd, &len, off, &b0, &b1))
+                return;
+        pthread_mutex_lock(&bd->lock);
+        unhold_slots(bd, b0, b1);
+        pthread_mutex_unlock(&bd->lock);
 }
 
 void ib_blockdev_prefetch(struct ib_blockdev *bd, const uint64_t *blocks, size_t n) {
@@ -1709,6 +1906,7 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
         free(bd->slot_data);
         free(bd->slot_block);
         free(bd->slot_ref);
+        free(bd->slot_busy);
         free(bd);
         return NULL;
 }

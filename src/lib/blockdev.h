@@ -18,6 +18,7 @@
 
 #include <stdio.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "manifest.h"
 
@@ -73,6 +74,17 @@ int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err);
 
 /* Read verified bytes.  Returns the count (short only at the end of the image) or -EIO. */
 ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_t off);
+
+/*
+ * The same read without a copy: the verified bytes where they lie in the
+ * RAM cache, one piece a block, in @iov (room for ib_blockdev_pieces(len,
+ * off) entries).  The blocks stay in the cache, unchanged, until
+ * ib_blockdev_release() with the same @len and @off, which the caller must
+ * call once it is done with them whenever the count returned is above 0.
+ */
+size_t ib_blockdev_pieces(const struct ib_blockdev *bd, size_t len, uint64_t off);
+ssize_t ib_blockdev_pread_held(struct ib_blockdev *bd, size_t len, uint64_t off, struct iovec *iov, size_t *n_iov);
+void ib_blockdev_release(struct ib_blockdev *bd, size_t len, uint64_t off);
 
 /* Queue blocks to fetch in the background (boot profile, readahead). */
 void ib_blockdev_prefetch(struct ib_blockdev *bd, const uint64_t *blocks, size_t n);
