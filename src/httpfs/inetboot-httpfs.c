@@ -11,7 +11,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <malloc.h>
@@ -23,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -73,25 +74,35 @@ static void log_line(void *ud, const char *msg) {
 
 /* ---- FUSE operations ------------------------------------------------------------- */
 
-static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
+/*
+ * The low-level API: a read is answered with fuse_reply_iov() straight out
+ * of the RAM cache's slots, held while the kernel copies them, so the bytes
+ * are copied once on their way from the socket to the page cache instead of
+ * twice more (into libfuse's buffer, then out of it).  Three inodes: the
+ * root, the image and the statistics file.
+ */
+enum { INO_ROOT = FUSE_ROOT_ID, INO_IMAGE, INO_STATS };
+#define ATTR_TIMEOUT 3600.0
+
+static int inode_stat(fuse_ino_t ino, struct stat *st) {
         memset(st, 0, sizeof(*st));
+        st->st_ino = ino;
         st->st_uid = getuid();
         st->st_gid = getgid();
         st->st_mtime = st->st_ctime = st->st_atime = (time_t)g.m->created;
-        if (strcmp(path, "/") == 0) {
+        switch (ino) {
+        case INO_ROOT:
                 st->st_mode = S_IFDIR | 0555;
                 st->st_nlink = 2;
                 return 0;
-        }
-        if (strcmp(path, g.image_path) == 0) {
+        case INO_IMAGE:
                 st->st_mode = S_IFREG | 0444;
                 st->st_nlink = 1;
                 st->st_size = (off_t)g.m->size;
                 st->st_blksize = (blksize_t)g.m->block_size;
                 st->st_blocks = (blkcnt_t)((g.m->size + 511) / 512);
                 return 0;
-        }
-        if (strcmp(path, "/" STATS_NAME) == 0) {
+        case INO_STATS:
                 st->st_mode = S_IFREG | 0444;
                 st->st_nlink = 1;
                 st->st_size = 0; /* generated when opened; read with direct I/O */
@@ -101,15 +112,56 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
         return -ENOENT;
 }
 
-static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi,
-                      enum fuse_readdir_flags flags) {
-        if (strcmp(path, "/") != 0)
-                return -ENOTDIR;
-        fill(buf, ".", NULL, 0, 0);
-        fill(buf, "..", NULL, 0, 0);
-        fill(buf, g.image_path + 1, NULL, 0, 0);
-        fill(buf, STATS_NAME, NULL, 0, 0);
-        return 0;
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+        struct fuse_entry_param e = { .attr_timeout = ATTR_TIMEOUT, .entry_timeout = ATTR_TIMEOUT };
+
+        if (parent != INO_ROOT) {
+                fuse_reply_err(req, ENOTDIR);
+                return;
+        }
+        if (strcmp(name, g.image_path + 1) == 0)
+                e.ino = INO_IMAGE;
+        else if (strcmp(name, STATS_NAME) == 0)
+                e.ino = INO_STATS;
+        else {
+                fuse_reply_err(req, ENOENT);
+                return;
+        }
+        inode_stat(e.ino, &e.attr);
+        fuse_reply_entry(req, &e);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+        struct stat st;
+
+        if (inode_stat(ino, &st) < 0)
+                fuse_reply_err(req, ENOENT);
+        else
+                fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+        const struct { const char *name; fuse_ino_t ino; } ents[] = {
+                { ".", INO_ROOT }, { "..", INO_ROOT }, { g.image_path + 1, INO_IMAGE }, { STATS_NAME, INO_STATS },
+        };
+        char buf[1024];
+        size_t len = 0;
+
+        if (ino != INO_ROOT) {
+                fuse_reply_err(req, ENOTDIR);
+                return;
+        }
+        /* Entry k's offset is k + 1: where the next read goes on. */
+        for (size_t k = off < 0 ? 0 : (size_t)off; k < sizeof(ents) / sizeof(ents[0]); k++) {
+                struct stat st = { .st_ino = ents[k].ino, .st_mode = ents[k].ino == INO_ROOT ? S_IFDIR : S_IFREG };
+                size_t room = size < sizeof(buf) ? size : sizeof(buf);
+                size_t n = fuse_add_direntry(req, buf + len, room - len, ents[k].name, &st, (off_t)k + 1);
+
+                if (n > room - len)
+                        break;
+                len += n;
+        }
+        fuse_reply_buf(req, buf, len);
 }
 
 struct stats_buf {
@@ -117,56 +169,81 @@ struct stats_buf {
         size_t len;
 };
 
-static int fs_open(const char *path, struct fuse_file_info *fi) {
-        if ((fi->flags & O_ACCMODE) != O_RDONLY)
-                return -EROFS;
-        if (strcmp(path, g.image_path) == 0) {
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+        if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+                fuse_reply_err(req, EROFS);
+                return;
+        }
+        if (ino == INO_IMAGE) {
                 fi->keep_cache = 1;
                 fi->fh = 0;
-                return 0;
+                fuse_reply_open(req, fi);
+                return;
         }
-        if (strcmp(path, "/" STATS_NAME) == 0) {
+        if (ino == INO_STATS) {
                 struct stats_buf *sb = calloc(1, sizeof(*sb));
                 FILE *f;
 
-                if (!sb)
-                        return -ENOMEM;
-                f = open_memstream(&sb->data, &sb->len);
-                if (!f) {
+                if (!sb || !(f = open_memstream(&sb->data, &sb->len))) {
                         free(sb);
-                        return -ENOMEM;
+                        fuse_reply_err(req, ENOMEM);
+                        return;
                 }
                 ib_blockdev_stats(g.bd, f);
                 fclose(f);
                 fi->direct_io = 1;
                 fi->fh = (uint64_t)(uintptr_t)sb;
-                return 0;
+                if (fuse_reply_open(req, fi) != 0) {
+                        free(sb->data); /* the opener was interrupted: no release will come */
+                        free(sb);
+                }
+                return;
         }
-        return -ENOENT;
+        fuse_reply_err(req, ino == INO_ROOT ? EISDIR : ENOENT);
 }
 
-static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+        struct iovec small[8], *iov = small;
+        size_t n_iov = 0, pieces;
+        ssize_t r;
+
         if (fi->fh) {
                 struct stats_buf *sb = (struct stats_buf *)(uintptr_t)fi->fh;
 
                 if ((size_t)off >= sb->len)
-                        return 0;
-                if (size > sb->len - (size_t)off)
+                        size = 0;
+                else if (size > sb->len - (size_t)off)
                         size = sb->len - (size_t)off;
-                memcpy(buf, sb->data + off, size);
-                return (int)size;
+                fuse_reply_buf(req, size ? sb->data + off : NULL, size);
+                return;
         }
-        return (int)ib_blockdev_pread(g.bd, buf, size, (uint64_t)off);
+        pieces = ib_blockdev_pieces(g.bd, size, (uint64_t)off);
+        if (pieces > sizeof(small) / sizeof(small[0]) && !(iov = malloc(pieces * sizeof(*iov)))) {
+                fuse_reply_err(req, ENOMEM);
+                return;
+        }
+        r = ib_blockdev_pread_held(g.bd, size, (uint64_t)off, iov, &n_iov);
+        if (r < 0)
+                fuse_reply_err(req, (int)-r);
+        else if (r == 0)
+                fuse_reply_buf(req, NULL, 0);
+        else {
+                /* The kernel has copied the bytes when this returns: then the slots may go. */
+                fuse_reply_iov(req, iov, (int)n_iov);
+                ib_blockdev_release(g.bd, size, (uint64_t)off);
+        }
+        if (iov != small)
+                free(iov);
 }
 
-static int fs_release(const char *path, struct fuse_file_info *fi) {
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         if (fi->fh) {
                 struct stats_buf *sb = (struct stats_buf *)(uintptr_t)fi->fh;
 
                 free(sb->data);
                 free(sb);
         }
-        return 0;
+        fuse_reply_err(req, 0);
 }
 
 /* SIGUSR1: statistics to the log. */
@@ -225,12 +302,9 @@ static void *readahead_thread(void *p) {
 /* Runs in the daemon (after the fork): threads start here. */
 static sigset_t usr1_set;
 
-static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
+static void fs_init(void *userdata, struct fuse_conn_info *conn) {
         struct ib_err e = {};
 
-        cfg->kernel_cache = 1;
-        cfg->entry_timeout = cfg->attr_timeout = 3600;
-        cfg->nullpath_ok = 0;
         /* SIGUSR1 is blocked in every thread (main blocked it before any was made): this one takes it. */
         pthread_create(&g.sig_thread, NULL, signal_thread, &usr1_set);
         if (ib_blockdev_start(g.bd, &e) < 0) {
@@ -241,11 +315,11 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
                 ib_blockdev_prefetch(g.bd, g.m->profile, g.m->n_profile);
         if (g.kernel_readahead_kb && geteuid() == 0 && pthread_create(&g.ra_thread, NULL, readahead_thread, NULL) == 0)
                 pthread_detach(g.ra_thread);
-        return NULL;
 }
 
-static const struct fuse_operations ops = {
+static const struct fuse_lowlevel_ops ops = {
         .init = fs_init,
+        .lookup = fs_lookup,
         .getattr = fs_getattr,
         .readdir = fs_readdir,
         .open = fs_open,
@@ -366,7 +440,7 @@ int main(int argc, char **argv) {
         bool insecure = false, manifest_mirrors = true, debug = false, root_daemon = false;
         struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
         struct ib_err e = {};
-        struct fuse *fuse;
+        struct fuse_session *se;
         uint64_t v;
         int c, r, ret = 1;
 
@@ -550,19 +624,19 @@ int main(int argc, char **argv) {
                                                   : "ro,default_permissions,fsname=inetboot,subtype=inetboot") < 0 ||
             (fuse_opts && (fuse_opt_add_arg(&args, "-o") < 0 || fuse_opt_add_arg(&args, fuse_opts) < 0)))
                 goto out;
-        fuse = fuse_new(&args, &ops, sizeof(ops), NULL);
-        if (!fuse) {
+        se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
+        if (!se) {
                 fprintf(stderr, "%s: cannot set up FUSE (bad -o option?)\n", prog);
                 goto out;
         }
-        if (fuse_mount(fuse, mountpoint) != 0) {
+        if (fuse_session_mount(se, mountpoint) != 0) {
                 fprintf(stderr, "%s: cannot mount on %s (does it exist? is /dev/fuse there and fuse loaded?)\n", prog, mountpoint);
-                fuse_destroy(fuse);
+                fuse_session_destroy(se);
                 goto out;
         }
         if (fuse_daemonize(g.foreground) != 0) {
-                fuse_unmount(fuse);
-                fuse_destroy(fuse);
+                fuse_session_unmount(se);
+                fuse_session_destroy(se);
                 goto out;
         }
         /* After the fork: memory locks are not inherited by a child. */
@@ -570,15 +644,15 @@ int main(int argc, char **argv) {
                 become_root_daemon(argv);
         if (!g.foreground && !g.log_file)
                 openlog(prog, LOG_PID, LOG_DAEMON);
-        if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
-                fuse_unmount(fuse);
-                fuse_destroy(fuse);
+        if (fuse_set_signal_handlers(se) != 0) {
+                fuse_session_unmount(se);
+                fuse_session_destroy(se);
                 goto out;
         }
-        ret = fuse_loop_mt(fuse, 0) == 0 ? 0 : 1;
-        fuse_remove_signal_handlers(fuse_get_session(fuse));
-        fuse_unmount(fuse);
-        fuse_destroy(fuse);
+        ret = fuse_session_loop_mt(se, 0) == 0 ? 0 : 1;
+        fuse_remove_signal_handlers(se);
+        fuse_session_unmount(se);
+        fuse_session_destroy(se);
 out:
         ib_blockdev_free(g.bd);
         ib_manifest_free(g.m);
