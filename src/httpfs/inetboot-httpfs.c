@@ -164,10 +164,39 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
         fuse_reply_buf(req, buf, len);
 }
 
+/*
+ * The statistics file's text, made when it is opened.  A read may still be
+ * answering when the release comes: a reader killed mid-read closes its file
+ * without waiting for the answer.  So reads hold a reference.
+ */
 struct stats_buf {
         char *data;
         size_t len;
+        unsigned refs;
 };
+
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct stats_buf *stats_ref(uint64_t fh) {
+        struct stats_buf *sb = (struct stats_buf *)(uintptr_t)fh;
+
+        pthread_mutex_lock(&stats_lock);
+        sb->refs++;
+        pthread_mutex_unlock(&stats_lock);
+        return sb;
+}
+
+static void stats_unref(struct stats_buf *sb) {
+        bool last;
+
+        pthread_mutex_lock(&stats_lock);
+        last = --sb->refs == 0;
+        pthread_mutex_unlock(&stats_lock);
+        if (last) {
+                free(sb->data);
+                free(sb);
+        }
+}
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         if ((fi->flags & O_ACCMODE) != O_RDONLY) {
@@ -191,12 +220,11 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
                 }
                 ib_blockdev_stats(g.bd, f);
                 fclose(f);
+                sb->refs = 1;   /* the open file's, dropped by release */
                 fi->direct_io = 1;
                 fi->fh = (uint64_t)(uintptr_t)sb;
-                if (fuse_reply_open(req, fi) != 0) {
-                        free(sb->data); /* the opener was interrupted: no release will come */
-                        free(sb);
-                }
+                if (fuse_reply_open(req, fi) != 0)
+                        stats_unref(sb); /* the opener was interrupted: no release will come */
                 return;
         }
         fuse_reply_err(req, ino == INO_ROOT ? EISDIR : ENOENT);
@@ -208,13 +236,14 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         ssize_t r;
 
         if (fi->fh) {
-                struct stats_buf *sb = (struct stats_buf *)(uintptr_t)fi->fh;
+                struct stats_buf *sb = stats_ref(fi->fh);
 
                 if ((size_t)off >= sb->len)
                         size = 0;
                 else if (size > sb->len - (size_t)off)
                         size = sb->len - (size_t)off;
                 fuse_reply_buf(req, size ? sb->data + off : NULL, size);
+                stats_unref(sb);
                 return;
         }
         pieces = ib_blockdev_pieces(g.bd, size, (uint64_t)off);
@@ -237,12 +266,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-        if (fi->fh) {
-                struct stats_buf *sb = (struct stats_buf *)(uintptr_t)fi->fh;
-
-                free(sb->data);
-                free(sb);
-        }
+        if (fi->fh)
+                stats_unref((struct stats_buf *)(uintptr_t)fi->fh);
         fuse_reply_err(req, 0);
 }
 
