@@ -7,7 +7,7 @@
  * readers queue the blocks they miss and wait on one condition variable,
  * which the fetch thread broadcasts whenever a block arrives or fails.
  * Bytes are copied outside the lock: a request receives into RAM-cache
- * slots reserved for it, and a reader copies out of slots it holds; a busy
+ * slots reserved for it, and a reader is handed the slots it reads, held; a busy
  * slot (slot_busy) is never evicted.
  */
 #include <curl/curl.h>
@@ -1744,38 +1744,6 @@ static bool read_range(struct ib_blockdev *bd, size_t *len, uint64_t off, uint64
 
 size_t ib_blockdev_pieces(const struct ib_blockdev *bd, size_t len, uint64_t off) {
         return len ? (size_t)((off + len - 1) / bd->m->block_size - off / bd->m->block_size + 1) : 0;
-}
-
-/*
- * The copy out of the slots is done without bd->lock, so that the fetch
- * thread and the hashers do not wait behind a reader's memcpy (a MiB of it
- * takes a millisecond here).
- */
-ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_t off) {
-        uint64_t b0, b1, t0 = ib_now_ms();
-        ssize_t ret;
-
-        if (!read_range(bd, &len, off, &b0, &b1))
-                return 0;
-        pthread_mutex_lock(&bd->lock);
-        ret = read_wait(bd, len, off, b0, b1, t0);
-        if (ret > 0) {
-                size_t done = 0;
-
-                pthread_mutex_unlock(&bd->lock);
-                for (uint64_t b = b0; b <= b1; b++) {
-                        struct iovec piece;
-
-                        slot_pieces(bd, len, off, b, b, &piece);
-                        memcpy((uint8_t *)buf + done, piece.iov_base, piece.iov_len);
-                        done += piece.iov_len;
-                }
-                pthread_mutex_lock(&bd->lock);
-                unhold_slots(bd, b0, b1);
-        }
-        pthread_mutex_unlock(&bd->lock);
-        wake(bd);
-        return ret;
 }
 
 ssize_t ib_blockdev_pread_held(struct ib_blockdev *bd, size_t len, uint64_t off, struct iovec *iov, size_t *n_iov) {

@@ -3,12 +3,13 @@
  * blockdev.h: the verifying block device behind inetboot-httpfs.
  *
  * The data path of one read, top to bottom:
- *   ib_blockdev_pread(off, len)
+ *   ib_blockdev_pread_held(off, len)
  *     -> block range -> RAM cache -> persistent cache (re-verified)
  *     -> fetch queue -> fetch thread (libcurl multi, HTTP Range on a mirror,
  *        adjacent blocks merged into one request, independent ones parallel)
  *     -> HTTP checks (206, Content-Range, size, ETag/Last-Modified pinned)
- *     -> SHA-256 == manifest -> caches -> copy out.
+ *     -> SHA-256 == manifest -> caches -> the RAM cache's slots, held
+ *        until ib_blockdev_release() (the FUSE reply is written from them).
  * A block that fails verification is never returned: another mirror is
  * tried; when every mirror gave bad data, or no mirror answered before the
  * deadline, the read fails with -EIO.
@@ -72,13 +73,11 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err);
 /* Start the fetch thread.  Call after any fork (daemonizing). */
 int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err);
 
-/* Read verified bytes.  Returns the count (short only at the end of the image) or -EIO. */
-ssize_t ib_blockdev_pread(struct ib_blockdev *bd, void *buf, size_t len, uint64_t off);
-
 /*
- * The same read without a copy: the verified bytes where they lie in the
- * RAM cache, one piece a block, in @iov (room for ib_blockdev_pieces(len,
- * off) entries).  The blocks stay in the cache, unchanged, until
+ * Read verified bytes, without a copy: they are handed out where they lie
+ * in the RAM cache, one piece a block, in @iov (room for
+ * ib_blockdev_pieces(len, off) entries).  Returns the count (short only at
+ * the end of the image) or -EIO.  The blocks stay in the cache, unchanged, until
  * ib_blockdev_release() with the same @len and @off, which the caller must
  * call once it is done with them whenever the count returned is above 0.
  */
