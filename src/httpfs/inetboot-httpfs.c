@@ -145,7 +145,7 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
                 { ".", INO_ROOT }, { "..", INO_ROOT }, { g.image_path + 1, INO_IMAGE }, { STATS_NAME, INO_STATS },
         };
         char buf[1024];
-        size_t len = 0;
+        size_t len = 0, room = size < sizeof(buf) ? size : sizeof(buf);
 
         if (ino != INO_ROOT) {
                 fuse_reply_err(req, ENOTDIR);
@@ -154,7 +154,6 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
         /* Entry k's offset is k + 1: where the next read goes on. */
         for (size_t k = off < 0 ? 0 : (size_t)off; k < sizeof(ents) / sizeof(ents[0]); k++) {
                 struct stat st = { .st_ino = ents[k].ino, .st_mode = ents[k].ino == INO_ROOT ? S_IFDIR : S_IFREG };
-                size_t room = size < sizeof(buf) ? size : sizeof(buf);
                 size_t n = fuse_add_direntry(req, buf + len, room - len, ents[k].name, &st, (off_t)k + 1);
 
                 if (n > room - len)
@@ -493,18 +492,19 @@ int main(int argc, char **argv) {
                         }
                         bo.cache_max = v << 20;
                         break;
-                case O_CACHE_FILL:
-                        if (strcmp(optarg, "off") == 0) {
-                                bo.cache_fill = false;
-                                break;
-                        }
-                        if (ib_parse_u64(optarg, strlen(optarg), &v) < 0 || v > 86400) {
-                                fprintf(stderr, "%s: bad --cache-fill '%s' (seconds, or off)\nTry '%s --help'.\n", prog, optarg, prog);
+                case O_CACHE_FILL: {
+                        long secs;
+
+                        if (ib_parse_fill(optarg, &secs) < 0) {
+                                fprintf(stderr, "%s: bad --cache-fill '%s' (seconds up to %d, or off)\nTry '%s --help'.\n",
+                                        prog, optarg, IB_FILL_MAX_SECS, prog);
                                 return 2;
                         }
-                        bo.cache_fill = true;
-                        bo.cache_fill_idle = (unsigned)v;
+                        bo.cache_fill = secs >= 0;
+                        if (secs >= 0)
+                                bo.cache_fill_idle = (unsigned)secs;
                         break;
+                }
                 case O_RAM:
                 case 'j':
                 case O_READAHEAD:

@@ -139,7 +139,7 @@ struct ib_blockdev {
         uint8_t *slot_data;
         int64_t *slot_block;
         uint8_t *slot_ref;
-        uint16_t *slot_busy;            /* a request receiving into the slot, or readers copying out of it */
+        uint16_t *slot_busy;            /* a request receiving into the slot, or readers holding it */
         size_t n_slots, hand;
 
         struct mirror mirrors[MAX_MIRRORS];
@@ -258,7 +258,7 @@ static uint8_t *slot_ptr(struct ib_blockdev *bd, size_t s) {
  * A slot for a new block, by the clock: one not referenced since the hand
  * last passed, and whose block no reader waits for while another victim
  * exists.  A busy slot is never taken: a request is receiving into it, or
- * a reader is copying out of it (both without bd->lock).  The slot comes
+ * a reader holds it while the kernel takes its bytes (both without bd->lock).  The slot comes
  * back empty; -1 when every slot is busy.
  */
 static ssize_t slot_victim(struct ib_blockdev *bd) {
@@ -1730,7 +1730,7 @@ static ssize_t read_wait(struct ib_blockdev *bd, size_t len, uint64_t off, uint6
 }
 
 /* The image's bytes off..off+len, shortened at its end; false when there are none. */
-static bool read_range(struct ib_blockdev *bd, size_t *len, uint64_t off, uint64_t *b0, uint64_t *b1) {
+static bool read_range(const struct ib_blockdev *bd, size_t *len, uint64_t off, uint64_t *b0, uint64_t *b1) {
         const struct ib_manifest *m = bd->m;
 
         if (off >= m->size || *len == 0)
@@ -1743,7 +1743,9 @@ static bool read_range(struct ib_blockdev *bd, size_t *len, uint64_t off, uint64
 }
 
 size_t ib_blockdev_pieces(const struct ib_blockdev *bd, size_t len, uint64_t off) {
-        return len ? (size_t)((off + len - 1) / bd->m->block_size - off / bd->m->block_size + 1) : 0;
+        uint64_t b0, b1;
+
+        return read_range(bd, &len, off, &b0, &b1) ? (size_t)(b1 - b0 + 1) : 0;
 }
 
 ssize_t ib_blockdev_pread_held(struct ib_blockdev *bd, size_t len, uint64_t off, struct iovec *iov, size_t *n_iov) {

@@ -124,10 +124,10 @@ int ib_bootreq_parse(const char *cmdline, struct ib_bootreq *req, struct ib_err 
                 else if (strncmp(w, "inetboot.cache=", 15) == 0)
                         r = set_once(&req->cache, w, w + 15, err);
                 else if (strncmp(w, "inetboot.cachefill=", 19) == 0) {
-                        uint64_t v;
+                        long secs;
 
-                        if (strcmp(w + 19, "off") != 0 && (ib_parse_u64(w + 19, strlen(w + 19), &v) < 0 || v > 86400))
-                                r = ib_err_set(err, -EINVAL, 0, "'%s': inetboot.cachefill= takes seconds (at most 86400) or off", w);
+                        if (ib_parse_fill(w + 19, &secs) < 0)
+                                r = ib_err_set(err, -EINVAL, 0, "'%s': inetboot.cachefill= takes seconds (at most %d) or off", w, IB_FILL_MAX_SECS);
                         else
                                 r = set_once(&req->cache_fill, w, w + 19, err);
                 } else if (strncmp(w, "iscript=", 8) == 0) {

@@ -43,6 +43,19 @@ int ib_parse_u64(const char *s, size_t len, uint64_t *ret) {
         return 0;
 }
 
+int ib_parse_fill(const char *s, long *secs) {
+        uint64_t v;
+
+        if (strcmp(s, "off") == 0) {
+                *secs = -1;
+                return 0;
+        }
+        if (ib_parse_u64(s, strlen(s), &v) < 0 || v > IB_FILL_MAX_SECS)
+                return -EINVAL;
+        *secs = (long)v;
+        return 0;
+}
+
 void ib_hex(const uint8_t *in, size_t n, char *out) {
         static const char digits[] = "0123456789abcdef";
 

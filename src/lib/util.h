@@ -43,6 +43,13 @@ int ib_err_set(struct ib_err *e, int code, unsigned line, const char *fmt, ...) 
 /* Strict decimal: digits only, no sign, no leading zero (except "0"), no overflow. */
 int ib_parse_u64(const char *s, size_t len, uint64_t *ret);
 
+/*
+ * The cache fill's idle time, as --cache-fill and inetboot.cachefill= take it:
+ * "off" (*secs = -1) or whole seconds up to IB_FILL_MAX_SECS; -EINVAL otherwise.
+ */
+#define IB_FILL_MAX_SECS 86400
+int ib_parse_fill(const char *s, long *secs);
+
 /* Lower-case hex of @n bytes into @out, which holds 2*n+1 bytes. */
 void ib_hex(const uint8_t *in, size_t n, char *out);
 

@@ -20,6 +20,17 @@ int main(void) {
         CHECK("u64 leading zero", ib_parse_u64("01", 2, &v) == -EINVAL);
         CHECK("u64 sign", ib_parse_u64("-1", 2, &v) == -EINVAL && ib_parse_u64("+1", 2, &v) == -EINVAL);
         CHECK("u64 empty", ib_parse_u64("", 0, &v) == -EINVAL);
+        {
+                long secs = 7;
+
+                CHECK("fill off", ib_parse_fill("off", &secs) == 0 && secs == -1);
+                CHECK("fill 0", ib_parse_fill("0", &secs) == 0 && secs == 0);
+                CHECK("fill max", ib_parse_fill("86400", &secs) == 0 && secs == IB_FILL_MAX_SECS);
+                secs = 7;
+                CHECK("fill over max", ib_parse_fill("86401", &secs) == -EINVAL && secs == 7);
+                CHECK("fill junk", ib_parse_fill("30s", &secs) == -EINVAL && ib_parse_fill("", &secs) == -EINVAL &&
+                                   ib_parse_fill("OFF", &secs) == -EINVAL && secs == 7);
+        }
         ib_hex((const uint8_t *)"\x01\xab\xff\x00", 4, hex);
         CHECK("hex", strcmp(hex, "01abff00") == 0);
         CHECK("unhex", ib_unhex("01abff00", 8, b, 4) == 0 && memcmp(b, "\x01\xab\xff\x00", 4) == 0);
