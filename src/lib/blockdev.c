@@ -2,16 +2,17 @@
 /*
  * blockdev.c: verified blocks from HTTP mirrors, with RAM and disk caches.
  *
- * Threads: any number of readers (FUSE worker threads) and one fetch
- * thread that owns the libcurl multi handle.  One mutex guards all state;
- * readers queue the blocks they miss and wait on one condition variable,
- * which the fetch thread broadcasts whenever a block arrives or fails.
+ * Threads: any number of readers (FUSE worker threads), one fetch thread
+ * that owns the libcurl multi handle, and the hashers (one a CPU).  One
+ * mutex guards all state; readers queue the blocks they miss and wait on one
+ * condition variable, which is broadcast whenever a block arrives or fails.
  * Bytes are copied outside the lock: a request receives into RAM-cache
  * slots reserved for it, and a reader is handed the slots it reads, held; a busy
- * slot (slot_busy) is never evicted.
+ * slot (slot_busy) is never evicted.  The fetch thread only receives: each
+ * block goes to a hasher as its last byte arrives, and is served as soon as
+ * it matches the manifest, while the rest of its request is still coming.
  */
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <zstd.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,10 +35,21 @@
 #define MAX_ATTEMPTS_PER_MIRROR 3       /* integrity failures of one block on one mirror before we give up on it */
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
-#define MAX_HASHERS 4                   /* threads verifying finished requests (at most one per CPU) */
+#define MAX_HASHERS 4                   /* threads verifying blocks and finishing requests (at most one per CPU) */
 #define MAX_DISK_JOBS 8                 /* disk-cache reads handed to the hashers at once */
 
 enum { B_ABSENT, B_QUEUED, B_INFLIGHT };
+
+/*
+ * Work for the hashers: block @block of a request in flight to verify, or,
+ * with JOB_FINISH, a whole request to finish (or a disk-cache read).
+ */
+#define JOB_FINISH UINT64_MAX
+struct job {
+        struct request *rq;
+        uint64_t block;
+        struct job *next;
+};
 
 struct mirror {
         char *url;
@@ -52,6 +64,7 @@ struct mirror {
 };
 
 struct request {
+        struct ib_blockdev *bd;
         CURL *easy;
         unsigned mirror;
         uint64_t first, count;
@@ -75,16 +88,21 @@ struct request {
         uint8_t *plain;                 /* a store's block, decompressed */
         bool *good;                     /* per block: SHA-256 matches (computed outside the lock) */
         /*
-         * A raw mirror's blocks are hashed as they arrive, while the bytes are
-         * still in the CPU's cache (hash_received()); verify_request() then
-         * compares the digests.  hashed: bytes of rq->buf hashed, in order.
+         * A raw mirror's blocks are verified one by one as their last byte
+         * arrives: on_body() hands each to a hasher (block_jobs) while its
+         * bytes are still in the CPU's cache, and check_block() serves a
+         * block received into its slot as soon as it matches.  checked:
+         * blocks handed out, in order; pending: those a hasher has not
+         * finished; received: the transfer has ended.  The last of the two
+         * to end finishes the request (bd->vlock guards pending and received).
          */
-        EVP_MD_CTX *md;
-        uint8_t (*digest)[32];
-        size_t hashed;
+        struct job *block_jobs;
+        uint64_t checked;
+        unsigned pending;
+        bool received;
+        long status;                    /* the answer's HTTP status, read at its first body bytes */
         uint32_t block_size;
-        bool hash_error;
-        struct request *done_next;      /* in the hashers' queue */
+        struct job finish;              /* in the hashers' queue: finish the request */
         bool disk;                      /* not HTTP: read block @first from the disk cache */
         bool fill;                      /* the cache fill's: its blocks go to the disk cache, past the RAM cache */
 };
@@ -159,10 +177,10 @@ struct ib_blockdev {
         CURLSH *share;
         struct request *requests;
         unsigned handles;               /* easy handles in the multi; the fetch thread's alone */
-        /* The hashers: finished requests queue here; a hasher verifies one outside every lock, then finishes it. */
+        /* The hashers: blocks as they arrive and finished requests queue here; each is done outside every lock. */
         pthread_mutex_t vlock;
         pthread_cond_t vcond;
-        struct request *vq_head, *vq_tail;
+        struct job *vq_head, *vq_tail;
         pthread_t hashers[MAX_HASHERS];
         unsigned n_hashers, disk_jobs;  /* disk_jobs: disk-cache reads queued or running (bd->lock) */
         bool vstop;
@@ -432,24 +450,29 @@ static uint8_t *rq_at(const struct request *rq, size_t off) {
         return rq->slot_data + (size_t)rq->slots[off / rq->block_size] * rq->block_size + off % rq->block_size;
 }
 
-/* Hash the @len bytes just stored at rq_at(rq->hashed), block by block (a digest per block ended). */
-static void hash_received(struct request *rq, size_t len) {
-        while (len && rq->hashed < rq->want && !rq->hash_error) {
-                size_t in_block = rq->hashed % rq->block_size, start = rq->hashed - in_block;
-                size_t blen = rq->want - start < rq->block_size ? rq->want - start : rq->block_size;
-                size_t k = len < blen - in_block ? len : blen - in_block;
+static void push_job(struct ib_blockdev *bd, struct job *job);
 
-                if ((in_block == 0 && EVP_DigestInit_ex(rq->md, EVP_sha256(), NULL) != 1) ||
-                    EVP_DigestUpdate(rq->md, rq_at(rq, rq->hashed), k) != 1 ||
-                    (in_block + k == blen && EVP_DigestFinal_ex(rq->md, rq->digest[start / rq->block_size], NULL) != 1))
-                        rq->hash_error = true;  /* verify_request() hashes the buffer instead */
-                rq->hashed += k;
-                len -= k;
+/*
+ * Hand the blocks whose last byte has arrived to the hashers, in order (the
+ * fetch thread, from on_body()).  Only a 206 answer's bytes are blocks of
+ * the image; any other body is judged by check_answer() alone.
+ */
+static void hand_out_blocks(struct ib_blockdev *bd, struct request *rq) {
+        if (!rq->status)
+                curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &rq->status);
+        if (rq->status != 206 || rq->checked == rq->count || rq->got < run_bytes(bd->m, rq->first, rq->checked + 1))
+                return;
+        pthread_mutex_lock(&bd->vlock);
+        for (; rq->checked < rq->count && rq->got >= run_bytes(bd->m, rq->first, rq->checked + 1); rq->checked++) {
+                rq->pending++;
+                push_job(bd, &rq->block_jobs[rq->checked]);
         }
+        pthread_mutex_unlock(&bd->vlock);
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud) {
         struct request *rq = ud;
+        struct ib_blockdev *bd = rq->bd;
         size_t len = size * n;
 
         if (len > rq->len - rq->got) {
@@ -468,8 +491,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud) {
                 }
         rq->got += len;
         /* The copy is hashed, not curl's buffer: the bytes verified are the bytes kept. */
-        if (rq->md)
-                hash_received(rq, len);
+        if (rq->block_jobs)
+                hand_out_blocks(bd, rq);
         return len;
 }
 
@@ -509,8 +532,7 @@ static void request_free(struct request *rq) {
         free(rq->slots);
         free(rq->plain);
         free(rq->good);
-        EVP_MD_CTX_free(rq->md);
-        free(rq->digest);
+        free(rq->block_jobs);
         free(rq);
 }
 
@@ -561,6 +583,8 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
 
         if (!rq)
                 return NULL;
+        rq->bd = bd;
+        rq->finish = (struct job){ .rq = rq, .block = JOB_FINISH };
         rq->mirror = mi;
         rq->first = first;
         rq->count = count;
@@ -575,16 +599,14 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
                 rq->buf = malloc(rq->len);
         rq->easy = curl_easy_init();
         if (!bd->mirrors[mi].store) {
-                /* Without them the blocks are hashed after the transfer, as a store's. */
-                rq->md = EVP_MD_CTX_new();
-                rq->digest = malloc(count * sizeof(*rq->digest));
-                if (!rq->md || !rq->digest) {
-                        EVP_MD_CTX_free(rq->md);
-                        rq->md = NULL;
-                }
+                /* A raw mirror's blocks are verified as they arrive (hand_out_blocks()). */
+                rq->good = calloc(count, sizeof(*rq->good));
+                rq->block_jobs = calloc(count, sizeof(*rq->block_jobs));
+                for (uint64_t i = 0; rq->block_jobs && i < count; i++)
+                        rq->block_jobs[i] = (struct job){ .rq = rq, .block = i };
         }
         snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + rq->len - 1);
-        if ((!rq->buf && !rq->slots) || !rq->easy) {
+        if ((!rq->buf && !rq->slots) || !rq->easy || (!bd->mirrors[mi].store && (!rq->good || !rq->block_jobs))) {
                 release_slots(bd, rq);
                 request_free(rq);
                 return NULL;
@@ -672,12 +694,16 @@ static void fail_block(struct ib_blockdev *bd, uint64_t b, const char *why) {
 
 /*
  * Send blocks back to the queue after a failed request (not the block's
- * fault).  The cache fill's blocks that no reader waits for are left to its
- * next pass.
+ * fault), but those served already (verified as they arrived).  Last to
+ * first, each to the front: the run stays in order, so that schedule()
+ * merges it into one request again.  The cache fill's blocks that no reader
+ * waits for are left to its next pass.
  */
 static void requeue(struct ib_blockdev *bd, uint64_t first, uint64_t count, bool fill) {
-        for (uint64_t b = first; b < first + count; b++) {
+        for (uint64_t b = first + count; b-- > first;) {
                 bd->state[b] = B_ABSENT;
+                if (bd->slot_of[b] >= 0)
+                        continue;
                 bd->retries++;
                 if (fill && !bd->waiters[b])
                         continue;
@@ -768,23 +794,51 @@ static const uint8_t *request_block(struct ib_blockdev *bd, const struct request
         return bd->mirrors[rq->mirror].store ? rq->plain + i * bd->m->block_size : rq_at(rq, i * bd->m->block_size);
 }
 
+/* Whether block @i of a request's data is the manifest's block (a store's: once decompressed). */
+static bool block_matches(struct ib_blockdev *bd, const struct request *rq, uint64_t i) {
+        uint64_t b = rq->first + i;
+        uint8_t sha[32];
+
+        return ib_sha256(request_block(bd, rq, i), ib_manifest_block_len(bd->m, b), sha) == 0 &&
+               memcmp(sha, bd->m->blocks[b], 32) == 0;
+}
+
+/*
+ * A hasher's job on block @i of a raw mirror's request, as soon as its last
+ * byte has arrived: verify it, and where it was received into its slot,
+ * serve it at once (the slot stays reserved, so not evicted, until the
+ * request ends; finish_request() then finds it published).
+ */
+static void check_block(struct ib_blockdev *bd, struct request *rq, uint64_t i) {
+        uint64_t b = rq->first + i;
+
+        rq->good[i] = block_matches(bd, rq, i);
+        if (!rq->good[i] || !rq->slots)
+                return;
+        pthread_mutex_lock(&bd->lock);
+        if (bd->slot_of[b] < 0) {
+                slot_publish(bd, (size_t)rq->slots[i], b);
+                bd->from_disk[b] = 0;
+                pthread_cond_broadcast(&bd->cond);
+        }
+        pthread_mutex_unlock(&bd->lock);
+}
+
 /*
  * The CPU-heavy half of a finished request, run without the lock: decompress
- * a store's block and hash every block (a raw mirror's were hashed as they
- * arrived: their digests are compared).  Only rq and the (immutable)
- * manifest are touched.  finish_request() then acts on rq->good.
+ * a store's block and hash it (a raw mirror's blocks were checked as they
+ * arrived, check_block(); one not handed out is checked now).  Only rq and
+ * the (immutable) manifest are touched.  finish_request() then acts on
+ * rq->good, which stays NULL when the answer brought no blocks.
  */
 static void verify_request(struct ib_blockdev *bd, struct request *rq) {
         long status = 0;
-        bool incremental;
 
-        if (rq->result != CURLE_OK || rq->overflow)
-                return;
         curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &status);
         if (bd->mirrors[rq->mirror].store) {
                 size_t n;
 
-                if (status != 200 || !(rq->plain = malloc(rq->want)))
+                if (rq->result != CURLE_OK || rq->overflow || status != 200 || !(rq->plain = malloc(rq->want)))
                         return;
                 n = ZSTD_decompress(rq->plain, rq->want, rq->buf, rq->got);
                 if (ZSTD_isError(n) || n != rq->want) {
@@ -792,23 +846,15 @@ static void verify_request(struct ib_blockdev *bd, struct request *rq) {
                         rq->plain = NULL;
                         return;
                 }
-        } else if (status != 206 || rq->got != rq->want)
+                if (!(rq->good = calloc(rq->count, sizeof(bool))))
+                        return;
+        } else if (rq->result != CURLE_OK || rq->overflow || status != 206 || rq->got != rq->want) {
+                free(rq->good);
+                rq->good = NULL;
                 return;
-        rq->good = calloc(rq->count, sizeof(bool));
-        if (!rq->good)
-                return;
-        /* Hashed as it came (every byte received, in order, and nothing is written twice), or now. */
-        incremental = !rq->plain && rq->md && !rq->hash_error && rq->hashed == rq->got;
-        for (uint64_t b = rq->first; b < rq->first + rq->count; b++) {
-                uint64_t i = b - rq->first;
-                uint8_t sha[32];
-
-                if (incremental)
-                        rq->good[i] = memcmp(rq->digest[i], bd->m->blocks[b], 32) == 0;
-                else
-                        rq->good[i] = ib_sha256(request_block(bd, rq, i), ib_manifest_block_len(bd->m, b), sha) == 0 &&
-                                      memcmp(sha, bd->m->blocks[b], 32) == 0;
         }
+        for (uint64_t i = rq->checked; i < rq->count; i++)
+                rq->good[i] = block_matches(bd, rq, i);
 }
 
 static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode cc) {
@@ -1114,6 +1160,9 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
 
                 if (!rq)
                         return ib_err_set(err, -ENOMEM, 0, "out of memory");
+                /* Checked here by verify_request(), not handed to the hashers. */
+                free(rq->block_jobs);
+                rq->block_jobs = NULL;
                 rq->result = curl_easy_perform(rq->easy);
                 why = check_answer(bd, rq, rq->result, &permanent, &missing);
                 if (!why) {
@@ -1202,15 +1251,26 @@ static void *writer_thread(void *p) {
         return NULL;
 }
 
-static void push_done(struct ib_blockdev *bd, struct request *rq) {
-        rq->done_next = NULL;
-        pthread_mutex_lock(&bd->vlock);
+/* Queue work for the hashers.  Called with bd->vlock held. */
+static void push_job(struct ib_blockdev *bd, struct job *job) {
+        job->next = NULL;
         if (bd->vq_tail)
-                bd->vq_tail->done_next = rq;
+                bd->vq_tail->next = job;
         else
-                bd->vq_head = rq;
-        bd->vq_tail = rq;
+                bd->vq_head = job;
+        bd->vq_tail = job;
         pthread_cond_signal(&bd->vcond);
+}
+
+/*
+ * A request's transfer has ended (the fetch thread): it is finished once
+ * the hashers have checked the blocks handed out, by whichever ends last.
+ */
+static void request_received(struct ib_blockdev *bd, struct request *rq) {
+        pthread_mutex_lock(&bd->vlock);
+        rq->received = true;
+        if (!rq->pending)
+                push_job(bd, &rq->finish);
         pthread_mutex_unlock(&bd->vlock);
 }
 
@@ -1225,9 +1285,12 @@ static int queue_disk_job(struct ib_blockdev *bd, uint64_t b) {
         rq->disk = true;
         rq->first = b;
         rq->count = 1;
+        rq->finish = (struct job){ .rq = rq, .block = JOB_FINISH };
         bd->state[b] = B_INFLIGHT;
         bd->disk_jobs++;
-        push_done(bd, rq);
+        pthread_mutex_lock(&bd->vlock);
+        push_job(bd, &rq->finish);
+        pthread_mutex_unlock(&bd->vlock);
         return 0;
 }
 
@@ -1258,10 +1321,10 @@ static void complete_disk_job(struct ib_blockdev *bd, struct request *rq) {
 }
 
 /*
- * Finish a request: verify it (SHA-256 of every block, a store's
- * decompression) without any lock, then act on it under bd->lock and wake
- * its readers.  Run by the hashers, so that hashing is spread over the CPUs
- * and the fetch thread only receives.
+ * Finish a request: verify what is left of it (a store's block) without any
+ * lock, then act on it under bd->lock and wake its readers.  Run by the
+ * hashers, so that hashing is spread over the CPUs and the fetch thread only
+ * receives.
  */
 static void complete_request(struct ib_blockdev *bd, struct request *rq) {
         if (rq->disk) {
@@ -1287,20 +1350,34 @@ static void *hasher_thread(void *p) {
 
         pthread_mutex_lock(&bd->vlock);
         for (;;) {
-                struct request *rq = bd->vq_head;
+                struct job *job = bd->vq_head;
+                struct request *rq;
+                bool last;
 
-                if (!rq) {
+                if (!job) {
                         if (bd->vstop)
                                 break;
                         pthread_cond_wait(&bd->vcond, &bd->vlock);
                         continue;
                 }
-                bd->vq_head = rq->done_next;
+                bd->vq_head = job->next;
                 if (!bd->vq_head)
                         bd->vq_tail = NULL;
+                rq = job->rq;
                 pthread_mutex_unlock(&bd->vlock);
-                complete_request(bd, rq);
+                if (job->block == JOB_FINISH) {
+                        complete_request(bd, rq);
+                        pthread_mutex_lock(&bd->vlock);
+                        continue;
+                }
+                check_block(bd, rq, job->block);
                 pthread_mutex_lock(&bd->vlock);
+                last = --rq->pending == 0 && rq->received;
+                if (last) {
+                        pthread_mutex_unlock(&bd->vlock);
+                        complete_request(bd, rq);
+                        pthread_mutex_lock(&bd->vlock);
+                }
         }
         pthread_mutex_unlock(&bd->vlock);
         return NULL;
@@ -1341,7 +1418,7 @@ static void *fetch_thread(void *p) {
                                         *pp = rq->next;
                                         break;
                                 }
-                        push_done(bd, rq);
+                        request_received(bd, rq);
                 }
                 pthread_mutex_lock(&bd->lock);
         }

@@ -144,6 +144,18 @@ if fault_proxy stall --stall-seconds 2; then
     faultproxy_stop
 fi
 
+if fault_proxy stall --stall-seconds 2 --stall-after 10000; then
+    rc=$(rc_of "${C[@]}" -r 0-9999 -o "$d/out" "$URL")
+    check "stall --stall-after 10000: a body of 10000 bytes is not stalled (exit $rc)" test "$rc" = 0
+    check "... and is exact" cmp -s "$d/out" <(expected 0 9999)
+    rc=$(rc_of "${C[@]}" --max-time 8 -r 0-65535 -o "$d/out" "$URL")
+    check "stall --stall-after 10000: a longer body stops after exactly 10000 bytes (exit $rc, $(stat -c %s "$d/out") bytes)" \
+        test "$rc" = 18 -a "$(stat -c %s "$d/out")" = 10000
+    check "... which are the body's first" cmp -s "$d/out" <(expected 0 9999)
+    check "stall --stall-after: counted once" stat_is stall 1
+    faultproxy_stop
+fi
+
 # --- SIGUSR2 down mode, with a connection stalled in it --------------------------------
 if fault_proxy stall --stall-seconds 30 --max-faults 1; then
     t0=$(date +%s%N)

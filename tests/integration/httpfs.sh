@@ -260,6 +260,28 @@ for i in $(seq 100); do [ -e "$d/outage.rc" ] && break; sleep 0.2; done
 check "server back after 30 s: the read completes without error" test "$(cat "$d/outage.rc" 2>/dev/null)" = 0
 check "and returns the right bytes" cmp -s "$d/during-outage" <(dd if="$d/www/live.iso" bs=65536 skip=100 count=4 status=none)
 umount_fs "$d/m13"
+# A block is served once it is verified, not when its whole request ends: one direct read of blocks
+# 40-47 is one request, which the proxy stalls for 20 s after 2.5 blocks (the probe's one block
+# passes).  Blocks 40 and 41 read at once meanwhile; after the stall, one request fetches 42-47.
+faultproxy_stop
+faultproxy_start "$NGINX_PORT" --faults stall --rate 1 --max-faults 1 --stall-after $((5 * 32768)) --stall-seconds 20
+mount_fs "$d/m13" --keys "$d/keys" --no-manifest-mirrors --mirror "http://127.0.0.1:$FAULTPROXY_PORT/live.iso" \
+    --readahead 0 --kernel-readahead 0 "$d/www/live.iso.manifest"
+before=$(wc -l < "$NGINX_ACCESS_LOG")
+( dd if="$d/m13/live.iso" of="$d/stalled" bs=512K skip=5 count=1 iflag=direct status=none; echo $? > "$d/stalled.rc" ) &
+for i in $(seq 100); do grep -q 'fault=stall' "$FAULTPROXY_LOG" 2>/dev/null && break; sleep 0.1; done
+t0=$(date +%s%N)
+timeout 10 dd if="$d/m13/live.iso" of="$d/early" bs=64K skip=40 count=2 iflag=direct status=none
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "blocks of a stalled request read once verified (40-41 in $ms ms, the request still stalled)" \
+    bash -c "[ $ms -lt 5000 ] && [ ! -e '$d/stalled.rc' ]"
+check "... exactly" cmp -s "$d/early" <(dd if="$d/www/live.iso" bs=64K skip=40 count=2 status=none)
+for i in $(seq 300); do [ -e "$d/stalled.rc" ] && break; sleep 0.1; done
+check "the stalled read completes after the stall, exactly" \
+    bash -c "[ \"\$(cat '$d/stalled.rc' 2>/dev/null)\" = 0 ] && cmp -s '$d/stalled' <(dd if='$d/www/live.iso' bs=512K skip=5 count=1 status=none)"
+retry=$(awk -v from="$before" 'NR > from && $2 == "/live.iso" { gsub(/"/, "", $5); print $5 }' "$NGINX_ACCESS_LOG" | tail -n 1)
+check "... by one request for the blocks not yet served, 42-47 ($retry)" test "$retry" = "bytes=$((42 * 65536))-$((48 * 65536 - 1))"
+umount_fs "$d/m13"
 
 # --- boot profile: recorded from reads, signed into the manifest, prefetched -------------------------
 check "mount recording a boot profile" mount_fs "$d/m21" --keys "$d/keys" --record-profile "$d/profile" --kernel-readahead 0 \

@@ -17,13 +17,15 @@ ways a bad mirror, CDN or network can:
   5xx       answer 503 Service Unavailable with a small body (upstream unasked)
   reset     close the connection abruptly without answering (SO_LINGER 0: RST)
   stall     send the headers and part of the body, then stall --stall-seconds
-            before closing (an empty body stalls before the headers)
+            before closing (an empty body stalls before the headers); with
+            --stall-after N, exactly N bytes of a body longer than N (a body
+            of N bytes or fewer is not stalled)
   etag      change the ETag value, as if the file had been replaced
 
 Usage:
 
   faultproxy.py --upstream [HOST:]PORT [--listen 127.0.0.1:PORT] [--port-file FILE]
-                [--faults LIST] [--rate P] [--seed N] [--stall-seconds S]
+                [--faults LIST] [--rate P] [--seed N] [--stall-seconds S] [--stall-after N]
                 [--max-faults N] [--match SUBSTRING]
                 [--stats FILE] [--log FILE] [--max-connections N]
 
@@ -42,6 +44,8 @@ Usage:
                  stats); with one client connection at a time, a seed gives
                  the same faults on the same requests
   --stall-seconds  how long "stall" stalls (default 30)
+  --stall-after  where "stall" stops a body: after N bytes (default: a random
+                 point of the body)
   --max-faults   inject at most N faults, then relay cleanly (default: no limit)
   --match        only requests whose target contains SUBSTRING get faults
   --stats        JSON file of counters (see below)
@@ -217,7 +221,7 @@ class Proxy:
             if f in ("flip", "truncate"):
                 return resp["has_body"] and resp["length"] > 0
             if f == "stall":
-                return True
+                return self.args.stall_after is None or (resp["has_body"] and resp["length"] > self.args.stall_after)
             if f == "badrange":
                 return resp["status"] == 206 and bad_content_range(hget(resp["headers"], "content-range")) is not None
             if f == "etag":
@@ -432,7 +436,9 @@ class Proxy:
 
         cut = None
         flip_bit = None
-        if fault in ("truncate", "stall") and length > 0:
+        if fault == "stall" and self.args.stall_after is not None:
+            cut = self.args.stall_after
+        elif fault in ("truncate", "stall") and length > 0:
             cut = self.rng.randrange(length)
         if fault == "flip":
             flip_bit = self.rng.randrange(length * 8)
@@ -627,6 +633,7 @@ def parse_args(argv):
     p.add_argument("--rate", type=float, default=0.1)
     p.add_argument("--seed", type=int)
     p.add_argument("--stall-seconds", type=float, default=30.0)
+    p.add_argument("--stall-after", type=int)
     p.add_argument("--max-faults", type=int)
     p.add_argument("--match")
     p.add_argument("--stats")
@@ -646,6 +653,8 @@ def parse_args(argv):
         p.error("--rate must be between 0 and 1")
     if a.stall_seconds < 0 or a.stall_seconds > 3600:
         p.error("--stall-seconds must be between 0 and 3600")
+    if a.stall_after is not None and a.stall_after < 0:
+        p.error("--stall-after must be 0 or more")
     if not 1 <= a.max_connections <= 4096:
         p.error("--max-connections must be between 1 and 4096")
     if a.seed is None:
