@@ -50,6 +50,7 @@ static struct {
         bool foreground, prefetch_profile;
         FILE *log_file;
         pthread_t sig_thread, ra_thread;
+        bool sig_started;               /* sig_thread runs (fs_init()); main ends it before the block device */
         const char *mountpoint;
         unsigned kernel_readahead_kb;   /* the mount's page-cache readahead; 0: the kernel's default */
 } g = { .prefetch_profile = true, .kernel_readahead_kb = 1024 };
@@ -270,24 +271,32 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         fuse_reply_err(req, 0);
 }
 
-/* SIGUSR1: statistics to the log. */
+/*
+ * SIGUSR1: statistics to the log.  The thread can be cancelled only while
+ * it waits (main cancels and joins it before the block device goes), never
+ * while it holds the block device's lock or the log.
+ */
 static void *signal_thread(void *p) {
         sigset_t *set = p;
 
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
         for (;;) {
-                char *text = NULL;
+                char *text = NULL, *save = NULL;
                 size_t len = 0;
                 FILE *f;
-                int sig;
+                int sig, r;
 
-                if (sigwait(set, &sig) != 0)
+                pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+                r = sigwait(set, &sig);
+                pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+                if (r != 0)
                         continue;
                 f = open_memstream(&text, &len);
                 if (!f)
                         continue;
                 ib_blockdev_stats(g.bd, f);
                 fclose(f);
-                for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+                for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
                         log_line(NULL, line);
                 free(text);
         }
@@ -330,7 +339,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn) {
         struct ib_err e = {};
 
         /* SIGUSR1 is blocked in every thread (main blocked it before any was made): this one takes it. */
-        pthread_create(&g.sig_thread, NULL, signal_thread, &usr1_set);
+        g.sig_started = pthread_create(&g.sig_thread, NULL, signal_thread, &usr1_set) == 0;
         if (ib_blockdev_start(g.bd, &e) < 0) {
                 log_line(NULL, e.msg);
                 exit(1);
@@ -679,6 +688,10 @@ int main(int argc, char **argv) {
         fuse_session_unmount(se);
         fuse_session_destroy(se);
 out:
+        if (g.sig_started) {
+                pthread_cancel(g.sig_thread);
+                pthread_join(g.sig_thread, NULL);
+        }
         ib_blockdev_free(g.bd);
         ib_manifest_free(g.m);
         fuse_opt_free_args(&args);
