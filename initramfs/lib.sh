@@ -118,9 +118,11 @@ ib_mounted() { $BB awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mount
 
 # USB mass storage that the kernel has found but not yet attached as a disk
 # (usb-storage waits a second before it scans, then the partitions are read):
-# wait, 10 s at most, until every such interface has its block device.
+# wait, 10 s at most, until every such interface has its block device.  A
+# disk's block device appears a moment before its partitions: after a wait,
+# /proc/partitions is watched until it holds still for 0.1 s (2 s at most).
 ib_wait_usb_disks() {
-    local t=0 i pending
+    local t=0 i pending waited= now prev=
     while [ "$t" -lt 100 ]; do
         pending=
         for i in /sys/bus/usb/drivers/usb-storage/*:* /sys/bus/usb/drivers/uas/*:*; do
@@ -128,11 +130,20 @@ ib_wait_usb_disks() {
             set -- "$i"/host*/target*/*/block/*
             [ -e "$1" ] || pending=1
         done
-        [ -z "$pending" ] && return 0
+        [ -z "$pending" ] && break
+        waited=1
         $BB usleep 100000
         t=$((t + 1))
     done
-    return 1
+    [ -z "$pending" ] || return 1
+    [ -n "$waited" ] || return 0
+    for t in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        now=$($BB cat /proc/partitions)
+        [ "$now" = "$prev" ] && return 0
+        prev=$now
+        $BB usleep 100000
+    done
+    return 0
 }
 
 # A disk named by the user is waited for (10 s at most): a USB stick appears
