@@ -457,13 +457,17 @@ static void push_job(struct ib_blockdev *bd, struct job *job);
  * fetch thread, from on_body()).  Only a 206 answer's bytes are blocks of
  * the image; any other body is judged by check_answer() alone.
  */
+static bool next_block_arrived(struct ib_blockdev *bd, const struct request *rq) {
+        return rq->checked < rq->count && rq->got >= run_bytes(bd->m, rq->first, rq->checked + 1);
+}
+
 static void hand_out_blocks(struct ib_blockdev *bd, struct request *rq) {
         if (!rq->status)
                 curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &rq->status);
-        if (rq->status != 206 || rq->checked == rq->count || rq->got < run_bytes(bd->m, rq->first, rq->checked + 1))
-                return;
+        if (rq->status != 206 || !next_block_arrived(bd, rq))
+                return;         /* (most calls: the lock is taken only to hand something out) */
         pthread_mutex_lock(&bd->vlock);
-        for (; rq->checked < rq->count && rq->got >= run_bytes(bd->m, rq->first, rq->checked + 1); rq->checked++) {
+        for (; next_block_arrived(bd, rq); rq->checked++) {
                 rq->pending++;
                 push_job(bd, &rq->block_jobs[rq->checked]);
         }
@@ -1352,7 +1356,7 @@ static void *hasher_thread(void *p) {
         for (;;) {
                 struct job *job = bd->vq_head;
                 struct request *rq;
-                bool last;
+                bool finish;
 
                 if (!job) {
                         if (bd->vstop)
@@ -1364,20 +1368,18 @@ static void *hasher_thread(void *p) {
                 if (!bd->vq_head)
                         bd->vq_tail = NULL;
                 rq = job->rq;
+                finish = job->block == JOB_FINISH;
                 pthread_mutex_unlock(&bd->vlock);
-                if (job->block == JOB_FINISH) {
-                        complete_request(bd, rq);
+                if (!finish) {
+                        /* The last block checked of a request whose transfer has ended finishes it. */
+                        check_block(bd, rq, job->block);
                         pthread_mutex_lock(&bd->vlock);
-                        continue;
-                }
-                check_block(bd, rq, job->block);
-                pthread_mutex_lock(&bd->vlock);
-                last = --rq->pending == 0 && rq->received;
-                if (last) {
+                        finish = --rq->pending == 0 && rq->received;
                         pthread_mutex_unlock(&bd->vlock);
-                        complete_request(bd, rq);
-                        pthread_mutex_lock(&bd->vlock);
                 }
+                if (finish)
+                        complete_request(bd, rq);
+                pthread_mutex_lock(&bd->vlock);
         }
         pthread_mutex_unlock(&bd->vlock);
         return NULL;
