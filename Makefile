@@ -51,7 +51,7 @@ ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -Isrc/lib $(PKG_CFLAGS)
               -DIB_DATA_DIR='"$(PREFIX)/lib/inetboot"' $(CFLAGS) $(SAN) -MMD -MP
 ALL_LDFLAGS = -pie -pthread -Wl,-z,relro,-z,now,--as-needed $(LDFLAGS) $(SAN)
 
-LIB_SRCS  := $(wildcard src/lib/*.c)
+LIB_SRCS  := $(wildcard src/lib/*.c src/lib/*/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libinetboot.a
 PROG_NAMES := inetboot-sign inetboot-httpfs inetboot-agent
@@ -86,13 +86,19 @@ $(LIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-# Programs live in src/<name>/ (one folder each, man page beside the code).
+# Programs live in src/<name>/ (one folder each, man page beside the code), built
+# from every .c file there; main() is in main.c or inetboot-<name>.c.
 define program
-$(BUILD)/bin/$(1): $(BUILD)/src/$(1:inetboot-%=%)/$(1).o $(LIB)
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/$(1:inetboot-%=%)/*.c)) $(LIB)
 	@mkdir -p $$(@D)
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
 endef
 $(foreach p,$(PROG_NAMES),$(eval $(call program,$(p))))
+# Unit tests of the agent's steps (tests/unit/test-agent-*.c) link its objects but main.o.
+AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out src/agent/main.c src/agent/inetboot-agent.c,$(wildcard src/agent/*.c)))
+$(BUILD)/tests/test-agent-%: $(BUILD)/tests/unit/test-agent-%.o $(AGENT_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # Remote attestation lives in attest/ (the design card's layout).
 $(BUILD)/bin/inetboot-%: $(BUILD)/attest/inetboot-%.o $(LIB)
 	@mkdir -p $(@D)
