@@ -92,10 +92,12 @@ _srv_kill() {
     local pid=$1 i
     [ -n "${_SRV_LIVE[$pid]+x}" ] || return 0
     unset "_SRV_LIVE[$pid]"
-    kill -TERM "$pid" 2>/dev/null
+    # Gone already (a swtpm ends when QEMU closes its socket, and a reaping PID 1 takes
+    # it at once): kill fails, which must not end a caller running under set -e.
+    kill -TERM "$pid" 2>/dev/null || return 0
     for ((i = 0; i < 100; i++)); do _srv_gone "$pid" && break; sleep 0.05; done
     if ! _srv_gone "$pid"; then
-        kill -KILL "$pid" 2>/dev/null
+        kill -KILL "$pid" 2>/dev/null || true
         for ((i = 0; i < 40; i++)); do _srv_gone "$pid" && break; sleep 0.05; done
     fi
     return 0
