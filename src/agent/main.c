@@ -58,21 +58,13 @@
 #include "sig.h"
 #include "tpm.h"
 
+#include "agent.h"
+
 #ifndef IB_DATA_DIR
 #define IB_DATA_DIR "/usr/local/lib/inetboot"
 #endif
 
-#define MAX_KERNEL   (256u << 20)
-#define MAX_INITRD   (1024u << 20)
-#define MAX_MODULE   (64u << 20)
-#define MAX_HYPERVISOR (64u << 20)
-#define MAX_MODALIAS 64u
-
-/* Where the hook finds things in the target's initramfs (docs in initramfs/README.md). */
-#define HOOK_ROOT "inetboot"
-
 static const char *prog = "inetboot-agent";
-static bool timestamps;                 /* --timestamps */
 
 /* The squashfs of a live image, by family convention. */
 static const char *const squashfs_paths[] = {
@@ -92,83 +84,6 @@ struct modfiles {
         char *text[ELEMENTSOF(modfile_names)];
         size_t len[ELEMENTSOF(modfile_names)];
 };
-
-struct choice {
-        const char *label, *family, *cmdline, *kernel;
-        const char *const *initrds;
-        size_t n_initrds;
-        const struct ib_file_ref *kernel_ref, *initrd_refs;     /* NULL when from the image's configs */
-        const char *hypervisor;                                 /* NULL: none */
-        const char *hypervisor_args;                            /* "" when none */
-        const struct ib_file_ref *hypervisor_ref;               /* NULL when from the image's configs */
-};
-
-struct agent {
-        /* options */
-        const char *keys, *out, *work, *hook_path, *httpfs, *ca_file, *cmdline_arg, *cache_dir, *modules_from;
-        const char *tpm_spec;           /* --tpm; NULL: the machine's (none in a dry run) */
-        uint16_t bank;                  /* --bank: the log's bank when no TPM is used */
-        bool dry_run, allow_insecure, verbose, kexec_load;
-        char *modaliases[MAX_MODALIAS];
-        size_t n_modaliases;
-
-        struct ib_bootreq req;
-        char *manifest, *sig;           /* texts as fetched */
-        size_t manifest_len, sig_len;
-        bool verified;
-        struct ib_manifest *m;
-        char **mirrors;                 /* image URLs for inetboot-httpfs -m */
-        size_t n_mirrors;
-
-        pid_t httpfs_pid;
-        char *mnt, *image;              /* mount point, image path under it */
-        char *iso_mnt;                  /* the image loop-mounted read-only, for the preboot's shell */
-
-        struct ib_bootcfg_entry *scanned;
-        size_t n_scanned;
-        struct choice c;
-        const char *initrd_paths[IB_MANIFEST_MAX_INITRDS];      /* c.initrds of a manifest entry */
-        char *kernel;                   /* the kernel image */
-        size_t kernel_len;
-        char *hyp;                      /* the hypervisor file, as in the image (measured) */
-        size_t hyp_len;
-        void *hyp_image;                /* ... as kexec-tools loads it (decompressed) */
-        size_t hyp_image_len;
-        char release[65];
-        char *initrd;                   /* the target initrd being built */
-        size_t initrd_len, hook_len;
-        char *cmdline;
-        uint8_t *eventlog;              /* the measurement log (docs/measurements.md) */
-        size_t eventlog_len;
-};
-
-static void vsay(const char *prefix, const char *fmt, va_list ap) {
-        struct timespec ts;
-
-        /* As the kernel stamps its console lines: seconds since boot. */
-        if (timestamps && clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
-                fprintf(stderr, "[%6lld.%02ld] ", (long long)ts.tv_sec, ts.tv_nsec / 10000000);
-        fprintf(stderr, "inetboot: %s", prefix);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-}
-
-_printf_(1, 2) static void say(const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsay("", fmt, ap);
-        va_end(ap);
-}
-
-_printf_(1, 2) static int fail(const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsay("error: ", fmt, ap);
-        va_end(ap);
-        return -1;
-}
 
 static void usage(FILE *f) {
         fprintf(f,
@@ -230,21 +145,6 @@ static void usage(FILE *f) {
                 prog, prog, IB_KEYS_DIR, IB_DATA_DIR);
 }
 
-/* Compose a path; false (and an empty string) when it does not fit. */
-_printf_(3, 4) static bool pathf(char *buf, size_t size, const char *fmt, ...) {
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(buf, size, fmt, ap);
-        va_end(ap);
-        if (n < 0 || (size_t)n >= size) {
-                buf[0] = 0;
-                return false;
-        }
-        return true;
-}
-
 /* ---- step 1-2: manifest, signature, mirrors ------------------------------------------- */
 
 /*
@@ -276,7 +176,7 @@ static void cache_manifest(const struct agent *a, const char *url) {
         /* The signature last: a manifest with a stale signature fails verification, never the reverse. */
         if (ib_write_file_replace(m, a->manifest, a->manifest_len, 0644, true) < 0 ||
             ib_write_file_replace(s, a->sig, a->sig_len, 0644, true) < 0)
-                say("warning: cannot keep the manifest in the cache %s: %m", dir);
+                agent_say("warning: cannot keep the manifest in the cache %s: %m", dir);
 }
 
 static int cached_manifest(struct agent *a) {
@@ -287,12 +187,12 @@ static int cached_manifest(struct agent *a) {
 
                 if (ib_url_pair(a->req.urls[i], &murl, NULL) < 0 || !(m = cached_manifest_path(a, murl, ".manifest")) ||
                     !(s = cached_manifest_path(a, murl, ".manifest.sig")))
-                        return fail("out of memory");
+                        return agent_fail("out of memory");
                 if (ib_read_file(m, IB_MANIFEST_MAX_BYTES, &a->manifest, &a->manifest_len) < 0)
                         continue;
                 if (ib_read_file(s, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len) < 0 ||
                     ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, NULL, &e) < 0) {
-                        say("warning: the cached manifest of %s does not verify (%s); ignored", murl,
+                        agent_say("warning: the cached manifest of %s does not verify (%s); ignored", murl,
                             e.msg[0] ? e.msg : "no signature");
                         free(a->manifest);
                         free(a->sig);
@@ -300,7 +200,7 @@ static int cached_manifest(struct agent *a) {
                         continue;
                 }
                 a->verified = true;
-                say("no server answered: booting the cached manifest of %s (signature good)", murl);
+                agent_say("no server answered: booting the cached manifest of %s (signature good)", murl);
                 return 0;
         }
         return -1;
@@ -315,29 +215,29 @@ static int fetch_manifest(struct agent *a) {
                 int r;
 
                 if (ib_url_pair(a->req.urls[i], &murl, NULL) < 0 || asprintf(&surl, "%s.sig", murl) < 0)
-                        return fail("out of memory");
-                say("fetching the manifest %s", murl);
+                        return agent_fail("out of memory");
+                agent_say("fetching the manifest %s", murl);
                 r = ib_fetch(murl, a->ca_file, IB_MANIFEST_MAX_BYTES, &a->manifest, &a->manifest_len, &e);
                 if (r == -ENOENT && !ib_url_is_manifest(a->req.urls[i])) {
-                        fail("no manifest at %s: inetboot boots images published with 'inetboot-sign make' "
+                        agent_fail("no manifest at %s: inetboot boots images published with 'inetboot-sign make' "
                              "(the manifest and its .sig go next to the image)", murl);
                         last = r;
                         continue;
                 }
                 if (r < 0) {
-                        fail("cannot fetch the manifest: %s", e.msg);
+                        agent_fail("cannot fetch the manifest: %s", e.msg);
                         last = r;
                         continue;
                 }
                 r = ib_fetch(surl, a->ca_file, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len, &e);
                 if (r < 0) {
                         if (a->req.insecure && a->allow_insecure) {
-                                say("WARNING: no signature (%s); booting unverified because of inetboot.insecure", e.msg);
+                                agent_say("WARNING: no signature (%s); booting unverified because of inetboot.insecure", e.msg);
                                 return 0;
                         }
-                        fail("cannot fetch the manifest's signature: %s", e.msg);
+                        agent_fail("cannot fetch the manifest's signature: %s", e.msg);
                         if (a->req.insecure)
-                                fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
+                                agent_fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
                         free(a->manifest);
                         a->manifest = NULL;
                         last = r;
@@ -346,21 +246,21 @@ static int fetch_manifest(struct agent *a) {
                 r = ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, NULL, &e);
                 if (r < 0) {
                         if (a->req.insecure && a->allow_insecure) {
-                                say("WARNING: %s; booting it anyway because of inetboot.insecure", e.msg);
+                                agent_say("WARNING: %s; booting it anyway because of inetboot.insecure", e.msg);
                                 return 0;
                         }
                         /* A bad signature is not a mirror problem: another mirror must not get a say. */
-                        fail("%s: %s", surl, e.msg);
+                        agent_fail("%s: %s", surl, e.msg);
                         if (e.code == IB_SIG_EUNKNOWNKEY || e.code == IB_SIG_ENOKEYS)
-                                say("to trust this publisher: put their public key (.pub) into keys/ and rebuild the boot "
+                                agent_say("to trust this publisher: put their public key (.pub) into keys/ and rebuild the boot "
                                     "media (make initramfs iso), or name a folder of keys with -K; the media trust %s",
                                     a->keys);
                         if (a->req.insecure)
-                                fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
+                                agent_fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
                         return -1;
                 }
                 a->verified = true;
-                say("manifest signature good (%s)", a->keys);
+                agent_say("manifest signature good (%s)", a->keys);
                 cache_manifest(a, murl);
                 return 0;
         }
@@ -368,7 +268,7 @@ static int fetch_manifest(struct agent *a) {
         if (last == -EIO && cached_manifest(a) == 0)
                 return 0;
         if (last == -ENOENT && a->req.seed_form)
-                fail("the seeds' netdir=/httpfuse= forms need a manifest beside the image too");
+                agent_fail("the seeds' netdir=/httpfuse= forms need a manifest beside the image too");
         return -1;
 }
 
@@ -376,7 +276,7 @@ static int parse_manifest(struct agent *a) {
         struct ib_err e = {};
 
         if (ib_manifest_parse(a->manifest, a->manifest_len, &a->m, &e) < 0)
-                return fail("the manifest, line %u: %s", e.line, e.msg);
+                return agent_fail("the manifest, line %u: %s", e.line, e.msg);
         /*
          * Mirrors for the image: the image URLs the command line named, and
          * the manifest's own URLs and stores (inetboot-httpfs adds those).  A
@@ -389,20 +289,10 @@ static int parse_manifest(struct agent *a) {
                 if (ib_url_is_manifest(a->req.urls[i]) && (a->m->n_urls || a->m->n_stores))
                         continue;
                 if (ib_url_pair(a->req.urls[i], NULL, &img) < 0 || ib_strv_push(&a->mirrors, &a->n_mirrors, img) < 0)
-                        return fail("out of memory");
+                        return agent_fail("out of memory");
         }
-        say("image %s: %" PRIu64 " bytes, %" PRIu64 " blocks, serial %" PRIu64 ", %zu entr%s", a->m->name, a->m->size,
+        agent_say("image %s: %" PRIu64 " bytes, %" PRIu64 " blocks, serial %" PRIu64 ", %zu entr%s", a->m->name, a->m->size,
             a->m->n_blocks, a->m->serial, a->m->n_entries, a->m->n_entries == 1 ? "y" : "ies");
-        return 0;
-}
-
-static int write_text(const char *dir, const char *name, const void *buf, size_t len) {
-        _cleanup_(freep) char *p = NULL;
-
-        if (asprintf(&p, "%s/%s", dir, name) < 0)
-                return fail("out of memory");
-        if (ib_write_file_atomic(p, buf, len, 0644) < 0)
-                return fail("cannot write %s: %m", p);
         return 0;
 }
 
@@ -423,13 +313,13 @@ static int start_httpfs(struct agent *a) {
 
         if (asprintf(&a->mnt, "%s/mnt", a->work) < 0 || asprintf(&mf, "%s/image.manifest", a->work) < 0 ||
             asprintf(&sf, "%s/image.manifest.sig", a->work) < 0 || asprintf(&a->image, "%s/%s", a->mnt, a->m->name) < 0)
-                return fail("out of memory");
+                return agent_fail("out of memory");
         if (mkdir(a->mnt, 0755) < 0 && errno != EEXIST)
-                return fail("cannot create %s: %m", a->mnt);
+                return agent_fail("cannot create %s: %m", a->mnt);
         if (mounted(a->mnt))
-                return fail("%s is already a mount point (another inetboot-agent running?)", a->mnt);
-        if (write_text(a->work, "image.manifest", a->manifest, a->manifest_len) < 0 ||
-            (a->sig && write_text(a->work, "image.manifest.sig", a->sig, a->sig_len) < 0))
+                return agent_fail("%s is already a mount point (another inetboot-agent running?)", a->mnt);
+        if (agent_write_text(a->work, "image.manifest", a->manifest, a->manifest_len) < 0 ||
+            (a->sig && agent_write_text(a->work, "image.manifest.sig", a->sig, a->sig_len) < 0))
                 return -1;
         argv[n++] = (char *)a->httpfs;
         argv[n++] = "-f";
@@ -463,7 +353,7 @@ static int start_httpfs(struct agent *a) {
         fflush(NULL);
         pid = fork();
         if (pid < 0)
-                return fail("fork: %m");
+                return agent_fail("fork: %m");
         if (pid == 0) {
                 execv(argv[0], argv);
                 fprintf(stderr, "inetboot: error: cannot run %s: %m\n", argv[0]);
@@ -475,41 +365,16 @@ static int start_httpfs(struct agent *a) {
                 int status;
 
                 if (mounted(a->mnt) && access(a->image, R_OK) == 0) {
-                        say("image mounted at %s", a->image);
+                        agent_say("image mounted at %s", a->image);
                         return 0;
                 }
                 if (waitpid(pid, &status, WNOHANG) == pid) {
                         a->httpfs_pid = 0;
-                        return fail("inetboot-httpfs could not serve the image (see above)");
+                        return agent_fail("inetboot-httpfs could not serve the image (see above)");
                 }
                 nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
         }
-        return fail("inetboot-httpfs did not mount the image within 300 s");
-}
-
-static int run(char *const argv[], bool quiet) {
-        pid_t p;
-        int status;
-
-        fflush(NULL);
-        p = fork();
-        if (p < 0)
-                return -errno;
-        if (p == 0) {
-                if (quiet) {
-                        int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-                        if (fd >= 0) {
-                                dup2(fd, 1);
-                                dup2(fd, 2);
-                        }
-                }
-                execvp(argv[0], argv);
-                _exit(127);
-        }
-        if (waitpid(p, &status, 0) < 0)
-                return -errno;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+        return agent_fail("inetboot-httpfs did not mount the image within 300 s");
 }
 
 /* The preboot loop-mounts the image read-only (for people at the shell: ls /run/inetboot/iso). */
@@ -522,10 +387,10 @@ static void mount_iso(struct agent *a) {
                 return;
         }
         argv[6] = a->iso_mnt;
-        if (run(argv, true) == 0)
-                say("image loop-mounted read-only at %s", a->iso_mnt);
+        if (agent_run(argv, true) == 0)
+                agent_say("image loop-mounted read-only at %s", a->iso_mnt);
         else {
-                say("warning: cannot loop-mount the image at %s (no iso9660 module?); booting anyway", a->iso_mnt);
+                agent_say("warning: cannot loop-mount the image at %s (no iso9660 module?); booting anyway", a->iso_mnt);
                 free(a->iso_mnt);
                 a->iso_mnt = NULL;
         }
@@ -535,14 +400,14 @@ static void stop_httpfs(struct agent *a) {
         int status;
 
         if (a->iso_mnt) {
-                run((char *[]) { "umount", "-d", a->iso_mnt, NULL }, true);
+                agent_run((char *[]) { "umount", "-d", a->iso_mnt, NULL }, true);
                 free(a->iso_mnt);
                 a->iso_mnt = NULL;
         }
         if (a->httpfs_pid <= 0)
                 return;
         if (umount2(a->mnt, 0) < 0)
-                run((char *[]) { "fusermount3", "-u", "-q", a->mnt, NULL }, true);     /* not root: dry runs */
+                agent_run((char *[]) { "fusermount3", "-u", "-q", a->mnt, NULL }, true);     /* not root: dry runs */
         /* It flushes its cache queue on the way out. */
         for (unsigned i = 0; i < 20 * 60; i++) {
                 if (waitpid(a->httpfs_pid, &status, WNOHANG) == a->httpfs_pid) {
@@ -560,11 +425,6 @@ static void stop_httpfs(struct agent *a) {
 
 /* ---- step 3: the entry ----------------------------------------------------------------- */
 
-/*
- * A whole file of the image, read in place through inetboot-httpfs (only
- * its blocks are fetched), checked against the manifest's hash of it when
- * there is one.
- */
 /* inetboot-httpfs' statistics (progress.h); all zero when they cannot be read. */
 static void xfer_stats(const struct agent *a, struct ib_xfer_stats *ret) {
         _cleanup_(freep) char *text = NULL;
@@ -572,7 +432,7 @@ static void xfer_stats(const struct agent *a, struct ib_xfer_stats *ret) {
         size_t len;
 
         memset(ret, 0, sizeof(*ret));
-        if (a->mnt && pathf(path, sizeof(path), "%s/.inetboot-stats", a->mnt) &&
+        if (a->mnt && agent_pathf(path, sizeof(path), "%s/.inetboot-stats", a->mnt) &&
             ib_read_file(path, 64 * 1024, &text, &len) == 0)
                 (void)ib_xfer_stats_parse(text, len, ret);
 }
@@ -627,6 +487,11 @@ static ssize_t read_with_progress(const struct agent *a, int fd, const char *pat
         return (ssize_t)done;
 }
 
+/*
+ * A whole file of the image, read in place through inetboot-httpfs (only
+ * its blocks are fetched), checked against the manifest's hash of it when
+ * there is one.
+ */
 static int image_read(const struct agent *a, int fd, const char *path, size_t max, char **ret, size_t *ret_len,
                       struct ib_err *e) {
         uint64_t off, size;
@@ -673,11 +538,11 @@ static int choose_entry(struct agent *a, int fd) {
         struct ib_err e = {};
 
         if (a->m->n_entries == 0) {
-                say("the manifest names no boot entry; reading the image's own boot configs");
+                agent_say("the manifest names no boot entry; reading the image's own boot configs");
                 if (ib_bootcfg_scan(image_config_read, &fd, &a->scanned, &a->n_scanned, &e) < 0)
-                        return fail("the image's boot configs: %s", e.msg);
+                        return agent_fail("the image's boot configs: %s", e.msg);
                 if (a->n_scanned == 0)
-                        return fail("the image has no boot entry in its manifest nor in isolinux/GRUB configs");
+                        return agent_fail("the image has no boot entry in its manifest nor in isolinux/GRUB configs");
         }
         n = a->m->n_entries ? a->m->n_entries : a->n_scanned;
         if (a->req.bootxen && !a->req.entry) {
@@ -686,7 +551,7 @@ static int choose_entry(struct agent *a, int fd) {
                         if (a->m->n_entries ? a->m->entries[i].has_hypervisor : !!a->scanned[i].hypervisor)
                                 pick = i;
                 if (pick == n) {
-                        fail("bootxen=1, but no boot entry of the image has a hypervisor; it has:");
+                        agent_fail("bootxen=1, but no boot entry of the image has a hypervisor; it has:");
                         list_entries(a);
                         return -1;
                 }
@@ -700,7 +565,7 @@ static int choose_entry(struct agent *a, int fd) {
                                 if (strcmp(a->m->n_entries ? a->m->entries[i].label : a->scanned[i].label, a->req.entry) == 0)
                                         pick = i;
                 if (pick == n) {
-                        fail("no boot entry '%s'; the image has:", a->req.entry);
+                        agent_fail("no boot entry '%s'; the image has:", a->req.entry);
                         list_entries(a);
                         return -1;
                 }
@@ -727,7 +592,7 @@ static int choose_entry(struct agent *a, int fd) {
                                          .hypervisor = b->hypervisor,
                                          .hypervisor_args = b->hypervisor_args ? b->hypervisor_args : "" };
         }
-        say("boot entry %zu: %s (%s%s%s)", pick + 1, a->c.label, a->c.family, a->c.hypervisor ? ", hypervisor " : "",
+        agent_say("boot entry %zu: %s (%s%s%s)", pick + 1, a->c.label, a->c.family, a->c.hypervisor ? ", hypervisor " : "",
             a->c.hypervisor ? a->c.hypervisor : "");
         return 0;
 }
@@ -738,13 +603,13 @@ static int read_image_file(const struct agent *a, int fd, const char *path, cons
         struct ib_err e = {};
 
         if (image_read(a, fd, path, max, ret, ret_len, &e) < 0)
-                return fail("reading %s from the image: %s", path, e.msg);
+                return agent_fail("reading %s from the image: %s", path, e.msg);
         if (!ref)
                 return 0;
         if (!EVP_Digest(*ret, *ret_len, sha, NULL, EVP_sha256(), NULL))
-                return fail("SHA-256 failed");
+                return agent_fail("SHA-256 failed");
         if (*ret_len != ref->size || memcmp(sha, ref->sha256, 32) != 0)
-                return fail("%s in the image is not the file the manifest describes (size %zu, expected %" PRIu64 ")", path,
+                return agent_fail("%s in the image is not the file the manifest describes (size %zu, expected %" PRIu64 ")", path,
                             *ret_len, ref->size);
         return 0;
 }
@@ -760,8 +625,8 @@ static int read_hypervisor(struct agent *a, int fd) {
         if (read_image_file(a, fd, a->c.hypervisor, a->c.hypervisor_ref, MAX_HYPERVISOR, &a->hyp, &a->hyp_len) < 0)
                 return -1;
         if (ib_multiboot_image(a->hyp, a->hyp_len, MAX_HYPERVISOR, &a->hyp_image, &a->hyp_image_len, &e) < 0)
-                return fail("the hypervisor %s: %s", a->c.hypervisor, e.msg);
-        say("hypervisor %s: %zu bytes (%zu as loaded), command line: %s", a->c.hypervisor, a->hyp_len, a->hyp_image_len,
+                return agent_fail("the hypervisor %s: %s", a->c.hypervisor, e.msg);
+        agent_say("hypervisor %s: %zu bytes (%zu as loaded), command line: %s", a->c.hypervisor, a->hyp_len, a->hyp_image_len,
             a->c.hypervisor_args);
         return 0;
 }
@@ -774,7 +639,7 @@ static void gather_class(struct agent *a, const char *cls) {
         DIR *d;
         struct dirent *de;
 
-        pathf(dir, sizeof(dir), "/sys/class/%s", cls);
+        agent_pathf(dir, sizeof(dir), "/sys/class/%s", cls);
         d = opendir(dir);
         if (!d)
                 return;
@@ -783,7 +648,7 @@ static void gather_class(struct agent *a, const char *cls) {
 
                 if (de->d_name[0] == '.' || strcmp(de->d_name, "lo") == 0)
                         continue;
-                pathf(path, sizeof(path), "%s/%s/device", dir, de->d_name);
+                agent_pathf(path, sizeof(path), "%s/%s/device", dir, de->d_name);
                 if (!realpath(path, real))
                         continue;       /* virtual: lo, loop devices, ... */
                 for (unsigned depth = 0; depth < 8 && strncmp(real, "/sys/devices/", 13) == 0; depth++) {
@@ -791,7 +656,7 @@ static void gather_class(struct agent *a, const char *cls) {
                         _cleanup_(freep) char *text = NULL;
                         size_t len;
 
-                        pathf(ma, sizeof(ma), "%s/modalias", real);
+                        agent_pathf(ma, sizeof(ma), "%s/modalias", real);
                         if (ib_read_file(ma, 4096, &text, &len) == 0) {
                                 text[strcspn(text, "\n")] = 0;
                                 if (text[0] && a->n_modaliases < MAX_MODALIAS) {
@@ -835,7 +700,7 @@ static int unsquash(const char *image, uint64_t off, const char *dest, char **pa
 
         if (n > 256)
                 return -E2BIG;
-        pathf(offs, sizeof(offs), "%" PRIu64, off);
+        agent_pathf(offs, sizeof(offs), "%" PRIu64, off);
         argv[k++] = "unsquashfs";
         argv[k++] = "-no-progress";
         argv[k++] = "-quiet";
@@ -848,7 +713,7 @@ static int unsquash(const char *image, uint64_t off, const char *dest, char **pa
         for (size_t i = 0; i < n; i++)
                 argv[k++] = paths[i];
         argv[k] = NULL;
-        return run(argv, true);
+        return agent_run(argv, true);
 }
 
 /* The target kernel's module tree inside the image's squashfs, unpacked on demand into the work dir. */
@@ -858,7 +723,7 @@ static int squashfs_tree(struct agent *a, struct modtree *t, uint64_t *ret_off) 
         struct ib_err e = {};
 
         if (fd < 0)
-                return fail("cannot open %s: %m", a->image);
+                return agent_fail("cannot open %s: %m", a->image);
         for (size_t i = 0; i < ELEMENTSOF(squashfs_paths); i++) {
                 uint64_t off, size;
                 char *want[2 * ELEMENTSOF(modfile_names)];
@@ -867,25 +732,25 @@ static int squashfs_tree(struct agent *a, struct modtree *t, uint64_t *ret_off) 
                 if (ib_iso9660_locate_fd(fd, squashfs_paths[i], &off, &size, &e) < 0)
                         continue;
                 if (asprintf(&t->dir, "%s/squashfs", a->work) < 0)
-                        return fail("out of memory");
+                        return agent_fail("out of memory");
                 for (size_t p = 0; p < ELEMENTSOF(prefixes); p++)
                         for (size_t f = 0; f < ELEMENTSOF(modfile_names); f++)
                                 if (asprintf(&want[nw++], "%s/%s/%s", prefixes[p], a->release, modfile_names[f]) < 0)
-                                        return fail("out of memory");
+                                        return agent_fail("out of memory");
                 if (a->verbose)
-                        say("reading the module list of %s from %s at byte %" PRIu64, a->release, squashfs_paths[i], off);
+                        agent_say("reading the module list of %s from %s at byte %" PRIu64, a->release, squashfs_paths[i], off);
                 unsquash(a->image, off, t->dir, want, nw);
                 for (size_t k = 0; k < nw; k++)
                         free(want[k]);
                 for (size_t p = 0; p < ELEMENTSOF(prefixes); p++) {
                         char dep[PATH_MAX];
 
-                        pathf(dep, sizeof(dep), "%s/%s/%s/modules.dep", t->dir, prefixes[p], a->release);
+                        agent_pathf(dep, sizeof(dep), "%s/%s/%s/modules.dep", t->dir, prefixes[p], a->release);
                         if (access(dep, R_OK) == 0) {
                                 if (asprintf(&t->base, "%s/%s/%s", t->dir, prefixes[p], a->release) < 0)
-                                        return fail("out of memory");
+                                        return agent_fail("out of memory");
                                 *ret_off = off;
-                                say("kernel modules for %s: from the image's %s", a->release, squashfs_paths[i]);
+                                agent_say("kernel modules for %s: from the image's %s", a->release, squashfs_paths[i]);
                                 return 1;
                         }
                 }
@@ -908,10 +773,10 @@ static int modfiles_read(const char *base, struct modfiles *f) {
                 int r;
 
                 if (asprintf(&p, "%s/%s", base, modfile_names[i]) < 0)
-                        return fail("out of memory");
+                        return agent_fail("out of memory");
                 r = ib_read_file(p, 64u << 20, &f->text[i], &f->len[i]);
                 if (r < 0 && (i == 0 || r != -ENOENT))
-                        return fail("cannot read %s: %s", p, strerror(-r));
+                        return agent_fail("cannot read %s: %s", p, strerror(-r));
         }
         return 0;
 }
@@ -990,26 +855,26 @@ static int resolve_hook_modules(struct agent *a, const struct modfiles *f, bool 
         int r = -1;
 
         if (modfiles_kmods(f, &k, &e) < 0)
-                return quiet ? -1 : fail("modules.dep of %s: %s", a->release, e.msg);
+                return quiet ? -1 : agent_fail("modules.dep of %s: %s", a->release, e.msg);
         for (size_t i = 0; i < ELEMENTSOF(hook_modules); i++)
                 if (ib_kmods_add(k, hook_modules[i], paths, n, &e) < 0) {
                         if (!quiet)
-                                fail("the target kernel %s: %s", a->release, e.msg);
+                                agent_fail("the target kernel %s: %s", a->release, e.msg);
                         goto out;
                 }
         *n_required = *n;
         for (size_t i = 0; i < a->n_modaliases; i++)
                 if (ib_kmods_match(k, a->modaliases[i], &names, &nn) < 0) {
-                        fail("out of memory");
+                        agent_fail("out of memory");
                         goto out;
                 }
         for (size_t i = 0; i < nn; i++)
                 if (ib_kmods_add(k, names[i], paths, n, &e) < 0)
-                        say("warning: the driver %s: %s", names[i], e.msg);
+                        agent_say("warning: the driver %s: %s", names[i], e.msg);
         /* A cache on a disk or USB stick: its file system, whichever of these it is. */
         for (size_t i = 0; a->req.cache && i < ELEMENTSOF(cache_modules); i++)
                 if (ib_kmods_add(k, cache_modules[i], paths, n, &e) < 0 && !quiet)
-                        say("warning: for the cache: %s", e.msg);
+                        agent_say("warning: for the cache: %s", e.msg);
         r = 0;
 out:
         ib_strv_free(names, nn);
@@ -1039,11 +904,11 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
         gather_modaliases(a);
         r = ib_initrd_walk(a->initrd, image_initrd_len, MAX_INITRD, initrd_cb, &im, &e);
         if (r == -ENOMEM) {
-                r = fail("out of memory");
+                r = agent_fail("out of memory");
                 goto out;
         }
         if (r < 0) {
-                say("warning: cannot list the image's initrd (%s); taking every module from the image's tree", e.msg);
+                agent_say("warning: cannot list the image's initrd (%s); taking every module from the image's tree", e.msg);
                 /* What the walk saw before it failed is not to be trusted either. */
                 initrd_mods_free(&im);
                 im = (struct initrd_mods) { .release = a->release };
@@ -1069,17 +934,17 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
                 r = -1;
                 if (!from_image) {
                         if (!a->modules_from) {
-                                fail("the image has no kernel modules for its kernel %s (in its initrd or its squashfs) and "
+                                agent_fail("the image has no kernel modules for its kernel %s (in its initrd or its squashfs) and "
                                      "no --modules-from tree was given: the hook needs fuse, loop and the NIC driver",
                                      a->release);
                                 goto out;
                         }
                         t.base = strdup(a->modules_from);
                         if (!t.base) {
-                                fail("out of memory");
+                                agent_fail("out of memory");
                                 goto out;
                         }
-                        say("kernel modules for %s: from %s", a->release, t.base);
+                        agent_say("kernel modules for %s: from %s", a->release, t.base);
                 }
                 if (modfiles_read(t.base, &tree) < 0 || resolve_hook_modules(a, &tree, false, &paths, &n, &n_required) < 0)
                         goto out;
@@ -1095,7 +960,7 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
                         if (initrd_has(&im, paths[i]))
                                 continue;
                         if (asprintf(&p, "%s/%s", prefix, paths[i]) < 0 || ib_strv_push(&rel, &nr, p) < 0) {
-                                fail("out of memory");
+                                agent_fail("out of memory");
                                 goto out;
                         }
                         free(p);
@@ -1111,29 +976,29 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
                 if (ib_kmod_name(paths[i], name, sizeof(name)) < 0)
                         continue;
                 if (initrd_has(&im, paths[i]))
-                        pathf(line, sizeof(line), "/%s/%s\n", im.prefix, paths[i]);
+                        agent_pathf(line, sizeof(line), "/%s/%s\n", im.prefix, paths[i]);
                 else {
                         if (strstr(paths[i], ".ko.")) {
-                                fail("%s is compressed; the hook loads plain .ko modules only", paths[i]);
+                                agent_fail("%s is compressed; the hook loads plain .ko modules only", paths[i]);
                                 goto out;
                         }
-                        pathf(src, sizeof(src), "%s/%s", t.base, paths[i]);
-                        pathf(dst, sizeof(dst), HOOK_ROOT "/modules/%s.ko", name);
+                        agent_pathf(src, sizeof(src), "%s/%s", t.base, paths[i]);
+                        agent_pathf(dst, sizeof(dst), HOOK_ROOT "/modules/%s.ko", name);
                         if (i >= n_required && access(src, R_OK) < 0) {
-                                say("warning: the image has no %s for its kernel; the hook goes without it", paths[i]);
+                                agent_say("warning: the image has no %s for its kernel; the hook goes without it", paths[i]);
                                 missing++;
                                 continue;
                         }
                         if (ib_cpio_add_file_from(cpio, dst, 0644, src, &e) < 0) {
-                                fail("module %s: %s", paths[i], e.msg);
+                                agent_fail("module %s: %s", paths[i], e.msg);
                                 goto out;
                         }
-                        pathf(line, sizeof(line), "/%s\n", dst);
+                        agent_pathf(line, sizeof(line), "/%s\n", dst);
                         carried++;
                 }
                 no = realloc(order, ol + strlen(line) + 1);
                 if (!no) {
-                        fail("out of memory");
+                        agent_fail("out of memory");
                         goto out;
                 }
                 order = no;
@@ -1141,10 +1006,10 @@ static int add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initr
                 ol += strlen(line);
         }
         if (ib_cpio_add_file(cpio, HOOK_ROOT "/modules.order", 0644, order ? order : "", ol, &e) < 0) {
-                fail("%s", e.msg);
+                agent_fail("%s", e.msg);
                 goto out;
         }
-        say("%zu kernel modules for the hook: %zu from the image's initrd, %zu carried%s", n - missing, n - carried - missing, carried,
+        agent_say("%zu kernel modules for the hook: %zu from the image's initrd, %zu carried%s", n - missing, n - carried - missing, carried,
             carried ? (from_image ? " from the image's squashfs" : " from --modules-from") : "");
         r = 0;
 out:
@@ -1187,17 +1052,17 @@ static int add_keys(struct ib_cpio *cpio, const char *keys) {
         int n = scandir(keys, &list, NULL, alphasort), r = 0;
 
         if (n < 0)
-                return fail("cannot read the keys directory %s: %m", keys);
+                return agent_fail("cannot read the keys directory %s: %m", keys);
         for (int i = 0; i < n; i++) {
                 size_t l = strlen(list[i]->d_name);
                 char src[PATH_MAX], dst[PATH_MAX];
                 struct ib_err e = {};
 
                 if (r == 0 && l > 4 && strcmp(list[i]->d_name + l - 4, ".pub") == 0) {
-                        pathf(src, sizeof(src), "%s/%s", keys, list[i]->d_name);
-                        pathf(dst, sizeof(dst), HOOK_ROOT "/keys/%s", list[i]->d_name);
+                        agent_pathf(src, sizeof(src), "%s/%s", keys, list[i]->d_name);
+                        agent_pathf(dst, sizeof(dst), HOOK_ROOT "/keys/%s", list[i]->d_name);
                         if (ib_cpio_add_file_from(cpio, dst, 0644, src, &e) < 0)
-                                r = fail("%s", e.msg);
+                                r = agent_fail("%s", e.msg);
                 }
                 free(list[i]);
         }
@@ -1217,7 +1082,7 @@ static int initrd_append(struct agent *a, const void *buf, size_t len) {
                 return 0;
         nb = realloc(a->initrd, a->initrd_len + len + pad);
         if (!nb)
-                return fail("out of memory");
+                return agent_fail("out of memory");
         a->initrd = nb;
         memcpy(a->initrd + a->initrd_len, buf, len);
         memset(a->initrd + a->initrd_len + len, 0, pad);
@@ -1252,19 +1117,19 @@ static int build_initrd(struct agent *a, int fd) {
                 int rr = ib_read_file(a->hook_path, MAX_INITRD, &hook, &len);
 
                 if (rr < 0)
-                        return fail("cannot read the hook payload %s: %s (make initramfs builds it)", a->hook_path,
+                        return agent_fail("cannot read the hook payload %s: %s (make initramfs builds it)", a->hook_path,
                                     strerror(-rr));
                 if (initrd_append(a, hook, len) < 0)
                         return -1;
                 a->hook_len = a->initrd_len - image_initrd_len;
         }
         if (ib_cpio_new(&cpio) < 0)
-                return fail("out of memory");
+                return agent_fail("out of memory");
         if (add_modules(a, cpio, image_initrd_len) < 0 || add_keys(cpio, a->keys) < 0)
                 goto out;
         if (ib_cpio_add_file(cpio, HOOK_ROOT "/etc/image.manifest", 0644, a->manifest, a->manifest_len, &e) < 0 ||
             (a->verified && ib_cpio_add_file(cpio, HOOK_ROOT "/etc/image.manifest.sig", 0644, a->sig, a->sig_len, &e) < 0)) {
-                fail("%s", e.msg);
+                agent_fail("%s", e.msg);
                 goto out;
         }
         /* What the image is and how it boots: measured.  Where its verified blocks come from: site.conf (measure()). */
@@ -1273,17 +1138,17 @@ static int build_initrd(struct agent *a, int fd) {
             conf_var(&conf, &conf_len, "IB_FAMILY", a->c.family) < 0 ||
             conf_var(&conf, &conf_len, "IB_ENTRY", a->c.label) < 0 ||
             conf_var(&conf, &conf_len, "IB_RELEASE", a->release) < 0) {
-                fail("out of memory");
+                agent_fail("out of memory");
                 goto out;
         }
         if (ib_cpio_add_file(cpio, HOOK_ROOT "/etc/hook.conf", 0644, conf, conf_len, &e) < 0 ||
             ib_cpio_finish(cpio, &tail, &tail_len, &e) < 0) {
-                fail("%s", e.msg);
+                agent_fail("%s", e.msg);
                 goto out;
         }
         if (initrd_append(a, tail, tail_len) < 0)
                 goto out;
-        say("target initrd: %zu bytes (the image's %zu + the hook's %zu + %zu of manifest, keys and modules)", a->initrd_len,
+        agent_say("target initrd: %zu bytes (the image's %zu + the hook's %zu + %zu of manifest, keys and modules)", a->initrd_len,
             a->initrd_len - tail_len - a->hook_len, a->hook_len, tail_len);
         r = 0;
 out:
@@ -1315,7 +1180,7 @@ static int build_cmdline(struct agent *a) {
                 cap += strlen(a->req.carry[i]) + 1;
         s = malloc(cap);
         if (!s)
-                return fail("out of memory");
+                return agent_fail("out of memory");
         strcpy(s, a->c.cmdline);
         if (ib_cmdline_split(a->c.cmdline, &words, &n, NULL) < 0)
                 words = NULL, n = 0;    /* then every carried word is appended */
@@ -1432,7 +1297,7 @@ static int open_tpm(struct agent *a, struct ib_tpm **ret) {
 
         *ret = NULL;
         if (a->req.tpm == IB_TPM_OFF) {
-                say("measured boot: off (inetboot.tpm=off); this boot is not measured");
+                agent_say("measured boot: off (inetboot.tpm=off); this boot is not measured");
                 return 0;
         }
         if (a->dry_run && !a->tpm_spec)
@@ -1441,8 +1306,8 @@ static int open_tpm(struct agent *a, struct ib_tpm **ret) {
         if (r >= 0)
                 return 1;
         if (a->req.tpm == IB_TPM_REQUIRED)
-                return fail("measured boot is required (inetboot.tpm=required) but %s", e.msg);
-        say("warning: this boot is NOT measured: %s (inetboot.tpm=required forbids that)", e.msg);
+                return agent_fail("measured boot is required (inetboot.tpm=required) but %s", e.msg);
+        agent_say("warning: this boot is NOT measured: %s (inetboot.tpm=required forbids that)", e.msg);
         return 0;
 }
 
@@ -1466,7 +1331,7 @@ static int measure(struct agent *a) {
         int have, r = -1;
 
         if (!desc)
-                return fail("out of memory");
+                return agent_fail("out of memory");
         have = open_tpm(a, &tpm);
         if (have < 0)
                 return -1;
@@ -1474,12 +1339,12 @@ static int measure(struct agent *a) {
                 alg = ib_measure_alg(ib_tpm_family(tpm));
                 if (ib_tpm_pcr_read(tpm, IB_PCR_STRINGS, start[IB_PCR_STRINGS]) < 0 ||
                     ib_tpm_pcr_read(tpm, IB_PCR_FILES, start[IB_PCR_FILES]) < 0) {
-                        fail("cannot read PCRs %u and %u: %s", IB_PCR_STRINGS, IB_PCR_FILES, ib_tpm_error(tpm));
+                        agent_fail("cannot read PCRs %u and %u: %s", IB_PCR_STRINGS, IB_PCR_FILES, ib_tpm_error(tpm));
                         goto out;
                 }
         }
         if (ib_measure_events(alg, &in, start, &log) < 0) {
-                fail("out of memory");
+                agent_fail("out of memory");
                 goto out;
         }
         for (size_t i = 0; tpm && i < log.n; i++) {
@@ -1488,32 +1353,32 @@ static int measure(struct agent *a) {
                 if (ib_tpm_extend(tpm, log.ev[i].pcr, log.ev[i].digest) < 0) {
                         /* PCRs half extended cannot be attested; with policy auto the boot goes on, and says so. */
                         if (a->req.tpm == IB_TPM_REQUIRED) {
-                                fail("cannot extend PCR %u: %s", log.ev[i].pcr, ib_tpm_error(tpm));
+                                agent_fail("cannot extend PCR %u: %s", log.ev[i].pcr, ib_tpm_error(tpm));
                                 goto out;
                         }
-                        say("warning: cannot extend PCR %u: %s; this boot will not attest", log.ev[i].pcr,
+                        agent_say("warning: cannot extend PCR %u: %s; this boot will not attest", log.ev[i].pcr,
                             ib_tpm_error(tpm));
                         break;
                 }
                 n++;
         }
         if (tpm)
-                say("measured boot: %zu events into PCRs %u and %u of the TPM %s (%s bank): the manifest, the kernel, "
+                agent_say("measured boot: %zu events into PCRs %u and %u of the TPM %s (%s bank): the manifest, the kernel, "
                     "the initrd, the command line%s", n, IB_PCR_FILES, IB_PCR_STRINGS,
                     ib_tpm_family(tpm) == IB_TPM_20 ? "2.0" : "1.2", ib_alg_name(alg),
                     a->c.hypervisor ? ", the hypervisor and its command line" : "");
         else if (a->dry_run)
-                say("dry run: the event log of this boot (%s bank) is in %s/eventlog", ib_alg_name(alg), a->out);
+                agent_say("dry run: the event log of this boot (%s bank) is in %s/eventlog", ib_alg_name(alg), a->out);
         /* After what was measured, in an archive of its own: the log (the hook puts it in /dev/.inetboot) and site.conf. */
         if (ib_eventlog_serialize(&log, &a->eventlog, &a->eventlog_len) < 0 || site_conf(a, &site, &site_len) < 0 ||
             ib_cpio_new(&cpio) < 0) {
-                fail("out of memory");
+                agent_fail("out of memory");
                 goto out;
         }
         if (ib_cpio_add_file(cpio, HOOK_ROOT "/eventlog", 0644, a->eventlog, a->eventlog_len, &e) < 0 ||
             ib_cpio_add_file(cpio, HOOK_ROOT "/etc/site.conf", 0644, site, site_len, &e) < 0 ||
             ib_cpio_finish(cpio, &arch, &arch_len, &e) < 0) {
-                fail("%s", e.msg);
+                agent_fail("%s", e.msg);
                 goto out;
         }
         r = initrd_append(a, arch, arch_len);
@@ -1528,14 +1393,14 @@ out:
 
 static int write_out(struct agent *a, const char *dir) {
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return fail("cannot create %s: %m", dir);
-        if (write_text(dir, "kernel", a->kernel, a->kernel_len) < 0 || write_text(dir, "initrd", a->initrd, a->initrd_len) < 0 ||
-            write_text(dir, "cmdline", a->cmdline, strlen(a->cmdline)) < 0 ||
-            (a->eventlog && write_text(dir, "eventlog", a->eventlog, a->eventlog_len) < 0))
+                return agent_fail("cannot create %s: %m", dir);
+        if (agent_write_text(dir, "kernel", a->kernel, a->kernel_len) < 0 || agent_write_text(dir, "initrd", a->initrd, a->initrd_len) < 0 ||
+            agent_write_text(dir, "cmdline", a->cmdline, strlen(a->cmdline)) < 0 ||
+            (a->eventlog && agent_write_text(dir, "eventlog", a->eventlog, a->eventlog_len) < 0))
                 return -1;
         if (a->c.hypervisor &&
-            (write_text(dir, "hypervisor", a->hyp, a->hyp_len) < 0 ||
-             write_text(dir, "hypervisor-cmdline", a->c.hypervisor_args, strlen(a->c.hypervisor_args)) < 0))
+            (agent_write_text(dir, "hypervisor", a->hyp, a->hyp_len) < 0 ||
+             agent_write_text(dir, "hypervisor-cmdline", a->c.hypervisor_args, strlen(a->c.hypervisor_args)) < 0))
                 return -1;
         return 0;
 }
@@ -1555,22 +1420,22 @@ static int kexec_multiboot(struct agent *a, const char *kpath, const char *ipath
         if (asprintf(&hpath, "%s/hypervisor.loaded", a->work) < 0 ||
             asprintf(&harg, "--command-line=%s", a->c.hypervisor_args) < 0 ||
             asprintf(&karg, "--module=%s %s", kpath, a->cmdline) < 0 || asprintf(&iarg, "--module=%s", ipath) < 0)
-                return fail("out of memory");
+                return agent_fail("out of memory");
         if (ib_write_file_atomic(hpath, a->hyp_image, a->hyp_image_len, 0644) < 0)
-                return fail("cannot write %s: %m", hpath);
-        say("loading %s with kexec-tools (kexec_load, Multiboot2): %s and %s as its modules", a->c.hypervisor,
+                return agent_fail("cannot write %s: %m", hpath);
+        agent_say("loading %s with kexec-tools (kexec_load, Multiboot2): %s and %s as its modules", a->c.hypervisor,
             a->c.kernel, a->c.n_initrds ? "the initrd" : "inetboot's initrd");
-        r = run((char *[]) { "kexec", "-c", "-l", "--type=multiboot2-x86", hpath, harg, karg, iarg, NULL }, false);
+        r = agent_run((char *[]) { "kexec", "-c", "-l", "--type=multiboot2-x86", hpath, harg, karg, iarg, NULL }, false);
         if (r == 0)
                 return 0;
         /* Why?  Unloading (no segments) is refused under lockdown before anything else, and is harmless here. */
         probe = (int)syscall(SYS_kexec_load, 0UL, 0UL, NULL, 0UL);
         probe_errno = errno;
         if (probe < 0 && probe_errno == EPERM)
-                return fail("the running kernel refuses kexec_load (%s): kernel lockdown (Secure Boot) forbids it, and a "
+                return agent_fail("the running kernel refuses kexec_load (%s): kernel lockdown (Secure Boot) forbids it, and a "
                             "hypervisor loads only with kexec_load (kexec_file_load has no multiboot); boot the preboot "
                             "with Secure Boot off to boot this entry", strerror(probe_errno));
-        return fail("cannot load the hypervisor %s: kexec-tools exit %d", a->c.hypervisor, r);
+        return agent_fail("cannot load the hypervisor %s: kexec-tools exit %d", a->c.hypervisor, r);
 }
 
 static int do_kexec(struct agent *a) {
@@ -1593,11 +1458,11 @@ static int do_kexec(struct agent *a) {
         stop_httpfs(a);
         if (asprintf(&kpath, "%s/kernel", a->work) < 0 || asprintf(&ipath, "%s/initrd", a->work) < 0 ||
             asprintf(&iarg, "--initrd=%s", ipath) < 0 || asprintf(&carg, "--command-line=%s", a->cmdline) < 0)
-                return fail("out of memory");
+                return agent_fail("out of memory");
         kfd = open(kpath, O_RDONLY | O_CLOEXEC);
         ifd = open(ipath, O_RDONLY | O_CLOEXEC);
         if (kfd < 0 || ifd < 0)
-                return fail("cannot open the staged kernel and initrd: %m");
+                return agent_fail("cannot open the staged kernel and initrd: %m");
         if (a->c.hypervisor) {
                 if (kexec_multiboot(a, kpath, ipath) < 0)
                         return -1;
@@ -1607,7 +1472,7 @@ static int do_kexec(struct agent *a) {
                 r = -1;
                 file_errno = ENOSYS;
         } else {
-                say("loading %s with kexec_file_load", a->c.kernel);
+                agent_say("loading %s with kexec_file_load", a->c.kernel);
                 r = (int)syscall(SYS_kexec_file_load, kfd, ifd, strlen(a->cmdline) + 1, a->cmdline, 0UL);
                 file_errno = errno;
         }
@@ -1615,23 +1480,23 @@ static int do_kexec(struct agent *a) {
                 char *argv[] = { "kexec", "-c", "-l", kpath, iarg, carg, NULL };
 
                 if (a->kexec_load)
-                        say("loading %s with kexec-tools (kexec_load), as asked", a->c.kernel);
+                        agent_say("loading %s with kexec-tools (kexec_load), as asked", a->c.kernel);
                 else
-                        say("kexec_file_load refused (%s); trying kexec-tools (kexec_load)", strerror(file_errno));
-                r = run(argv, false);
+                        agent_say("kexec_file_load refused (%s); trying kexec-tools (kexec_load)", strerror(file_errno));
+                r = agent_run(argv, false);
                 if (r != 0) {
                         if (file_errno == EPERM || file_errno == EKEYREJECTED)
-                                return fail("the running kernel refuses kexec (%s): kernel lockdown (Secure Boot) forbids "
+                                return agent_fail("the running kernel refuses kexec (%s): kernel lockdown (Secure Boot) forbids "
                                             "loading this kernel; boot the preboot with Secure Boot off, or an image whose "
                                             "kernel is signed for this machine", strerror(file_errno));
-                        return fail("cannot load the kernel: kexec_file_load: %s; kexec-tools exit %d", strerror(file_errno), r);
+                        return agent_fail("cannot load the kernel: kexec_file_load: %s; kexec-tools exit %d", strerror(file_errno), r);
                 }
         }
         sync();
-        say("starting %s", a->c.label);
+        agent_say("starting %s", a->c.label);
         fflush(NULL);
         reboot(LINUX_REBOOT_CMD_KEXEC);
-        return fail("kexec failed: %m");
+        return agent_fail("kexec failed: %m");
 }
 
 /* ---- iscript= ------------------------------------------------------------------------- */
@@ -1643,18 +1508,18 @@ static int run_iscript(struct agent *a) {
         int r;
 
         if (asprintf(&surl, "%s.sig", a->req.iscript) < 0 || asprintf(&path, "%s/iscript", a->work) < 0)
-                return fail("out of memory");
-        say("fetching the preboot script %s", a->req.iscript);
+                return agent_fail("out of memory");
+        agent_say("fetching the preboot script %s", a->req.iscript);
         if (ib_fetch(a->req.iscript, a->ca_file, 1u << 20, &text, &len, &e) < 0 ||
             ib_fetch(surl, a->ca_file, IB_SIG_MAX_BYTES, &sig, &sl, &e) < 0)
-                return fail("iscript: %s", e.msg);
+                return agent_fail("iscript: %s", e.msg);
         if (ib_verify(a->keys, text, len, sig, sl, NULL, &e) < 0)
-                return fail("iscript %s is not run: %s", a->req.iscript, e.msg);
+                return agent_fail("iscript %s is not run: %s", a->req.iscript, e.msg);
         if (ib_write_file_atomic(path, text, len, 0700) < 0)
-                return fail("cannot write %s: %m", path);
-        r = run((char *[]) { "/bin/sh", path, NULL }, false);
+                return agent_fail("cannot write %s: %m", path);
+        r = agent_run((char *[]) { "/bin/sh", path, NULL }, false);
         if (r != 0)
-                return fail("the preboot script %s failed (exit %d)", a->req.iscript, r);
+                return agent_fail("the preboot script %s failed (exit %d)", a->req.iscript, r);
         return 0;
 }
 
@@ -1678,7 +1543,7 @@ static int device_modules(struct ib_kmods *k, const char *dir, const char *sysfs
         glob_t g = {};
         int r = -1;
 
-        pathf(pattern, sizeof(pattern), "%s/bus/*/devices/*/modalias", sysfs);
+        agent_pathf(pattern, sizeof(pattern), "%s/bus/*/devices/*/modalias", sysfs);
         if (glob(pattern, 0, NULL, &g) == 0)
                 for (size_t i = 0; i < g.gl_pathc; i++) {
                         _cleanup_(freep) char *text = NULL;
@@ -1696,7 +1561,7 @@ static int device_modules(struct ib_kmods *k, const char *dir, const char *sysfs
                 int rr = ib_kmods_add(k, names[i], &all, &na, &e);
 
                 if (rr < 0 && rr != -ENOENT) {
-                        fail("%s", e.msg);
+                        agent_fail("%s", e.msg);
                         goto out;
                 }
         }
@@ -1708,8 +1573,8 @@ static int device_modules(struct ib_kmods *k, const char *dir, const char *sysfs
                 for (char *c = name; *c; c++)
                         if (*c == '-')
                                 *c = '_';
-                pathf(file, sizeof(file), "%s/%s", dir, all[i]);
-                pathf(loaded, sizeof(loaded), "%s/module/%s", sysfs, name);
+                agent_pathf(file, sizeof(file), "%s/%s", dir, all[i]);
+                agent_pathf(loaded, sizeof(loaded), "%s/module/%s", sysfs, name);
                 if (access(file, R_OK) < 0 || access(loaded, F_OK) == 0 || ib_strv_has(*paths, *np, all[i]))
                         continue;
                 if (ib_strv_push(paths, np, all[i]) < 0)
@@ -1718,7 +1583,7 @@ static int device_modules(struct ib_kmods *k, const char *dir, const char *sysfs
         r = 0;
         goto out;
 oom:
-        fail("out of memory");
+        agent_fail("out of memory");
 out:
         globfree(&g);
         ib_strv_free(names, nn);
@@ -1742,9 +1607,9 @@ static int load_modules(const char *dir, char **paths, size_t np, char ***tried,
                 if (ib_strv_has(*tried, *nt, paths[i]))
                         continue;
                 if (ib_strv_push(tried, nt, paths[i]) < 0)
-                        return fail("out of memory");
+                        return agent_fail("out of memory");
                 n++;
-                pathf(file, sizeof(file), "%s/%s", dir, paths[i]);
+                agent_pathf(file, sizeof(file), "%s/%s", dir, paths[i]);
                 fd = open(file, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
                         continue;
@@ -1770,12 +1635,12 @@ static int list_modules(const char *dir, const char *sysfs, bool load, char **na
         if (modfiles_read(dir, &f) < 0)
                 goto out;
         if (modfiles_kmods(&f, &k, &e) < 0) {
-                fail("%s/modules.dep: %s", dir, e.msg);
+                agent_fail("%s/modules.dep: %s", dir, e.msg);
                 goto out;
         }
         for (int i = 0; i < n; i++)
                 if (ib_kmods_add(k, names[i], &paths, &np, &e) < 0) {
-                        fail("%s", e.msg);
+                        agent_fail("%s", e.msg);
                         goto out;
                 }
         if (!load) {
@@ -1880,7 +1745,7 @@ int main(int argc, char **argv) {
                         }
                         a.bank = optarg[3] == '2' ? IB_ALG_SHA256 : IB_ALG_SHA1;
                         break;
-                case O_TIMESTAMPS: timestamps = true; break;
+                case O_TIMESTAMPS: agent_timestamps = true; break;
                 case O_FORDEV: for_devices = true; break;
                 case O_SYSFS: sysfs = optarg; break;
                 case O_LOAD: load = true; break;
@@ -1922,28 +1787,28 @@ int main(int argc, char **argv) {
                 a.cmdline_arg = proc_cmdline;
         }
         if (ib_bootreq_parse(a.cmdline_arg, &a.req, &e) < 0) {
-                fail("the kernel command line: %s", e.msg);
+                agent_fail("the kernel command line: %s", e.msg);
                 return 2;
         }
         if (!a.cache_dir && a.req.cache) {
                 if (a.req.cache[0] != '/') {
-                        fail("inetboot.cache=%s: the preboot resolves devices to a directory; the agent needs --cache DIR",
+                        agent_fail("inetboot.cache=%s: the preboot resolves devices to a directory; the agent needs --cache DIR",
                              a.req.cache);
                         goto out;
                 }
                 a.cache_dir = a.req.cache;
         }
         if (a.req.n_urls == 0 && !a.req.iscript) {
-                fail("nothing to boot: no inetboot.url= (or netdir=, httpfuse=) on the kernel command line");
+                agent_fail("nothing to boot: no inetboot.url= (or netdir=, httpfuse=) on the kernel command line");
                 ret = 3;
                 goto out;
         }
         if (mkdir(a.work, 0755) < 0 && errno != EEXIST) {
-                fail("cannot create %s: %m", a.work);
+                agent_fail("cannot create %s: %m", a.work);
                 goto out;
         }
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-                fail("cannot initialise libcurl");
+                agent_fail("cannot initialise libcurl");
                 goto out;
         }
         if (a.req.iscript && run_iscript(&a) < 0)
@@ -1960,7 +1825,7 @@ int main(int argc, char **argv) {
                 mount_iso(&a);
         fd = open(a.image, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-                fail("cannot open %s: %m", a.image);
+                agent_fail("cannot open %s: %m", a.image);
                 goto out;
         }
         /* 3: the entry, its kernel */
@@ -1969,20 +1834,20 @@ int main(int argc, char **argv) {
             (a.c.hypervisor && read_hypervisor(&a, fd) < 0))
                 goto out;
         if (ib_kernel_release(a.kernel, a.kernel_len, a.release, sizeof(a.release), &e) < 0) {
-                fail("%s: %s", a.c.kernel, e.msg);
+                agent_fail("%s: %s", a.c.kernel, e.msg);
                 goto out;
         }
-        say("kernel %s: Linux %s, %zu bytes", a.c.kernel, a.release, a.kernel_len);
+        agent_say("kernel %s: Linux %s, %zu bytes", a.c.kernel, a.release, a.kernel_len);
         /* 4: initrd, command line; 5: measure */
         if (build_initrd(&a, fd) < 0 || build_cmdline(&a) < 0)
                 goto out;
-        say("command line: %s", a.cmdline);
+        agent_say("command line: %s", a.cmdline);
         if (a.dry_run) {
                 if (measure(&a) < 0)
                         goto out;
                 if (write_out(&a, a.out) < 0)
                         goto out;
-                say("dry run: kernel, initrd and cmdline%s written to %s",
+                agent_say("dry run: kernel, initrd and cmdline%s written to %s",
                     a.c.hypervisor ? ", hypervisor and hypervisor-cmdline" : "", a.out);
                 ret = 0;
                 goto out;

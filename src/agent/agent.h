@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * agent.h: what the files of inetboot-agent share: the state of one boot
+ * (struct agent) and each step's entry points.  Internal to src/agent/.
+ * main.c runs the steps in order (see its header comment).
+ */
+#ifndef INETBOOT_AGENT_H
+#define INETBOOT_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bootcfg.h"
+#include "cmdline.h"
+#include "manifest.h"
+#include "util.h"
+
+struct ib_cpio;
+struct ib_kmods;
+
+#define MAX_KERNEL   (256u << 20)
+#define MAX_INITRD   (1024u << 20)
+#define MAX_MODULE   (64u << 20)
+#define MAX_HYPERVISOR (64u << 20)
+#define MAX_MODALIAS 64u
+
+/* Where the hook finds things in the target's initramfs (docs in initramfs/README.md). */
+#define HOOK_ROOT "inetboot"
+
+struct choice {
+        const char *label, *family, *cmdline, *kernel;
+        const char *const *initrds;
+        size_t n_initrds;
+        const struct ib_file_ref *kernel_ref, *initrd_refs;     /* NULL when from the image's configs */
+        const char *hypervisor;                                 /* NULL: none */
+        const char *hypervisor_args;                            /* "" when none */
+        const struct ib_file_ref *hypervisor_ref;               /* NULL when from the image's configs */
+};
+
+struct agent {
+        /* options */
+        const char *keys, *out, *work, *hook_path, *httpfs, *ca_file, *cmdline_arg, *cache_dir, *modules_from;
+        const char *tpm_spec;           /* --tpm; NULL: the machine's (none in a dry run) */
+        uint16_t bank;                  /* --bank: the log's bank when no TPM is used */
+        bool dry_run, allow_insecure, verbose, kexec_load;
+        char *modaliases[MAX_MODALIAS];
+        size_t n_modaliases;
+
+        struct ib_bootreq req;
+        char *manifest, *sig;           /* texts as fetched */
+        size_t manifest_len, sig_len;
+        bool verified;
+        struct ib_manifest *m;
+        char **mirrors;                 /* image URLs for inetboot-httpfs -m */
+        size_t n_mirrors;
+
+        pid_t httpfs_pid;
+        char *mnt, *image;              /* mount point, image path under it */
+        char *iso_mnt;                  /* the image loop-mounted read-only, for the preboot's shell */
+
+        struct ib_bootcfg_entry *scanned;
+        size_t n_scanned;
+        struct choice c;
+        const char *initrd_paths[IB_MANIFEST_MAX_INITRDS];      /* c.initrds of a manifest entry */
+        char *kernel;                   /* the kernel image */
+        size_t kernel_len;
+        char *hyp;                      /* the hypervisor file, as in the image (measured) */
+        size_t hyp_len;
+        void *hyp_image;                /* ... as kexec-tools loads it (decompressed) */
+        size_t hyp_image_len;
+        char release[65];
+        char *initrd;                   /* the target initrd being built */
+        size_t initrd_len, hook_len;
+        char *cmdline;
+        uint8_t *eventlog;              /* the measurement log (docs/measurements.md) */
+        size_t eventlog_len;
+};
+
+/* log.c: --timestamps; say(), fail() print on stderr; fail() returns -1. */
+extern bool agent_timestamps;
+_printf_(1, 2) void agent_say(const char *fmt, ...);
+_printf_(1, 2) int agent_fail(const char *fmt, ...);
+
+/* util.c: compose a path into @buf; false (and an empty string) when it does not fit. */
+_printf_(3, 4) bool agent_pathf(char *buf, size_t size, const char *fmt, ...);
+/* Write @len bytes of @buf to @dir/@name (atomically); 0, or -1 said why. */
+int agent_write_text(const char *dir, const char *name, const void *buf, size_t len);
+/* Run @argv (PATH searched), @quiet: its output to /dev/null; its exit status, 128 killed, or -errno. */
+int agent_run(char *const argv[], bool quiet);
+
+#endif
