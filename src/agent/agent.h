@@ -90,4 +90,16 @@ int agent_write_text(const char *dir, const char *name, const void *buf, size_t 
 /* Run @argv (PATH searched), @quiet: its output to /dev/null; its exit status, 128 killed, or -errno. */
 int agent_run(char *const argv[], bool quiet);
 
+/* manifest.c: fetch the manifest and its signature (or the cached copy) and verify them; 0 or -1 said why. */
+int agent_fetch_manifest(struct agent *a);
+/* Parse the fetched manifest into a->m and gather the image's mirrors; 0 or -1 said why. */
+int agent_parse_manifest(struct agent *a);
+
+/* serve.c: start inetboot-httpfs on the image and wait for its mount (a->mnt, a->image); 0 or -1 said why. */
+int agent_start_httpfs(struct agent *a);
+/* Loop-mount the image read-only at WORK/iso for the preboot's shell; a failure is only said. */
+void agent_mount_iso(struct agent *a);
+/* Unmount what was mounted and stop inetboot-httpfs (it flushes its cache first); safe to call twice. */
+void agent_stop_httpfs(struct agent *a);
+
 #endif

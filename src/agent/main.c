@@ -145,284 +145,6 @@ static void usage(FILE *f) {
                 prog, prog, IB_KEYS_DIR, IB_DATA_DIR);
 }
 
-/* ---- step 1-2: manifest, signature, mirrors ------------------------------------------- */
-
-/*
- * A verified manifest is kept in the block cache (DIR/manifests/, named by
- * the SHA-256 of its URL), so that a cached image boots with the network
- * down.  What is read back is verified again, like anything fetched.
- */
-static char *cached_manifest_path(const struct agent *a, const char *url, const char *suffix) {
-        uint8_t h[32];
-        char hex[65], *p;
-
-        if (!EVP_Digest(url, strlen(url), h, NULL, EVP_sha256(), NULL))
-                return NULL;
-        ib_hex(h, 32, hex);
-        if (asprintf(&p, "%s/manifests/%.32s%s", a->cache_dir, hex, suffix) < 0)
-                return NULL;
-        return p;
-}
-
-static void cache_manifest(const struct agent *a, const char *url) {
-        _cleanup_(freep) char *dir = NULL, *m = NULL, *s = NULL;
-
-        if (!a->cache_dir || asprintf(&dir, "%s/manifests", a->cache_dir) < 0)
-                return;
-        m = cached_manifest_path(a, url, ".manifest");
-        s = cached_manifest_path(a, url, ".manifest.sig");
-        if (!m || !s || (mkdir(dir, 0755) < 0 && errno != EEXIST))
-                return;
-        /* The signature last: a manifest with a stale signature fails verification, never the reverse. */
-        if (ib_write_file_replace(m, a->manifest, a->manifest_len, 0644, true) < 0 ||
-            ib_write_file_replace(s, a->sig, a->sig_len, 0644, true) < 0)
-                agent_say("warning: cannot keep the manifest in the cache %s: %m", dir);
-}
-
-static int cached_manifest(struct agent *a) {
-        struct ib_err e = {};
-
-        for (size_t i = 0; a->cache_dir && i < a->req.n_urls; i++) {
-                _cleanup_(freep) char *murl = NULL, *m = NULL, *s = NULL;
-
-                if (ib_url_pair(a->req.urls[i], &murl, NULL) < 0 || !(m = cached_manifest_path(a, murl, ".manifest")) ||
-                    !(s = cached_manifest_path(a, murl, ".manifest.sig")))
-                        return agent_fail("out of memory");
-                if (ib_read_file(m, IB_MANIFEST_MAX_BYTES, &a->manifest, &a->manifest_len) < 0)
-                        continue;
-                if (ib_read_file(s, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len) < 0 ||
-                    ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, NULL, &e) < 0) {
-                        agent_say("warning: the cached manifest of %s does not verify (%s); ignored", murl,
-                            e.msg[0] ? e.msg : "no signature");
-                        free(a->manifest);
-                        free(a->sig);
-                        a->manifest = a->sig = NULL;
-                        continue;
-                }
-                a->verified = true;
-                agent_say("no server answered: booting the cached manifest of %s (signature good)", murl);
-                return 0;
-        }
-        return -1;
-}
-
-static int fetch_manifest(struct agent *a) {
-        struct ib_err e = {};
-        int last = -1;
-
-        for (size_t i = 0; i < a->req.n_urls; i++) {
-                _cleanup_(freep) char *murl = NULL, *surl = NULL;
-                int r;
-
-                if (ib_url_pair(a->req.urls[i], &murl, NULL) < 0 || asprintf(&surl, "%s.sig", murl) < 0)
-                        return agent_fail("out of memory");
-                agent_say("fetching the manifest %s", murl);
-                r = ib_fetch(murl, a->ca_file, IB_MANIFEST_MAX_BYTES, &a->manifest, &a->manifest_len, &e);
-                if (r == -ENOENT && !ib_url_is_manifest(a->req.urls[i])) {
-                        agent_fail("no manifest at %s: inetboot boots images published with 'inetboot-sign make' "
-                             "(the manifest and its .sig go next to the image)", murl);
-                        last = r;
-                        continue;
-                }
-                if (r < 0) {
-                        agent_fail("cannot fetch the manifest: %s", e.msg);
-                        last = r;
-                        continue;
-                }
-                r = ib_fetch(surl, a->ca_file, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len, &e);
-                if (r < 0) {
-                        if (a->req.insecure && a->allow_insecure) {
-                                agent_say("WARNING: no signature (%s); booting unverified because of inetboot.insecure", e.msg);
-                                return 0;
-                        }
-                        agent_fail("cannot fetch the manifest's signature: %s", e.msg);
-                        if (a->req.insecure)
-                                agent_fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
-                        free(a->manifest);
-                        a->manifest = NULL;
-                        last = r;
-                        continue;
-                }
-                r = ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, NULL, &e);
-                if (r < 0) {
-                        if (a->req.insecure && a->allow_insecure) {
-                                agent_say("WARNING: %s; booting it anyway because of inetboot.insecure", e.msg);
-                                return 0;
-                        }
-                        /* A bad signature is not a mirror problem: another mirror must not get a say. */
-                        agent_fail("%s: %s", surl, e.msg);
-                        if (e.code == IB_SIG_EUNKNOWNKEY || e.code == IB_SIG_ENOKEYS)
-                                agent_say("to trust this publisher: put their public key (.pub) into keys/ and rebuild the boot "
-                                    "media (make initramfs iso), or name a folder of keys with -K; the media trust %s",
-                                    a->keys);
-                        if (a->req.insecure)
-                                agent_fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
-                        return -1;
-                }
-                a->verified = true;
-                agent_say("manifest signature good (%s)", a->keys);
-                cache_manifest(a, murl);
-                return 0;
-        }
-        /* Only when no server answered at all: a refusal or a 404 is not a reason to boot an old copy. */
-        if (last == -EIO && cached_manifest(a) == 0)
-                return 0;
-        if (last == -ENOENT && a->req.seed_form)
-                agent_fail("the seeds' netdir=/httpfuse= forms need a manifest beside the image too");
-        return -1;
-}
-
-static int parse_manifest(struct agent *a) {
-        struct ib_err e = {};
-
-        if (ib_manifest_parse(a->manifest, a->manifest_len, &a->m, &e) < 0)
-                return agent_fail("the manifest, line %u: %s", e.line, e.msg);
-        /*
-         * Mirrors for the image: the image URLs the command line named, and
-         * the manifest's own URLs and stores (inetboot-httpfs adds those).  A
-         * manifest URL stands for the image beside it only when the manifest
-         * names no place of its own.
-         */
-        for (size_t i = 0; i < a->req.n_urls; i++) {
-                _cleanup_(freep) char *img = NULL;
-
-                if (ib_url_is_manifest(a->req.urls[i]) && (a->m->n_urls || a->m->n_stores))
-                        continue;
-                if (ib_url_pair(a->req.urls[i], NULL, &img) < 0 || ib_strv_push(&a->mirrors, &a->n_mirrors, img) < 0)
-                        return agent_fail("out of memory");
-        }
-        agent_say("image %s: %" PRIu64 " bytes, %" PRIu64 " blocks, serial %" PRIu64 ", %zu entr%s", a->m->name, a->m->size,
-            a->m->n_blocks, a->m->serial, a->m->n_entries, a->m->n_entries == 1 ? "y" : "ies");
-        return 0;
-}
-
-static bool mounted(const char *dir) {
-        _cleanup_(freep) char *parent = NULL;
-        struct stat a, b;
-
-        if (asprintf(&parent, "%s/..", dir) < 0)
-                return false;
-        return stat(dir, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
-}
-
-static int start_httpfs(struct agent *a) {
-        char *argv[64 + 2 * IB_CMDLINE_MAX_URLS];
-        _cleanup_(freep) char *mf = NULL, *sf = NULL;
-        size_t n = 0;
-        pid_t pid;
-
-        if (asprintf(&a->mnt, "%s/mnt", a->work) < 0 || asprintf(&mf, "%s/image.manifest", a->work) < 0 ||
-            asprintf(&sf, "%s/image.manifest.sig", a->work) < 0 || asprintf(&a->image, "%s/%s", a->mnt, a->m->name) < 0)
-                return agent_fail("out of memory");
-        if (mkdir(a->mnt, 0755) < 0 && errno != EEXIST)
-                return agent_fail("cannot create %s: %m", a->mnt);
-        if (mounted(a->mnt))
-                return agent_fail("%s is already a mount point (another inetboot-agent running?)", a->mnt);
-        if (agent_write_text(a->work, "image.manifest", a->manifest, a->manifest_len) < 0 ||
-            (a->sig && agent_write_text(a->work, "image.manifest.sig", a->sig, a->sig_len) < 0))
-                return -1;
-        argv[n++] = (char *)a->httpfs;
-        argv[n++] = "-f";
-        /* The boot profile is the booted system's: prefetched here it would end in RAM at kexec. */
-        argv[n++] = "--no-profile";
-        /* Nor the cache fill: the booted system's daemon does it, and this one ends at kexec. */
-        argv[n++] = "--cache-fill";
-        argv[n++] = "off";
-        argv[n++] = "-K";
-        argv[n++] = (char *)a->keys;
-        if (a->verified) {
-                argv[n++] = "--sig";
-                argv[n++] = sf;
-        } else
-                argv[n++] = "--insecure";
-        for (size_t i = 0; i < a->n_mirrors; i++) {
-                argv[n++] = "-m";
-                argv[n++] = a->mirrors[i];
-        }
-        if (a->cache_dir) {
-                argv[n++] = "--cache";
-                argv[n++] = (char *)a->cache_dir;
-        }
-        if (a->ca_file) {
-                argv[n++] = "--ca-file";
-                argv[n++] = (char *)a->ca_file;
-        }
-        argv[n++] = mf;
-        argv[n++] = a->mnt;
-        argv[n] = NULL;
-        fflush(NULL);
-        pid = fork();
-        if (pid < 0)
-                return agent_fail("fork: %m");
-        if (pid == 0) {
-                execv(argv[0], argv);
-                fprintf(stderr, "inetboot: error: cannot run %s: %m\n", argv[0]);
-                _exit(127);
-        }
-        a->httpfs_pid = pid;
-        /* inetboot-httpfs probes its mirrors before it mounts: wait for the mount or its exit. */
-        for (unsigned i = 0; i < 20 * 300; i++) {
-                int status;
-
-                if (mounted(a->mnt) && access(a->image, R_OK) == 0) {
-                        agent_say("image mounted at %s", a->image);
-                        return 0;
-                }
-                if (waitpid(pid, &status, WNOHANG) == pid) {
-                        a->httpfs_pid = 0;
-                        return agent_fail("inetboot-httpfs could not serve the image (see above)");
-                }
-                nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
-        }
-        return agent_fail("inetboot-httpfs did not mount the image within 300 s");
-}
-
-/* The preboot loop-mounts the image read-only (for people at the shell: ls /run/inetboot/iso). */
-static void mount_iso(struct agent *a) {
-        char *argv[] = { "mount", "-t", "iso9660", "-o", "loop,ro", a->image, NULL, NULL };
-
-        if (asprintf(&a->iso_mnt, "%s/iso", a->work) < 0 || (mkdir(a->iso_mnt, 0755) < 0 && errno != EEXIST)) {
-                free(a->iso_mnt);
-                a->iso_mnt = NULL;
-                return;
-        }
-        argv[6] = a->iso_mnt;
-        if (agent_run(argv, true) == 0)
-                agent_say("image loop-mounted read-only at %s", a->iso_mnt);
-        else {
-                agent_say("warning: cannot loop-mount the image at %s (no iso9660 module?); booting anyway", a->iso_mnt);
-                free(a->iso_mnt);
-                a->iso_mnt = NULL;
-        }
-}
-
-static void stop_httpfs(struct agent *a) {
-        int status;
-
-        if (a->iso_mnt) {
-                agent_run((char *[]) { "umount", "-d", a->iso_mnt, NULL }, true);
-                free(a->iso_mnt);
-                a->iso_mnt = NULL;
-        }
-        if (a->httpfs_pid <= 0)
-                return;
-        if (umount2(a->mnt, 0) < 0)
-                agent_run((char *[]) { "fusermount3", "-u", "-q", a->mnt, NULL }, true);     /* not root: dry runs */
-        /* It flushes its cache queue on the way out. */
-        for (unsigned i = 0; i < 20 * 60; i++) {
-                if (waitpid(a->httpfs_pid, &status, WNOHANG) == a->httpfs_pid) {
-                        a->httpfs_pid = 0;
-                        return;
-                }
-                if (i == 20 * 10)
-                        kill(a->httpfs_pid, SIGTERM);
-                nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
-        }
-        kill(a->httpfs_pid, SIGKILL);
-        waitpid(a->httpfs_pid, &status, 0);
-        a->httpfs_pid = 0;
-}
-
 /* ---- step 3: the entry ----------------------------------------------------------------- */
 
 /* inetboot-httpfs' statistics (progress.h); all zero when they cannot be read. */
@@ -1455,7 +1177,7 @@ static int do_kexec(struct agent *a) {
         free(a->kernel);
         a->initrd = NULL;
         a->kernel = NULL;
-        stop_httpfs(a);
+        agent_stop_httpfs(a);
         if (asprintf(&kpath, "%s/kernel", a->work) < 0 || asprintf(&ipath, "%s/initrd", a->work) < 0 ||
             asprintf(&iarg, "--initrd=%s", ipath) < 0 || asprintf(&carg, "--command-line=%s", a->cmdline) < 0)
                 return agent_fail("out of memory");
@@ -1819,10 +1541,10 @@ int main(int argc, char **argv) {
         }
 
         /* 1-2: manifest, signature, mirrors, the image served */
-        if (fetch_manifest(&a) < 0 || parse_manifest(&a) < 0 || start_httpfs(&a) < 0)
+        if (agent_fetch_manifest(&a) < 0 || agent_parse_manifest(&a) < 0 || agent_start_httpfs(&a) < 0)
                 goto out;
         if (!a.dry_run)
-                mount_iso(&a);
+                agent_mount_iso(&a);
         fd = open(a.image, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 agent_fail("cannot open %s: %m", a.image);
@@ -1862,7 +1584,7 @@ out:
         if (fd >= 0)
                 close(fd);
         fd = -1;
-        stop_httpfs(&a);
+        agent_stop_httpfs(&a);
         ib_bootreq_clear(&a.req);
         ib_manifest_free(a.m);
         ib_strv_free(a.mirrors, a.n_mirrors);

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * manifest.c: steps 1-2 of the boot: the manifest and its signature fetched from the
+ * URLs of the command line (or, when no server answers, the copy kept in the
+ * block cache), verified, parsed; the image's mirrors taken from both.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+
+#include "fetch.h"
+#include "sig.h"
+
+#include "agent.h"
+
+/*
+ * A verified manifest is kept in the block cache (DIR/manifests/, named by
+ * the SHA-256 of its URL), so that a cached image boots with the network
+ * down.  What is read back is verified again, like anything fetched.
+ */
+static char *cached_manifest_path(const struct agent *a, const char *url, const char *suffix) {
+        uint8_t h[32];
+        char hex[65], *p;
+
+        if (!EVP_Digest(url, strlen(url), h, NULL, EVP_sha256(), NULL))
+                return NULL;
+        ib_hex(h, 32, hex);
+        if (asprintf(&p, "%s/manifests/%.32s%s", a->cache_dir, hex, suffix) < 0)
+                return NULL;
+        return p;
+}
+
+static void cache_manifest(const struct agent *a, const char *url) {
+        _cleanup_(freep) char *dir = NULL, *m = NULL, *s = NULL;
+
+        if (!a->cache_dir || asprintf(&dir, "%s/manifests", a->cache_dir) < 0)
+                return;
+        m = cached_manifest_path(a, url, ".manifest");
+        s = cached_manifest_path(a, url, ".manifest.sig");
+        if (!m || !s || (mkdir(dir, 0755) < 0 && errno != EEXIST))
+                return;
+        /* The signature last: a manifest with a stale signature fails verification, never the reverse. */
+        if (ib_write_file_replace(m, a->manifest, a->manifest_len, 0644, true) < 0 ||
+            ib_write_file_replace(s, a->sig, a->sig_len, 0644, true) < 0)
+                agent_say("warning: cannot keep the manifest in the cache %s: %m", dir);
+}
+
+static int cached_manifest(struct agent *a) {
+        struct ib_err e = {};
+
+        for (size_t i = 0; a->cache_dir && i < a->req.n_urls; i++) {
+                _cleanup_(freep) char *murl = NULL, *m = NULL, *s = NULL;
+
+                if (ib_url_pair(a->req.urls[i], &murl, NULL) < 0 || !(m = cached_manifest_path(a, murl, ".manifest")) ||
+                    !(s = cached_manifest_path(a, murl, ".manifest.sig")))
+                        return agent_fail("out of memory");
+                if (ib_read_file(m, IB_MANIFEST_MAX_BYTES, &a->manifest, &a->manifest_len) < 0)
+                        continue;
+                if (ib_read_file(s, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len) < 0 ||
+                    ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, NULL, &e) < 0) {
+                        agent_say("warning: the cached manifest of %s does not verify (%s); ignored", murl,
+                            e.msg[0] ? e.msg : "no signature");
+                        free(a->manifest);
+                        free(a->sig);
+                        a->manifest = a->sig = NULL;
+                        continue;
+                }
+                a->verified = true;
+                agent_say("no server answered: booting the cached manifest of %s (signature good)", murl);
+                return 0;
+        }
+        return -1;
+}
+
+int agent_fetch_manifest(struct agent *a) {
+        struct ib_err e = {};
+        int last = -1;
+
+        for (size_t i = 0; i < a->req.n_urls; i++) {
+                _cleanup_(freep) char *murl = NULL, *surl = NULL;
+                int r;
+
+                if (ib_url_pair(a->req.urls[i], &murl, NULL) < 0 || asprintf(&surl, "%s.sig", murl) < 0)
+                        return agent_fail("out of memory");
+                agent_say("fetching the manifest %s", murl);
+                r = ib_fetch(murl, a->ca_file, IB_MANIFEST_MAX_BYTES, &a->manifest, &a->manifest_len, &e);
+                if (r == -ENOENT && !ib_url_is_manifest(a->req.urls[i])) {
+                        agent_fail("no manifest at %s: inetboot boots images published with 'inetboot-sign make' "
+                             "(the manifest and its .sig go next to the image)", murl);
+                        last = r;
+                        continue;
+                }
+                if (r < 0) {
+                        agent_fail("cannot fetch the manifest: %s", e.msg);
+                        last = r;
+                        continue;
+                }
+                r = ib_fetch(surl, a->ca_file, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len, &e);
+                if (r < 0) {
+                        if (a->req.insecure && a->allow_insecure) {
+                                agent_say("WARNING: no signature (%s); booting unverified because of inetboot.insecure", e.msg);
+                                return 0;
+                        }
+                        agent_fail("cannot fetch the manifest's signature: %s", e.msg);
+                        if (a->req.insecure)
+                                agent_fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
+                        free(a->manifest);
+                        a->manifest = NULL;
+                        last = r;
+                        continue;
+                }
+                r = ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, NULL, &e);
+                if (r < 0) {
+                        if (a->req.insecure && a->allow_insecure) {
+                                agent_say("WARNING: %s; booting it anyway because of inetboot.insecure", e.msg);
+                                return 0;
+                        }
+                        /* A bad signature is not a mirror problem: another mirror must not get a say. */
+                        agent_fail("%s: %s", surl, e.msg);
+                        if (e.code == IB_SIG_EUNKNOWNKEY || e.code == IB_SIG_ENOKEYS)
+                                agent_say("to trust this publisher: put their public key (.pub) into keys/ and rebuild the boot "
+                                    "media (make initramfs iso), or name a folder of keys with -K; the media trust %s",
+                                    a->keys);
+                        if (a->req.insecure)
+                                agent_fail("inetboot.insecure was given, but these boot media do not allow unsigned images");
+                        return -1;
+                }
+                a->verified = true;
+                agent_say("manifest signature good (%s)", a->keys);
+                cache_manifest(a, murl);
+                return 0;
+        }
+        /* Only when no server answered at all: a refusal or a 404 is not a reason to boot an old copy. */
+        if (last == -EIO && cached_manifest(a) == 0)
+                return 0;
+        if (last == -ENOENT && a->req.seed_form)
+                agent_fail("the seeds' netdir=/httpfuse= forms need a manifest beside the image too");
+        return -1;
+}
+
+int agent_parse_manifest(struct agent *a) {
+        struct ib_err e = {};
+
+        if (ib_manifest_parse(a->manifest, a->manifest_len, &a->m, &e) < 0)
+                return agent_fail("the manifest, line %u: %s", e.line, e.msg);
+        /*
+         * Mirrors for the image: the image URLs the command line named, and
+         * the manifest's own URLs and stores (inetboot-httpfs adds those).  A
+         * manifest URL stands for the image beside it only when the manifest
+         * names no place of its own.
+         */
+        for (size_t i = 0; i < a->req.n_urls; i++) {
+                _cleanup_(freep) char *img = NULL;
+
+                if (ib_url_is_manifest(a->req.urls[i]) && (a->m->n_urls || a->m->n_stores))
+                        continue;
+                if (ib_url_pair(a->req.urls[i], NULL, &img) < 0 || ib_strv_push(&a->mirrors, &a->n_mirrors, img) < 0)
+                        return agent_fail("out of memory");
+        }
+        agent_say("image %s: %" PRIu64 " bytes, %" PRIu64 " blocks, serial %" PRIu64 ", %zu entr%s", a->m->name, a->m->size,
+            a->m->n_blocks, a->m->serial, a->m->n_entries, a->m->n_entries == 1 ? "y" : "ies");
+        return 0;
+}
