@@ -102,4 +102,19 @@ void agent_mount_iso(struct agent *a);
 /* Unmount what was mounted and stop inetboot-httpfs (it flushes its cache first); safe to call twice. */
 void agent_stop_httpfs(struct agent *a);
 
+/*
+ * load.c: read the file @path of the image on @fd, at most @max bytes, into
+ * *ret (NUL-terminated); a progress line when @a is given.  Sets @e.
+ */
+int agent_image_read(const struct agent *a, int fd, const char *path, size_t max, char **ret, size_t *ret_len,
+                     struct ib_err *e);
+/* Read @path of the image, checked against the manifest's @ref when not NULL; 0 or -1 said why. */
+int agent_read_image_file(const struct agent *a, int fd, const char *path, const struct ib_file_ref *ref, size_t max,
+                          char **ret, size_t *ret_len);
+/* Read the chosen entry's hypervisor into a->hyp and, as kexec-tools loads it, a->hyp_image; 0 or -1. */
+int agent_read_hypervisor(struct agent *a, int fd);
+
+/* entry.c: choose the boot entry into a->c (the image on @fd is scanned when the manifest has none); 0 or -1. */
+int agent_choose_entry(struct agent *a, int fd);
+
 #endif

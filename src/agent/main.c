@@ -145,214 +145,6 @@ static void usage(FILE *f) {
                 prog, prog, IB_KEYS_DIR, IB_DATA_DIR);
 }
 
-/* ---- step 3: the entry ----------------------------------------------------------------- */
-
-/* inetboot-httpfs' statistics (progress.h); all zero when they cannot be read. */
-static void xfer_stats(const struct agent *a, struct ib_xfer_stats *ret) {
-        _cleanup_(freep) char *text = NULL;
-        char path[PATH_MAX];
-        size_t len;
-
-        memset(ret, 0, sizeof(*ret));
-        if (a->mnt && agent_pathf(path, sizeof(path), "%s/.inetboot-stats", a->mnt) &&
-            ib_read_file(path, 64 * 1024, &text, &len) == 0)
-                (void)ib_xfer_stats_parse(text, len, ret);
-}
-
-/* The progress line's tail: the mirror in use, blocks from the cache since @first. */
-static void xfer_extra(const struct ib_xfer_stats *first, const struct ib_xfer_stats *prev, const struct ib_xfer_stats *now,
-                       char *buf, size_t size) {
-        int m = ib_xfer_busiest(prev, now);
-
-        snprintf(buf, size, "%s, %" PRIu64 " blocks from the cache", m >= 0 ? now->mirrors[m].url : "no mirror yet",
-                 now->disk_hits >= first->disk_hits ? now->disk_hits - first->disk_hits : 0);
-}
-
-/*
- * Read @size bytes at @off, in 1 MiB steps, with a progress line on stderr
- * when @a is given (the kernel and initrd: progress.h).
- */
-static ssize_t read_with_progress(const struct agent *a, int fd, const char *path, char *buf, uint64_t size, uint64_t off) {
-        struct ib_xfer_stats first, prev, now;
-        struct ib_progress p;
-        char line[1024], extra[IB_PROGRESS_URL_MAX + 64], what[PATH_MAX + 16];
-        uint64_t done = 0;
-
-        if (!a)
-                return ib_pread_full(fd, buf, size, off);
-        snprintf(what, sizeof(what), "inetboot: %s", path);
-        xfer_stats(a, &first);
-        prev = first;
-        ib_progress_init(&p, size, ib_now_ms(), isatty(STDERR_FILENO));
-        while (done < size) {
-                size_t step = size - done < (1u << 20) ? (size_t)(size - done) : (1u << 20);
-                ssize_t n = ib_pread_full(fd, buf + done, step, off + done);
-
-                if (n < 0)
-                        return n;
-                done += (uint64_t)n;
-                if ((size_t)n < step)
-                        break;
-                if (ib_progress_due(&p, ib_now_ms())) {
-                        xfer_stats(a, &now);
-                        xfer_extra(&first, &prev, &now, extra, sizeof(extra));
-                        prev = now;
-                        ib_progress_line(&p, line, sizeof(line), what, done, ib_now_ms(), extra, false);
-                        fputs(line, stderr);
-                        fflush(stderr);
-                }
-        }
-        xfer_stats(a, &now);
-        xfer_extra(&first, &first, &now, extra, sizeof(extra));
-        ib_progress_line(&p, line, sizeof(line), what, done, ib_now_ms(), extra, true);
-        fputs(line, stderr);
-        return (ssize_t)done;
-}
-
-/*
- * A whole file of the image, read in place through inetboot-httpfs (only
- * its blocks are fetched), checked against the manifest's hash of it when
- * there is one.
- */
-static int image_read(const struct agent *a, int fd, const char *path, size_t max, char **ret, size_t *ret_len,
-                      struct ib_err *e) {
-        uint64_t off, size;
-        char *buf;
-        ssize_t n;
-        int r;
-
-        r = ib_iso9660_locate_fd(fd, path, &off, &size, e);
-        if (r < 0)
-                return r;
-        if (size > max)
-                return ib_err_set(e, -EFBIG, 0, "%s: larger than %zu bytes", path, max);
-        buf = malloc(size + 1);
-        if (!buf)
-                return ib_err_set(e, -ENOMEM, 0, "out of memory");
-        n = read_with_progress(a, fd, path, buf, size, off);
-        if (n < 0 || (uint64_t)n != size) {
-                free(buf);
-                return ib_err_set(e, n < 0 ? (int)n : -EIO, 0, "%s: read error: %s", path, strerror(n < 0 ? (int)-n : EIO));
-        }
-        buf[size] = 0;
-        *ret = buf;
-        *ret_len = size;
-        return 0;
-}
-
-/* An ib_bootcfg_read_fn over the image. */
-static int image_config_read(void *ud, const char *path, char **ret, size_t *ret_len) {
-        return image_read(NULL, *(int *)ud, path, IB_BOOTCFG_MAX_FILE, ret, ret_len, NULL);
-}
-
-static void list_entries(const struct agent *a) {
-        if (a->m->n_entries)
-                for (size_t i = 0; i < a->m->n_entries; i++)
-                        fprintf(stderr, "  %zu  %s\n", i + 1, a->m->entries[i].label);
-        else
-                for (size_t i = 0; i < a->n_scanned; i++)
-                        fprintf(stderr, "  %zu  %s\n", i + 1, a->scanned[i].label);
-}
-
-static int choose_entry(struct agent *a, int fd) {
-        size_t n, pick = 0;
-        uint64_t num;
-        struct ib_err e = {};
-
-        if (a->m->n_entries == 0) {
-                agent_say("the manifest names no boot entry; reading the image's own boot configs");
-                if (ib_bootcfg_scan(image_config_read, &fd, &a->scanned, &a->n_scanned, &e) < 0)
-                        return agent_fail("the image's boot configs: %s", e.msg);
-                if (a->n_scanned == 0)
-                        return agent_fail("the image has no boot entry in its manifest nor in isolinux/GRUB configs");
-        }
-        n = a->m->n_entries ? a->m->n_entries : a->n_scanned;
-        if (a->req.bootxen && !a->req.entry) {
-                pick = n;
-                for (size_t i = 0; i < n && pick == n; i++)
-                        if (a->m->n_entries ? a->m->entries[i].has_hypervisor : !!a->scanned[i].hypervisor)
-                                pick = i;
-                if (pick == n) {
-                        agent_fail("bootxen=1, but no boot entry of the image has a hypervisor; it has:");
-                        list_entries(a);
-                        return -1;
-                }
-        }
-        if (a->req.entry) {
-                pick = n;
-                if (ib_parse_u64(a->req.entry, strlen(a->req.entry), &num) == 0 && num >= 1 && num <= n)
-                        pick = (size_t)num - 1;
-                else
-                        for (size_t i = 0; i < n && pick == n; i++)
-                                if (strcmp(a->m->n_entries ? a->m->entries[i].label : a->scanned[i].label, a->req.entry) == 0)
-                                        pick = i;
-                if (pick == n) {
-                        agent_fail("no boot entry '%s'; the image has:", a->req.entry);
-                        list_entries(a);
-                        return -1;
-                }
-        }
-        if (a->m->n_entries) {
-                const struct ib_entry *en = &a->m->entries[pick];
-
-                for (size_t i = 0; i < en->n_initrds; i++)
-                        a->initrd_paths[i] = en->initrds[i].path;
-                a->c = (struct choice) { .label = en->label, .family = en->family, .cmdline = en->cmdline,
-                                         .kernel = en->kernel.path, .initrds = a->initrd_paths, .n_initrds = en->n_initrds,
-                                         .kernel_ref = &en->kernel, .initrd_refs = en->initrds };
-                if (en->has_hypervisor) {
-                        a->c.hypervisor = en->hypervisor.path;
-                        a->c.hypervisor_args = en->hypervisor_args ? en->hypervisor_args : "";
-                        a->c.hypervisor_ref = &en->hypervisor;
-                }
-        } else {
-                const struct ib_bootcfg_entry *b = &a->scanned[pick];
-
-                a->c = (struct choice) { .label = b->label, .family = ib_bootcfg_family(b->cmdline, b->kernel),
-                                         .cmdline = b->cmdline, .kernel = b->kernel,
-                                         .initrds = (const char *const *)b->initrds, .n_initrds = b->n_initrds,
-                                         .hypervisor = b->hypervisor,
-                                         .hypervisor_args = b->hypervisor_args ? b->hypervisor_args : "" };
-        }
-        agent_say("boot entry %zu: %s (%s%s%s)", pick + 1, a->c.label, a->c.family, a->c.hypervisor ? ", hypervisor " : "",
-            a->c.hypervisor ? a->c.hypervisor : "");
-        return 0;
-}
-
-static int read_image_file(const struct agent *a, int fd, const char *path, const struct ib_file_ref *ref, size_t max,
-                           char **ret, size_t *ret_len) {
-        uint8_t sha[32];
-        struct ib_err e = {};
-
-        if (image_read(a, fd, path, max, ret, ret_len, &e) < 0)
-                return agent_fail("reading %s from the image: %s", path, e.msg);
-        if (!ref)
-                return 0;
-        if (!EVP_Digest(*ret, *ret_len, sha, NULL, EVP_sha256(), NULL))
-                return agent_fail("SHA-256 failed");
-        if (*ret_len != ref->size || memcmp(sha, ref->sha256, 32) != 0)
-                return agent_fail("%s in the image is not the file the manifest describes (size %zu, expected %" PRIu64 ")", path,
-                            *ret_len, ref->size);
-        return 0;
-}
-
-/*
- * The entry's hypervisor: the file as published, checked against the
- * manifest like the kernel (that is what is measured), and the image
- * kexec-tools loads (decompressed, with a Multiboot2 header).
- */
-static int read_hypervisor(struct agent *a, int fd) {
-        struct ib_err e = {};
-
-        if (read_image_file(a, fd, a->c.hypervisor, a->c.hypervisor_ref, MAX_HYPERVISOR, &a->hyp, &a->hyp_len) < 0)
-                return -1;
-        if (ib_multiboot_image(a->hyp, a->hyp_len, MAX_HYPERVISOR, &a->hyp_image, &a->hyp_image_len, &e) < 0)
-                return agent_fail("the hypervisor %s: %s", a->c.hypervisor, e.msg);
-        agent_say("hypervisor %s: %zu bytes (%zu as loaded), command line: %s", a->c.hypervisor, a->hyp_len, a->hyp_image_len,
-            a->c.hypervisor_args);
-        return 0;
-}
-
 /* ---- step 4: modules the hook needs, from the target kernel's tree --------------------- */
 
 /* Device modaliases of the devices in /sys/class/@cls and of the devices above them (a virtio NIC's PCI function). */
@@ -825,7 +617,7 @@ static int build_initrd(struct agent *a, int fd) {
                 _cleanup_(freep) char *buf = NULL;
                 size_t len;
 
-                if (read_image_file(a, fd, a->c.initrds[i], a->c.initrd_refs ? &a->c.initrd_refs[i] : NULL, MAX_INITRD, &buf,
+                if (agent_read_image_file(a, fd, a->c.initrds[i], a->c.initrd_refs ? &a->c.initrd_refs[i] : NULL, MAX_INITRD, &buf,
                                     &len) < 0 ||
                     initrd_append(a, buf, len) < 0)
                         return -1;
@@ -1551,9 +1343,9 @@ int main(int argc, char **argv) {
                 goto out;
         }
         /* 3: the entry, its kernel */
-        if (choose_entry(&a, fd) < 0 ||
-            read_image_file(&a, fd, a.c.kernel, a.c.kernel_ref, MAX_KERNEL, &a.kernel, &a.kernel_len) < 0 ||
-            (a.c.hypervisor && read_hypervisor(&a, fd) < 0))
+        if (agent_choose_entry(&a, fd) < 0 ||
+            agent_read_image_file(&a, fd, a.c.kernel, a.c.kernel_ref, MAX_KERNEL, &a.kernel, &a.kernel_len) < 0 ||
+            (a.c.hypervisor && agent_read_hypervisor(&a, fd) < 0))
                 goto out;
         if (ib_kernel_release(a.kernel, a.kernel_len, a.release, sizeof(a.release), &e) < 0) {
                 agent_fail("%s: %s", a.c.kernel, e.msg);
