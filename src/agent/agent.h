@@ -29,6 +29,13 @@ struct ib_kmods;
 /* Where the hook finds things in the target's initramfs (docs in initramfs/README.md). */
 #define HOOK_ROOT "inetboot"
 
+/* A kernel's module lists (modules.c's modfile_names); text NULL where a file is absent. */
+#define AGENT_N_MODFILES 3
+struct modfiles {
+        char *text[AGENT_N_MODFILES];
+        size_t len[AGENT_N_MODFILES];
+};
+
 struct choice {
         const char *label, *family, *cmdline, *kernel;
         const char *const *initrds;
@@ -116,5 +123,22 @@ int agent_read_hypervisor(struct agent *a, int fd);
 
 /* entry.c: choose the boot entry into a->c (the image on @fd is scanned when the manifest has none); 0 or -1. */
 int agent_choose_entry(struct agent *a, int fd);
+
+/* modules.c: clear @f's texts. */
+void agent_modfiles_clear(struct modfiles *f);
+/* Read the lists of the module tree @base (/lib/modules/RELEASE); only modules.dep must be there; 0 or -1. */
+int agent_modfiles_read(const char *base, struct modfiles *f);
+/* The module database of @f's lists (kmod.h); sets @e. */
+int agent_modfiles_kmods(const struct modfiles *f, struct ib_kmods **ret, struct ib_err *e);
+/*
+ * Add the modules the hook needs to @cpio and inetboot/modules.order
+ * (a->initrd holds the image's initrds, @image_initrd_len bytes); 0 or -1.
+ */
+int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd_len);
+
+/* initrd.c: append @len bytes to a->initrd, zero-padded to 4 bytes; 0 or -1 said why. */
+int agent_initrd_append(struct agent *a, const void *buf, size_t len);
+/* Build the target initrd (a->initrd) of the chosen entry, image on @fd; 0 or -1 said why. */
+int agent_build_initrd(struct agent *a, int fd);
 
 #endif
