@@ -141,4 +141,7 @@ int agent_initrd_append(struct agent *a, const void *buf, size_t len);
 /* Build the target initrd (a->initrd) of the chosen entry, image on @fd; 0 or -1 said why. */
 int agent_build_initrd(struct agent *a, int fd);
 
+/* cmdline.c: build the target kernel's command line (a->cmdline) from a->c and a->req; 0 or -1 said why. */
+int agent_build_cmdline(struct agent *a);
+
 #endif
