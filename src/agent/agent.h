@@ -144,4 +144,12 @@ int agent_build_initrd(struct agent *a, int fd);
 /* cmdline.c: build the target kernel's command line (a->cmdline) from a->c and a->req; 0 or -1 said why. */
 int agent_build_cmdline(struct agent *a);
 
+/* measure.c: measure the boot into the TPM the policy asks for, append the log to the initrd; 0 or -1. */
+int agent_measure(struct agent *a);
+
+/* kexec.c: write kernel, initrd, cmdline, eventlog (and hypervisor) into @dir; 0 or -1 said why. */
+int agent_write_out(struct agent *a, const char *dir);
+/* Load the built boot with kexec and start it; returns (-1, said why) only when that failed. */
+int agent_kexec(struct agent *a);
+
 #endif

@@ -123,7 +123,7 @@ int agent_build_initrd(struct agent *a, int fd) {
                 agent_fail("%s", e.msg);
                 goto out;
         }
-        /* What the image is and how it boots: measured.  Where its verified blocks come from: site.conf (measure()). */
+        /* What the image is and how it boots: measured.  Where its verified blocks come from: site.conf (agent_measure()). */
         if (conf_var(&conf, &conf_len, "IB_IMAGE", a->m->name) < 0 ||
             conf_var(&conf, &conf_len, "IB_VERIFIED", a->verified ? "1" : "0") < 0 ||
             conf_var(&conf, &conf_len, "IB_FAMILY", a->c.family) < 0 ||
