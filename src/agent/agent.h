@@ -152,4 +152,10 @@ int agent_write_out(struct agent *a, const char *dir);
 /* Load the built boot with kexec and start it; returns (-1, said why) only when that failed. */
 int agent_kexec(struct agent *a);
 
+/* iscript.c: fetch, verify and run the iscript= script; 0 or -1 said why. */
+int agent_run_iscript(struct agent *a);
+
+/* listmodules.c: --list-modules; the program's exit status. */
+int agent_list_modules(const char *dir, const char *sysfs, bool load, char **names, int n);
+
 #endif

@@ -21,42 +21,28 @@
  * --dry-run stops before 6 and writes kernel, initrd, cmdline and eventlog
  * (and hypervisor, hypervisor-cmdline) into --out; it extends a TPM only
  * when --tpm names one.
+ *
+ * Each step is a file of its own, sharing struct agent (agent.h):
+ * manifest.c (2: the manifest, its signature, the mirrors), serve.c (2:
+ * inetboot-httpfs serving the image), entry.c (3), load.c (reading the
+ * kernel, initrds and hypervisor from the image), modules.c and initrd.c
+ * (4: the target initrd), cmdline.c (4: the target command line),
+ * measure.c (5), kexec.c (6).  iscript.c runs iscript= before them;
+ * listmodules.c is --list-modules, a tool of its own; log.c and util.c
+ * serve them all.  main() reads the options and the command line, then
+ * calls the steps in that order.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <glob.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <linux/reboot.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/reboot.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
-#include "bootcfg.h"
-#include "cmdline.h"
-#include "cpio.h"
 #include "eventlog.h"
-#include "fetch.h"
-#include "iso9660.h"
 #include "kmod.h"
-#include "manifest.h"
-#include "measure.h"
-#include "multiboot.h"
-#include "progress.h"
-#include "sig.h"
-#include "tpm.h"
 
 #include "agent.h"
 
@@ -124,183 +110,6 @@ static void usage(FILE *f) {
                 "  -v, --verbose           say more\n"
                 "  -h, --help              this text\n",
                 prog, prog, IB_KEYS_DIR, IB_DATA_DIR);
-}
-
-/* ---- iscript= ------------------------------------------------------------------------- */
-
-static int run_iscript(struct agent *a) {
-        _cleanup_(freep) char *text = NULL, *sig = NULL, *surl = NULL, *path = NULL;
-        size_t len, sl;
-        struct ib_err e = {};
-        int r;
-
-        if (asprintf(&surl, "%s.sig", a->req.iscript) < 0 || asprintf(&path, "%s/iscript", a->work) < 0)
-                return agent_fail("out of memory");
-        agent_say("fetching the preboot script %s", a->req.iscript);
-        if (ib_fetch(a->req.iscript, a->ca_file, 1u << 20, &text, &len, &e) < 0 ||
-            ib_fetch(surl, a->ca_file, IB_SIG_MAX_BYTES, &sig, &sl, &e) < 0)
-                return agent_fail("iscript: %s", e.msg);
-        if (ib_verify(a->keys, text, len, sig, sl, NULL, &e) < 0)
-                return agent_fail("iscript %s is not run: %s", a->req.iscript, e.msg);
-        if (ib_write_file_atomic(path, text, len, 0700) < 0)
-                return agent_fail("cannot write %s: %m", path);
-        r = agent_run((char *[]) { "/bin/sh", path, NULL }, false);
-        if (r != 0)
-                return agent_fail("the preboot script %s failed (exit %d)", a->req.iscript, r);
-        return 0;
-}
-
-/* ---- main ----------------------------------------------------------------------------- */
-
-static int strp_cmp(const void *a, const void *b) {
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * Coldplug, as udev does it at boot: the modules whose aliases match the
- * modalias of a device under @sysfs/bus/<bus>/devices (NICs, disk and USB
- * controllers, virtio devices), with their dependencies, leaving out those
- * that are not in @dir (the preboot carries a few) and those already loaded
- * or built in (@sysfs/module/NAME).  Appends to *paths.
- */
-static int device_modules(struct ib_kmods *k, const char *dir, const char *sysfs, char ***paths, size_t *np) {
-        char pattern[PATH_MAX], **names = NULL, **all = NULL;
-        size_t nn = 0, na = 0;
-        struct ib_err e = {};
-        glob_t g = {};
-        int r = -1;
-
-        agent_pathf(pattern, sizeof(pattern), "%s/bus/*/devices/*/modalias", sysfs);
-        if (glob(pattern, 0, NULL, &g) == 0)
-                for (size_t i = 0; i < g.gl_pathc; i++) {
-                        _cleanup_(freep) char *text = NULL;
-                        size_t len;
-
-                        if (ib_read_file(g.gl_pathv[i], 4096, &text, &len) < 0)
-                                continue;
-                        text[strcspn(text, "\n")] = 0;
-                        if (text[0] && ib_kmods_match(k, text, &names, &nn) < 0)
-                                goto oom;
-                }
-        if (nn)
-                qsort(names, nn, sizeof(*names), strp_cmp);
-        for (size_t i = 0; i < nn; i++) {
-                int rr = ib_kmods_add(k, names[i], &all, &na, &e);
-
-                if (rr < 0 && rr != -ENOENT) {
-                        agent_fail("%s", e.msg);
-                        goto out;
-                }
-        }
-        for (size_t i = 0; i < na; i++) {
-                char file[PATH_MAX], loaded[PATH_MAX], name[64];
-
-                if (ib_kmod_name(all[i], name, sizeof(name)) < 0)
-                        continue;
-                for (char *c = name; *c; c++)
-                        if (*c == '-')
-                                *c = '_';
-                agent_pathf(file, sizeof(file), "%s/%s", dir, all[i]);
-                agent_pathf(loaded, sizeof(loaded), "%s/module/%s", sysfs, name);
-                if (access(file, R_OK) < 0 || access(loaded, F_OK) == 0 || ib_strv_has(*paths, *np, all[i]))
-                        continue;
-                if (ib_strv_push(paths, np, all[i]) < 0)
-                        goto oom;
-        }
-        r = 0;
-        goto out;
-oom:
-        agent_fail("out of memory");
-out:
-        globfree(&g);
-        ib_strv_free(names, nn);
-        ib_strv_free(all, na);
-        return r;
-}
-
-/*
- * --load: each of @paths not tried yet, into the kernel (finit_module, as
- * insmod); prints those that loaded.  A module that fails (a driver whose
- * device is not there, one already loaded) is skipped, as modprobe -b -q
- * would.  Returns how many were tried.
- */
-static int load_modules(const char *dir, char **paths, size_t np, char ***tried, size_t *nt) {
-        int n = 0;
-
-        for (size_t i = 0; i < np; i++) {
-                char file[PATH_MAX];
-                int fd;
-
-                if (ib_strv_has(*tried, *nt, paths[i]))
-                        continue;
-                if (ib_strv_push(tried, nt, paths[i]) < 0)
-                        return agent_fail("out of memory");
-                n++;
-                agent_pathf(file, sizeof(file), "%s/%s", dir, paths[i]);
-                fd = open(file, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                if (syscall(SYS_finit_module, fd, "", 0) == 0)
-                        printf("%s\n", paths[i]);
-                close(fd);
-        }
-        fflush(stdout);
-        return n;
-}
-
-/* Coldplug rounds: a driver loaded shows its bus's devices (virtio's, USB's) to the next. */
-#define COLDPLUG_ROUNDS 8
-
-static int list_modules(const char *dir, const char *sysfs, bool load, char **names, int n) {
-        struct modfiles f = {};
-        size_t np = 0, nt = 0;
-        char **paths = NULL, **tried = NULL;
-        struct ib_kmods *k = NULL;
-        struct ib_err e = {};
-        int r = 1;
-
-        if (agent_modfiles_read(dir, &f) < 0)
-                goto out;
-        if (agent_modfiles_kmods(&f, &k, &e) < 0) {
-                agent_fail("%s/modules.dep: %s", dir, e.msg);
-                goto out;
-        }
-        for (int i = 0; i < n; i++)
-                if (ib_kmods_add(k, names[i], &paths, &np, &e) < 0) {
-                        agent_fail("%s", e.msg);
-                        goto out;
-                }
-        if (!load) {
-                if (sysfs && device_modules(k, dir, sysfs, &paths, &np) < 0)
-                        goto out;
-                for (size_t i = 0; i < np; i++)
-                        printf("%s\n", paths[i]);
-                r = 0;
-                goto out;
-        }
-        if (load_modules(dir, paths, np, &tried, &nt) < 0)
-                goto out;
-        for (unsigned round = 0; sysfs && round < COLDPLUG_ROUNDS; round++) {
-                char **found = NULL;
-                size_t nf = 0;
-                int t;
-
-                if (device_modules(k, dir, sysfs, &found, &nf) < 0)
-                        goto out;
-                t = load_modules(dir, found, nf, &tried, &nt);
-                ib_strv_free(found, nf);
-                if (t < 0)
-                        goto out;
-                if (t == 0)
-                        break;
-        }
-        r = 0;
-out:
-        ib_strv_free(paths, np);
-        ib_strv_free(tried, nt);
-        ib_kmods_free(k);
-        agent_modfiles_clear(&f);
-        return r;
 }
 
 int main(int argc, char **argv) {
@@ -386,7 +195,7 @@ int main(int argc, char **argv) {
                                 prog);
                         return 2;
                 }
-                return list_modules(moddir, for_devices ? sysfs : NULL, load, argv + optind, argc - optind);
+                return agent_list_modules(moddir, for_devices ? sysfs : NULL, load, argv + optind, argc - optind);
         }
         if (for_devices || load) {
                 fprintf(stderr, "%s: --for-devices and --load go with --list-modules\n", prog);
@@ -438,7 +247,7 @@ int main(int argc, char **argv) {
                 agent_fail("cannot initialise libcurl");
                 goto out;
         }
-        if (a.req.iscript && run_iscript(&a) < 0)
+        if (a.req.iscript && agent_run_iscript(&a) < 0)
                 goto out;
         if (a.req.n_urls == 0) {
                 ret = 0;
