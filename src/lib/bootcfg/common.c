@@ -8,7 +8,7 @@
  * GRUB control flow (if/elif/else, for, while, function) is not evaluated:
  * the bodies are read linearly, and menuentry bodies are evaluated where
  * they are defined, with the variables set so far.  Input is untrusted:
- * besides the limits in bootcfg.h, the sizes below bound every word,
+ * besides the limits in bootcfg.h, the sizes in internal.h bound every word,
  * variable, label, path and command line, and the block nesting.
  *
  * Choices worth knowing:
@@ -28,33 +28,19 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "bootcfg.h"
-
-#define MAX_WORD        (16u << 10)     /* one GRUB word after expansion */
-#define MAX_VARS        512u            /* GRUB variables alive at once */
-#define MAX_BLOCK_DEPTH 32u             /* nested { } in one GRUB file */
-#define MAX_LABEL       256u            /* bytes; longer labels are cut */
-#define MAX_CMDLINE     4096u           /* bytes of one command line */
-#define MAX_PATH        4096u           /* bytes of one path */
-#define MAX_INITRDS     32u             /* initrds of one entry */
-#define MAX_VAR_NAME    256u            /* bytes of a "${NAME}" */
+#include "internal.h"
 
 /* ---- small helpers -------------------------------------------------------- */
 
-struct buf {
-        char *s;
-        size_t len, cap;
-};
-
-static void buf_free(struct buf *b) {
+void bc_buf_free(struct buf *b) {
         free(b->s);
         b->s = NULL;
         b->len = b->cap = 0;
 }
 
-static int buf_add(struct buf *b, const char *s, size_t n) {
+int bc_buf_add(struct buf *b, const char *s, size_t n) {
         if (n > SIZE_MAX / 4 || b->len > SIZE_MAX / 4)
                 return -ENOMEM;
         if (b->len + n + 1 > b->cap) {
@@ -76,19 +62,15 @@ static int buf_add(struct buf *b, const char *s, size_t n) {
         return 0;
 }
 
-static int buf_addc(struct buf *b, char c) {
-        return buf_add(b, &c, 1);
+int bc_buf_addc(struct buf *b, char c) {
+        return bc_buf_add(b, &c, 1);
 }
 
-static bool is_blank(char c) {
+bool bc_is_blank(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-static bool word_is(const char *w, size_t wl, const char *kw) {
-        return wl == strlen(kw) && strncasecmp(w, kw, wl) == 0;
-}
-
-static bool streq(const char *a, const char *b) {
+bool bc_streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
 
@@ -112,7 +94,7 @@ static char *collapse(const char *s, size_t max, bool *truncated) {
         if (truncated)
                 *truncated = false;
         for (size_t i = 0; i < len; i++) {
-                if (is_blank(s[i])) {
+                if (bc_is_blank(s[i])) {
                         space = n > 0;
                         continue;
                 }
@@ -134,84 +116,15 @@ static char *collapse(const char *s, size_t max, bool *truncated) {
         return out;
 }
 
-/* Split @s (length @len) at blanks into a string vector. */
-static int split_words(const char *s, size_t len, char ***ret, size_t *ret_n) {
-        char **v = NULL;
-        size_t n = 0, i = 0;
-
-        while (i < len) {
-                size_t start;
-                char *w;
-                int r;
-
-                while (i < len && is_blank(s[i]))
-                        i++;
-                if (i >= len)
-                        break;
-                start = i;
-                while (i < len && !is_blank(s[i]))
-                        i++;
-                w = ib_strndup(s + start, i - start);
-                if (!w) {
-                        ib_strv_free(v, n);
-                        return -ENOMEM;
-                }
-                r = ib_strv_push(&v, &n, w);
-                free(w);
-                if (r < 0) {
-                        ib_strv_free(v, n);
-                        return r;
-                }
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-}
-
 /* ---- scan context ----------------------------------------------------------- */
 
-struct var {
-        char *name;
-        char *value;            /* NULL: unset in this scope */
-};
-
-struct ctx {
-        ib_bootcfg_read_fn read;
-        void *userdata;
-        struct ib_err *err;
-        bool dedupe;
-        size_t have;                            /* entries the caller already holds */
-        struct ib_bootcfg_entry *entries;
-        size_t n_entries;
-        unsigned n_files;                       /* config files read or tried */
-        const char *stack[IB_BOOTCFG_MAX_DEPTH + 1];    /* include chain */
-        unsigned depth;
-        char *basedir;                          /* syslinux working directory */
-        struct var *vars;                       /* GRUB variables, innermost last */
-        size_t n_vars, scope;
-};
-
-/* An entry being assembled. */
-struct pending {
-        char *label;
-        char *kernel;
-        char **initrds;
-        size_t n_initrds;
-        struct buf cmdline;
-        char *hyper;
-        struct buf hyper_args;
-        bool multiboot;
-        char *source;
-        unsigned line;
-};
-
-static void pending_reset(struct pending *p) {
+void bc_pending_reset(struct pending *p) {
         free(p->label);
         free(p->kernel);
         ib_strv_free(p->initrds, p->n_initrds);
-        buf_free(&p->cmdline);
+        bc_buf_free(&p->cmdline);
         free(p->hyper);
-        buf_free(&p->hyper_args);
+        bc_buf_free(&p->hyper_args);
         free(p->source);
         *p = (struct pending) {};
 }
@@ -223,10 +136,10 @@ static void pending_unload(struct pending *p) {
         ib_strv_free(p->initrds, p->n_initrds);
         p->initrds = NULL;
         p->n_initrds = 0;
-        buf_free(&p->cmdline);
+        bc_buf_free(&p->cmdline);
         free(p->hyper);
         p->hyper = NULL;
-        buf_free(&p->hyper_args);
+        bc_buf_free(&p->hyper_args);
         p->multiboot = false;
 }
 
@@ -269,24 +182,24 @@ static void ctx_done(struct ctx *c) {
 }
 
 static bool entry_same(const struct ib_bootcfg_entry *a, const struct ib_bootcfg_entry *b) {
-        if (!streq(a->kernel, b->kernel) || !streq(a->cmdline, b->cmdline) ||
+        if (!bc_streq(a->kernel, b->kernel) || !bc_streq(a->cmdline, b->cmdline) ||
             !streq_null(a->hypervisor, b->hypervisor) ||
             !streq_null(a->hypervisor_args, b->hypervisor_args) || a->n_initrds != b->n_initrds)
                 return false;
         for (size_t i = 0; i < a->n_initrds; i++)
-                if (!streq(a->initrds[i], b->initrds[i]))
+                if (!bc_streq(a->initrds[i], b->initrds[i]))
                         return false;
         return true;
 }
 
 /* Turn a pending entry into a result entry; entries without a kernel are dropped. */
-static int commit(struct ctx *c, struct pending *p) {
+int bc_commit(struct ctx *c, struct pending *p) {
         struct ib_bootcfg_entry e = {}, *ne;
         bool cut;
         int r = -ENOMEM;
 
         if (!p->kernel) {
-                pending_reset(p);
+                bc_pending_reset(p);
                 return 0;
         }
         e.label = collapse(p->label ? p->label : "", MAX_LABEL, NULL);
@@ -323,7 +236,7 @@ static int commit(struct ctx *c, struct pending *p) {
                 for (size_t i = 0; i < c->n_entries; i++)
                         if (entry_same(&c->entries[i], &e)) {
                                 entry_done(&e);
-                                pending_reset(p);
+                                bc_pending_reset(p);
                                 return 0;
                         }
         if (c->have + c->n_entries >= IB_BOOTCFG_MAX_ENTRIES) {
@@ -336,11 +249,11 @@ static int commit(struct ctx *c, struct pending *p) {
                 goto fail;
         c->entries = ne;
         c->entries[c->n_entries++] = e;
-        pending_reset(p);
+        bc_pending_reset(p);
         return 0;
 fail:
         entry_done(&e);
-        pending_reset(p);
+        bc_pending_reset(p);
         if (r == -ENOMEM)
                 return ib_err_set(c->err, -ENOMEM, 0, "out of memory");
         return r;
@@ -350,22 +263,22 @@ fail:
  * Absolute, normalised path: @p (length @len) taken relative to @base when
  * it does not start with '/'; "." and ".." resolved, never above "/".
  */
-static int path_resolve(struct ctx *c, const char *base, const char *p, size_t len, unsigned line,
+int bc_path_resolve(struct ctx *c, const char *base, const char *p, size_t len, unsigned line,
                         const char *where, char **ret) {
         struct buf in = {}, out = {};
         size_t i = 0;
         int r = 0;
 
         if ((len == 0 || p[0] != '/') && base)
-                r = buf_add(&in, base, strlen(base));
+                r = bc_buf_add(&in, base, strlen(base));
         if (r >= 0)
-                r = buf_addc(&in, '/');
+                r = bc_buf_addc(&in, '/');
         if (r >= 0)
-                r = buf_add(&in, p, len);
+                r = bc_buf_add(&in, p, len);
         if (r < 0)
                 goto oom;
         if (in.len > MAX_PATH) {
-                buf_free(&in);
+                bc_buf_free(&in);
                 return ib_err_set(c->err, -ENAMETOOLONG, line, "%s: path longer than %u bytes", where, MAX_PATH);
         }
         while (i < in.len) {
@@ -387,24 +300,24 @@ static int path_resolve(struct ctx *c, const char *base, const char *p, size_t l
                                 out.s[out.len] = 0;
                         continue;
                 }
-                r = buf_addc(&out, '/');
+                r = bc_buf_addc(&out, '/');
                 if (r >= 0)
-                        r = buf_add(&out, in.s + start, i - start);
+                        r = bc_buf_add(&out, in.s + start, i - start);
                 if (r < 0)
                         goto oom;
         }
-        if (out.len == 0 && buf_addc(&out, '/') < 0)
+        if (out.len == 0 && bc_buf_addc(&out, '/') < 0)
                 goto oom;
-        buf_free(&in);
+        bc_buf_free(&in);
         *ret = out.s;
         return 0;
 oom:
-        buf_free(&in);
-        buf_free(&out);
+        bc_buf_free(&in);
+        bc_buf_free(&out);
         return ib_err_set(c->err, -ENOMEM, line, "out of memory");
 }
 
-static char *dir_of(const char *path) {
+char *bc_dir_of(const char *path) {
         const char *slash = strrchr(path, '/');
 
         if (!slash || slash == path)
@@ -457,7 +370,7 @@ static int ctx_read(struct ctx *c, const char *path, bool count_missing, const c
 /* Whether @path is already being read (an include cycle). */
 static bool on_stack(const struct ctx *c, const char *path) {
         for (unsigned i = 0; i < c->depth; i++)
-                if (streq(c->stack[i], path))
+                if (bc_streq(c->stack[i], path))
                         return true;
         return false;
 }
@@ -474,7 +387,7 @@ static int check_depth(struct ctx *c, const char *from, unsigned line, const cha
  * being read (an include cycle: skipped quietly), 1 with its text and the
  * file pushed on the include stack, or a negative error.
  */
-static int file_enter(struct ctx *c, const char *path, const char *from, unsigned from_line, char **data, size_t *len) {
+int bc_file_enter(struct ctx *c, const char *path, const char *from, unsigned from_line, char **data, size_t *len) {
         int r;
 
         if (on_stack(c, path))
@@ -489,7 +402,7 @@ static int file_enter(struct ctx *c, const char *path, const char *from, unsigne
         return 1;
 }
 
-static int push_initrd(struct ctx *c, struct pending *p, const char *path, unsigned line) {
+int bc_push_initrd(struct ctx *c, struct pending *p, const char *path, unsigned line) {
         if (p->n_initrds >= MAX_INITRDS)
                 return ib_err_set(c->err, -E2BIG, line, "%s: more than %u initrds in one entry", p->source,
                                   MAX_INITRDS);
@@ -498,423 +411,32 @@ static int push_initrd(struct ctx *c, struct pending *p, const char *path, unsig
         return 0;
 }
 
-static int add_arg(struct ctx *c, struct buf *b, const char *s, size_t len, bool quote) {
+int bc_add_arg(struct ctx *c, struct buf *b, const char *s, size_t len, bool quote) {
         int r = 0;
 
         if (len == 0)
                 return 0;
         if (b->len > 0)
-                r = buf_addc(b, ' ');
+                r = bc_buf_addc(b, ' ');
         if (quote) {
                 if (r >= 0)
-                        r = buf_addc(b, '"');
+                        r = bc_buf_addc(b, '"');
                 for (size_t i = 0; r >= 0 && i < len; i++) {
                         if (s[i] == '"' || s[i] == '\\')
-                                r = buf_addc(b, '\\');
+                                r = bc_buf_addc(b, '\\');
                         if (r >= 0)
-                                r = buf_addc(b, s[i]);
+                                r = bc_buf_addc(b, s[i]);
                 }
                 if (r >= 0)
-                        r = buf_addc(b, '"');
+                        r = bc_buf_addc(b, '"');
         } else if (r >= 0)
-                r = buf_add(b, s, len);
+                r = bc_buf_add(b, s, len);
         if (r < 0)
                 return ib_err_set(c->err, -ENOMEM, 0, "out of memory");
-        /* Stop growing long before anything silly; commit() reports the error. */
+        /* Stop growing long before anything silly; bc_commit() reports the error. */
         if (b->len > MAX_CMDLINE * 2)
                 b->len = MAX_CMDLINE * 2, b->s[b->len] = 0;
         return 0;
-}
-
-/* ---- syslinux family ------------------------------------------------------------ */
-
-struct sl_label {
-        bool active;
-        char *tag, *menu_label;
-        char *kernel;           /* rest of the KERNEL/LINUX/COM32... line */
-        bool forced_linux;      /* LINUX keyword */
-        bool module;            /* COM32, COMBOOT, BOOT, BSS, PXE, FDIMAGE */
-        bool skip;              /* LOCALBOOT */
-        char *append, *initrd;
-        char *source;
-        unsigned line;
-};
-
-struct sl_state {
-        struct sl_label cur;
-        char *global_append;
-};
-
-static void sl_label_reset(struct sl_label *l) {
-        free(l->tag);
-        free(l->menu_label);
-        free(l->kernel);
-        free(l->append);
-        free(l->initrd);
-        free(l->source);
-        *l = (struct sl_label) {};
-}
-
-static bool has_module_ext(const char *name) {
-        static const char *const exts[] = { ".c32", ".com", ".cbt", ".0", ".bin", ".bs", ".bss" };
-        size_t n = strlen(name);
-
-        for (size_t i = 0; i < ELEMENTSOF(exts); i++) {
-                size_t e = strlen(exts[i]);
-
-                if (n > e && strcasecmp(name + n - e, exts[i]) == 0)
-                        return true;
-        }
-        return false;
-}
-
-static bool is_mboot(const char *name) {
-        const char *slash = strrchr(name, '/');
-
-        return strcasecmp(slash ? slash + 1 : name, "mboot.c32") == 0;
-}
-
-/* syslinux has no variables: "${x}" only comes from configs shared with GRUB. */
-static bool sl_has_var(const char *w) {
-        const char *p = strstr(w, "${");
-
-        return p && strchr(p, '}');
-}
-
-static int sl_resolve(struct ctx *c, struct sl_label *l, const char *p, size_t len, char **ret) {
-        /* PXELINUX's "::/path" names the server root: the image root here. */
-        if (len >= 2 && p[0] == ':' && p[1] == ':') {
-                p += 2;
-                len -= 2;
-                if (len == 0 || p[0] != '/')
-                        return path_resolve(c, "/", p, len, l->line, l->source, ret);
-        }
-        return path_resolve(c, c->basedir, p, len, l->line, l->source, ret);
-}
-
-/* Multiboot through mboot.c32: "xen ARGS --- kernel ARGS --- module --- module". */
-static int sl_mboot(struct ctx *c, struct sl_label *l, char **w, size_t n, struct pending *p) {
-        size_t part = 0, first = 0;
-        int r;
-
-        for (size_t i = 0; i <= n; i++) {
-                if (i < n && !streq(w[i], "---"))
-                        continue;
-                if (i > first) {
-                        char *path = NULL;
-
-                        r = sl_resolve(c, l, w[first], strlen(w[first]), &path);
-                        if (r < 0)
-                                return r;
-                        if (part == 0)
-                                p->hyper = path;
-                        else if (part == 1)
-                                p->kernel = path;
-                        else {
-                                r = push_initrd(c, p, path, l->line);
-                                free(path);
-                                if (r < 0)
-                                        return r;
-                        }
-                        for (size_t j = first + 1; part <= 1 && j < i; j++) {
-                                if (sl_has_var(w[j]))
-                                        continue;
-                                r = add_arg(c, part == 0 ? &p->hyper_args : &p->cmdline, w[j], strlen(w[j]), false);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-                part++;
-                first = i + 1;
-        }
-        if (!p->hyper) {
-                free(p->kernel);
-                p->kernel = NULL;
-        }
-        return 0;
-}
-
-static int sl_initrd_list(struct ctx *c, struct sl_label *l, const char *v, struct pending *p) {
-        while (*v) {
-                size_t n = strcspn(v, ",");
-
-                if (n > 0) {
-                        char *path = NULL;
-                        int r = sl_resolve(c, l, v, n, &path);
-
-                        if (r < 0)
-                                return r;
-                        r = push_initrd(c, p, path, l->line);
-                        free(path);
-                        if (r < 0)
-                                return r;
-                }
-                v += n;
-                if (*v == ',')
-                        v++;
-        }
-        return 0;
-}
-
-/* Finish the current LABEL: build its entry, or drop it. */
-static int sl_finish(struct ctx *c, struct sl_state *st) {
-        struct sl_label *l = &st->cur;
-        struct pending p = {};
-        struct buf all = {};
-        char **w = NULL;
-        size_t n = 0, klen;
-        const char *append, *kname;
-        bool mboot = false;
-        int r = 0;
-
-        if (!l->active || !l->kernel || l->skip)
-                goto out;
-        kname = l->kernel + strspn(l->kernel, " \t");
-        klen = strcspn(kname, " \t");
-        if (klen == 0)
-                goto out;
-        {
-                _cleanup_(freep) char *k = ib_strndup(kname, klen);
-
-                if (!k)
-                        goto oom;
-                if (l->module || (!l->forced_linux && has_module_ext(k))) {
-                        if (!is_mboot(k))
-                                goto out;
-                        mboot = true;
-                }
-        }
-        append = l->append ? l->append : st->global_append;
-        if (append) {
-                size_t skip = strspn(append, " \t");
-
-                if (streq(append + skip, "-"))
-                        append = NULL;
-        }
-        /* The KERNEL line may carry arguments of its own; they come first. */
-        if (buf_add(&all, kname + klen, strlen(kname + klen)) < 0 || buf_addc(&all, ' ') < 0 ||
-            (append && buf_add(&all, append, strlen(append)) < 0))
-                goto oom;
-        if (split_words(all.s, all.len, &w, &n) < 0)
-                goto oom;
-        p.line = l->line;
-        p.source = strdup(l->source);
-        p.label = strdup(l->menu_label ? l->menu_label : l->tag ? l->tag : "");
-        if (!p.source || !p.label)
-                goto oom;
-        if (mboot) {
-                r = sl_mboot(c, l, w, n, &p);
-                if (r < 0)
-                        goto out;
-        } else {
-                r = sl_resolve(c, l, kname, klen, &p.kernel);
-                if (r < 0)
-                        goto out;
-                if (l->initrd) {
-                        size_t il = strcspn(l->initrd, " \t");
-                        _cleanup_(freep) char *iv = ib_strndup(l->initrd, il);
-
-                        if (!iv)
-                                goto oom;
-                        r = sl_initrd_list(c, l, iv, &p);
-                        if (r < 0)
-                                goto out;
-                }
-                for (size_t i = 0; i < n; i++) {
-                        if (strncmp(w[i], "initrd=", 7) == 0)
-                                r = sl_initrd_list(c, l, w[i] + 7, &p);
-                        else if (!sl_has_var(w[i]))
-                                r = add_arg(c, &p.cmdline, w[i], strlen(w[i]), false);
-                        if (r < 0)
-                                goto out;
-                }
-        }
-        /* Labels are display text: "^" only marks the hotkey. */
-        for (char *s = p.label, *d = p.label;; s++) {
-                if (*s != '^')
-                        *d++ = *s;
-                if (!*s)
-                        break;
-        }
-        r = commit(c, &p);
-        goto out;
-oom:
-        r = ib_err_set(c->err, -ENOMEM, 0, "out of memory");
-out:
-        buf_free(&all);
-        ib_strv_free(w, n);
-        pending_reset(&p);
-        sl_label_reset(l);
-        return r;
-}
-
-static int sl_parse_file(struct ctx *c, struct sl_state *st, const char *path, const char *from, unsigned from_line);
-
-static int sl_include(struct ctx *c, struct sl_state *st, const char *path, unsigned line, const char *arg,
-                      size_t len) {
-        _cleanup_(freep) char *target = NULL;
-        size_t n = strcspn(arg, " \t");
-        int r;
-
-        if (n > len)
-                n = len;
-        if (n == 0)
-                return 0;
-        r = path_resolve(c, c->basedir, arg, n, line, path, &target);
-        if (r < 0)
-                return r;
-        r = sl_parse_file(c, st, target, path, line);
-        return r == -ENOENT ? 0 : r;
-}
-
-static int set_str(struct ctx *c, char **dst, const char *s, size_t len) {
-        char *v = ib_strndup(s, len);
-
-        if (!v)
-                return ib_err_set(c->err, -ENOMEM, 0, "out of memory");
-        free(*dst);
-        *dst = v;
-        return 0;
-}
-
-static int sl_line(struct ctx *c, struct sl_state *st, const char *path, unsigned line, const char *s, size_t len,
-                   bool *in_text) {
-        struct sl_label *l = &st->cur;
-        const char *kw, *rest;
-        size_t kl, rl;
-
-        while (len > 0 && is_blank(*s))
-                s++, len--;
-        while (len > 0 && is_blank(s[len - 1]))
-                len--;
-        if (len == 0 || s[0] == '#')
-                return 0;
-        kw = s;
-        kl = 0;
-        while (kl < len && !is_blank(kw[kl]))
-                kl++;
-        rest = kw + kl;
-        rl = len - kl;
-        while (rl > 0 && is_blank(*rest))
-                rest++, rl--;
-
-        if (*in_text) {
-                if (word_is(kw, kl, "endtext"))
-                        *in_text = false;
-                return 0;
-        }
-        if (word_is(kw, kl, "menu")) {
-                const char *sub = rest, *arg;
-                size_t sl = 0, al;
-
-                while (sl < rl && !is_blank(sub[sl]))
-                        sl++;
-                arg = sub + sl;
-                al = rl - sl;
-                while (al > 0 && is_blank(*arg))
-                        arg++, al--;
-                if (word_is(sub, sl, "label"))
-                        return l->active ? set_str(c, &l->menu_label, arg, al) : 0;
-                if (word_is(sub, sl, "include"))
-                        return sl_include(c, st, path, line, arg, al);
-                if (word_is(sub, sl, "begin") || word_is(sub, sl, "end"))
-                        return sl_finish(c, st);
-                return 0;
-        }
-        if (word_is(kw, kl, "text")) {
-                if (rl >= 4 && strncasecmp(rest, "help", 4) == 0 && (rl == 4 || is_blank(rest[4])))
-                        *in_text = true;
-                return 0;
-        }
-        if (word_is(kw, kl, "label")) {
-                int r = sl_finish(c, st);
-
-                if (r < 0)
-                        return r;
-                l->active = true;
-                l->line = line;
-                l->source = strdup(path);
-                l->tag = ib_strndup(rest, rl);
-                if (!l->source || !l->tag)
-                        return ib_err_set(c->err, -ENOMEM, 0, "out of memory");
-                return 0;
-        }
-        if (word_is(kw, kl, "include") || word_is(kw, kl, "config"))
-                return sl_include(c, st, path, line, rest, rl);
-        /*
-         * A global APPEND is split again for every label: bound what is
-         * stored.  Nothing longer could make a command line that fits.
-         */
-        if (rl > 2 * MAX_CMDLINE && (word_is(kw, kl, "append") || word_is(kw, kl, "kernel") ||
-                                     word_is(kw, kl, "linux") || word_is(kw, kl, "initrd")))
-                return ib_err_set(c->err, -E2BIG, line, "%s: %.*s line longer than %u bytes", path, (int)kl, kw,
-                                  2 * MAX_CMDLINE);
-        if (word_is(kw, kl, "append")) {
-                if (l->active)
-                        return set_str(c, &l->append, rest, rl);
-                return set_str(c, &st->global_append, rest, rl);
-        }
-        if (!l->active)
-                return 0;
-        if (word_is(kw, kl, "kernel") || word_is(kw, kl, "linux")) {
-                l->forced_linux = word_is(kw, kl, "linux");
-                l->module = false;
-                return set_str(c, &l->kernel, rest, rl);
-        }
-        if (word_is(kw, kl, "com32") || word_is(kw, kl, "comboot") || word_is(kw, kl, "boot") ||
-            word_is(kw, kl, "bss") || word_is(kw, kl, "pxe") || word_is(kw, kl, "fdimage")) {
-                l->forced_linux = false;
-                l->module = true;
-                return set_str(c, &l->kernel, rest, rl);
-        }
-        if (word_is(kw, kl, "localboot")) {
-                l->skip = true;
-                return 0;
-        }
-        if (word_is(kw, kl, "initrd"))
-                return set_str(c, &l->initrd, rest, rl);
-        return 0;       /* default, ui, timeout, prompt, say, path, ... */
-}
-
-static int sl_parse_file(struct ctx *c, struct sl_state *st, const char *path, const char *from, unsigned from_line) {
-        _cleanup_(freep) char *data = NULL;
-        size_t len = 0, i = 0;
-        unsigned line = 0;
-        bool in_text = false;
-        int r;
-
-        r = file_enter(c, path, from, from_line, &data, &len);
-        if (r <= 0)
-                return r;
-        while (i < len) {
-                size_t e = i;
-
-                while (e < len && data[e] != '\n')
-                        e++;
-                line++;
-                r = sl_line(c, st, path, line, data + i, e - i, &in_text);
-                if (r < 0)
-                        break;
-                i = e + 1;
-        }
-        c->depth--;
-        return r < 0 ? r : 0;
-}
-
-static int sl_top(struct ctx *c, const char *path) {
-        struct sl_state st = {};
-        int r;
-
-        free(c->basedir);
-        c->basedir = dir_of(path);
-        if (!c->basedir)
-                return ib_err_set(c->err, -ENOMEM, 0, "out of memory");
-        r = sl_parse_file(c, &st, path, NULL, 0);
-        if (r >= 0)
-                r = sl_finish(c, &st);
-        sl_label_reset(&st.cur);
-        free(st.global_append);
-        return r;
 }
 
 /* ---- GRUB --------------------------------------------------------------------- */
@@ -1051,10 +573,10 @@ static int lex_var(struct ctx *c, struct lexer *lx, struct buf *b, struct gword 
                 w->undef = true;
                 return 0;
         }
-        return buf_add(b, v, strlen(v));
+        return bc_buf_add(b, v, strlen(v));
 literal:
         lx->p++;
-        return buf_addc(b, '$');
+        return bc_buf_addc(b, '$');
 }
 
 static bool word_end(char ch) {
@@ -1076,12 +598,12 @@ static int lex_word(struct ctx *c, struct lexer *lx, struct gword *w) {
                         w->plain = false;
                         if (lx->p + 1 >= lx->end) {
                                 lx->p++;
-                                r = buf_addc(&b, '\\');
+                                r = bc_buf_addc(&b, '\\');
                         } else if (lx->p[1] == '\n') {
                                 lx->line++;
                                 lx->p += 2;
                         } else {
-                                r = buf_addc(&b, lx->p[1]);
+                                r = bc_buf_addc(&b, lx->p[1]);
                                 lx->p += 2;
                         }
                 } else if (ch == '\'') {
@@ -1093,7 +615,7 @@ static int lex_word(struct ctx *c, struct lexer *lx, struct gword *w) {
                                         lx->line++;
                                 q++;
                         }
-                        r = buf_add(&b, lx->p + 1, (size_t)(q - lx->p - 1));
+                        r = bc_buf_add(&b, lx->p + 1, (size_t)(q - lx->p - 1));
                         lx->p = q < lx->end ? q + 1 : q;
                 } else if (ch == '"') {
                         w->plain = false;
@@ -1103,14 +625,14 @@ static int lex_word(struct ctx *c, struct lexer *lx, struct gword *w) {
                                         if (lx->p[1] == '\n')
                                                 lx->line++;
                                         else
-                                                r = buf_addc(&b, lx->p[1]);
+                                                r = bc_buf_addc(&b, lx->p[1]);
                                         lx->p += 2;
                                 } else if (*lx->p == '$')
                                         r = lex_var(c, lx, &b, w);
                                 else {
                                         if (*lx->p == '\n')
                                                 lx->line++;
-                                        r = buf_addc(&b, *lx->p++);
+                                        r = bc_buf_addc(&b, *lx->p++);
                                 }
                         }
                         if (lx->p < lx->end && *lx->p == '"')
@@ -1118,19 +640,19 @@ static int lex_word(struct ctx *c, struct lexer *lx, struct gword *w) {
                 } else if (ch == '$')
                         r = lex_var(c, lx, &b, w);
                 else {
-                        r = buf_addc(&b, ch);
+                        r = bc_buf_addc(&b, ch);
                         lx->p++;
                 }
         }
         if (r < 0) {
-                buf_free(&b);
+                bc_buf_free(&b);
                 return ib_err_set(c->err, -ENOMEM, 0, "out of memory");
         }
         if (b.len > MAX_WORD) {
-                buf_free(&b);
+                bc_buf_free(&b);
                 return ib_err_set(c->err, -E2BIG, lx->line, "%s: word longer than %u bytes", lx->path, MAX_WORD);
         }
-        if (!b.s && buf_add(&b, "", 0) < 0)
+        if (!b.s && bc_buf_add(&b, "", 0) < 0)
                 return ib_err_set(c->err, -ENOMEM, 0, "out of memory");
         w->s = b.s;
         return 0;
@@ -1205,7 +727,7 @@ static bool is_reserved(const struct gword *w) {
         if (!w->plain)
                 return false;
         for (size_t i = 0; i < ELEMENTSOF(words); i++)
-                if (streq(w->s, words[i]))
+                if (bc_streq(w->s, words[i]))
                         return true;
         return false;
 }
@@ -1228,7 +750,7 @@ static int g_path(struct ctx *c, const char *word, struct lexer *lx, char **ret)
                 *ret = NULL;
                 return 0;
         }
-        return path_resolve(c, "/", p, strlen(p), lx->cmd_line, lx->path, ret);
+        return bc_path_resolve(c, "/", p, strlen(p), lx->cmd_line, lx->path, ret);
 }
 
 /* Kernel arguments: words naming an unset variable are dropped, like GRUB's empty expansion would be useless. */
@@ -1243,7 +765,7 @@ static int g_args(struct ctx *c, struct buf *b, const struct gword *w, size_t n)
                 if (!a)
                         return ib_err_set(c->err, -ENOMEM, 0, "out of memory");
                 /* GRUB quotes arguments that contain blanks when it builds the command line. */
-                r = add_arg(c, b, a, strlen(a), strchr(a, ' ') != NULL);
+                r = bc_add_arg(c, b, a, strlen(a), strchr(a, ' ') != NULL);
                 if (r < 0)
                         return r;
         }
@@ -1261,7 +783,7 @@ static int g_entry_cmd(struct ctx *c, struct lexer *lx, struct pending *e, const
         const char *name = w[0].s;
         int r;
 
-        if (streq(name, "linux") || streq(name, "linuxefi") || streq(name, "linux16")) {
+        if (bc_streq(name, "linux") || bc_streq(name, "linuxefi") || bc_streq(name, "linux16")) {
                 if (n < 2)
                         return 0;
                 pending_unload(e);
@@ -1271,7 +793,7 @@ static int g_entry_cmd(struct ctx *c, struct lexer *lx, struct pending *e, const
                         return r;
                 return g_args(c, &e->cmdline, w + 2, n - 2);
         }
-        if (streq(name, "initrd") || streq(name, "initrdefi") || streq(name, "initrd16")) {
+        if (bc_streq(name, "initrd") || bc_streq(name, "initrdefi") || bc_streq(name, "initrd16")) {
                 ib_strv_free(e->initrds, e->n_initrds);
                 e->initrds = NULL;
                 e->n_initrds = 0;
@@ -1281,12 +803,12 @@ static int g_entry_cmd(struct ctx *c, struct lexer *lx, struct pending *e, const
                         r = g_path(c, w[i].s, lx, &p);
                         if (r < 0)
                                 return r;
-                        if (p && (r = push_initrd(c, e, p, lx->cmd_line)) < 0)
+                        if (p && (r = bc_push_initrd(c, e, p, lx->cmd_line)) < 0)
                                 return r;
                 }
                 return 0;
         }
-        if (streq(name, "multiboot") || streq(name, "multiboot2")) {
+        if (bc_streq(name, "multiboot") || bc_streq(name, "multiboot2")) {
                 size_t i = skip_options(w, 1, n);
 
                 pending_unload(e);
@@ -1299,7 +821,7 @@ static int g_entry_cmd(struct ctx *c, struct lexer *lx, struct pending *e, const
                 e->multiboot = true;
                 return g_args(c, &e->hyper_args, w + i + 1, n - i - 1);
         }
-        if (streq(name, "module") || streq(name, "module2")) {
+        if (bc_streq(name, "module") || bc_streq(name, "module2")) {
                 _cleanup_(freep) char *p = NULL;
                 size_t i = skip_options(w, 1, n);
 
@@ -1313,7 +835,7 @@ static int g_entry_cmd(struct ctx *c, struct lexer *lx, struct pending *e, const
                         p = NULL;
                         return g_args(c, &e->cmdline, w + i + 1, n - i - 1);
                 }
-                return push_initrd(c, e, p, lx->cmd_line);
+                return bc_push_initrd(c, e, p, lx->cmd_line);
         }
         return 0;
 }
@@ -1324,7 +846,7 @@ static int g_file(struct ctx *c, const char *path, const char *from, unsigned fr
 static int g_cmd(struct ctx *c, struct lexer *lx, struct pending *e, const struct gword *w, size_t n) {
         const char *name = w[0].s, *eq;
 
-        if (streq(name, "set") || streq(name, "unset")) {
+        if (bc_streq(name, "set") || bc_streq(name, "unset")) {
                 for (size_t i = 1; i < n; i++) {
                         const char *s = w[i].s;
                         size_t nl = name[0] == 's' ? strcspn(s, "=") : strlen(s);
@@ -1345,7 +867,7 @@ static int g_cmd(struct ctx *c, struct lexer *lx, struct pending *e, const struc
                 return var_set(c, name, (size_t)(eq - name), eq + 1, lx->cmd_line, lx->path);
         if (e)
                 return g_entry_cmd(c, lx, e, w, n);
-        if ((streq(name, "source") || streq(name, "configfile") || streq(name, ".")) && n >= 2) {
+        if ((bc_streq(name, "source") || bc_streq(name, "configfile") || bc_streq(name, ".")) && n >= 2) {
                 _cleanup_(freep) char *p = NULL;
                 int r = g_path(c, w[1].s, lx, &p);
 
@@ -1363,8 +885,8 @@ static const char *menuentry_title(const struct gword *w, size_t n) {
 
                 if (strncmp(s, "--", 2) != 0)
                         return s;
-                if (!strchr(s, '=') && (streq(s, "--class") || streq(s, "--users") || streq(s, "--hotkey") ||
-                                        streq(s, "--id") || streq(s, "--source")))
+                if (!strchr(s, '=') && (bc_streq(s, "--class") || bc_streq(s, "--users") || bc_streq(s, "--hotkey") ||
+                                        bc_streq(s, "--id") || bc_streq(s, "--source")))
                         i++;
         }
         return "";
@@ -1389,12 +911,12 @@ static int g_block(struct ctx *c, struct lexer *lx, unsigned level, int mode, st
                         break;
                 while (i < cmd.n && is_reserved(&cmd.w[i]))
                         i++;
-                if (i < cmd.n && cmd.w[i].plain && streq(cmd.w[i].s, "for"))
+                if (i < cmd.n && cmd.w[i].plain && bc_streq(cmd.w[i].s, "for"))
                         i = cmd.n;      /* the loop header; its body is read linearly */
 
                 if (term == T_LBRACE) {
-                        bool menuentry = i < cmd.n && streq(cmd.w[i].s, "menuentry");
-                        bool submenu = i < cmd.n && streq(cmd.w[i].s, "submenu");
+                        bool menuentry = i < cmd.n && bc_streq(cmd.w[i].s, "menuentry");
+                        bool submenu = i < cmd.n && bc_streq(cmd.w[i].s, "submenu");
 
                         if (level + 1 >= MAX_BLOCK_DEPTH) {
                                 r = ib_err_set(c->err, -ELOOP, lx->cmd_line, "%s: blocks nested deeper than %u",
@@ -1409,7 +931,7 @@ static int g_block(struct ctx *c, struct lexer *lx, unsigned level, int mode, st
                                 ne.source = strdup(lx->path);
                                 ne.line = lx->cmd_line;
                                 if (!ne.label || !ne.source) {
-                                        pending_reset(&ne);
+                                        bc_pending_reset(&ne);
                                         r = ib_err_set(c->err, -ENOMEM, 0, "out of memory");
                                         break;
                                 }
@@ -1419,12 +941,12 @@ static int g_block(struct ctx *c, struct lexer *lx, unsigned level, int mode, st
                                 c->scope = saved;
                                 /* An entry cut off by the end of the file is not defined. */
                                 if (r == 1) {
-                                        int k = commit(c, &ne);
+                                        int k = bc_commit(c, &ne);
 
                                         if (k < 0)
                                                 r = k;
                                 }
-                                pending_reset(&ne);
+                                bc_pending_reset(&ne);
                         } else if (mode == M_TOP && submenu)
                                 r = g_block(c, lx, level + 1, M_TOP, NULL);
                         else if (menuentry || submenu || mode == M_SKIP)
@@ -1464,7 +986,7 @@ static int g_file(struct ctx *c, const char *path, const char *from, unsigned fr
         size_t len = 0;
         int r;
 
-        r = file_enter(c, path, from, from_line, &data, &len);
+        r = bc_file_enter(c, path, from, from_line, &data, &len);
         if (r <= 0)
                 return r;
         lx = (struct lexer) { .p = data, .end = data + len, .path = path, .line = 1 };
@@ -1474,7 +996,7 @@ static int g_file(struct ctx *c, const char *path, const char *from, unsigned fr
 }
 
 static int g_top(struct ctx *c, const char *path) {
-        _cleanup_(freep) char *prefix = dir_of(path);
+        _cleanup_(freep) char *prefix = bc_dir_of(path);
         int r;
 
         if (!prefix)
@@ -1519,10 +1041,10 @@ static int parse_one(ib_bootcfg_read_fn read, void *userdata, const char *path, 
         if (!read || !path || !entries || !n)
                 return ib_err_set(err, -EINVAL, 0, "invalid arguments");
         c.have = *n;
-        r = path_resolve(&c, "/", path, strlen(path), 0, path, &p);
+        r = bc_path_resolve(&c, "/", path, strlen(path), 0, path, &p);
         if (r < 0)
                 return r;
-        r = grub ? g_top(&c, p) : sl_top(&c, p);
+        r = grub ? g_top(&c, p) : bc_sl_top(&c, p);
         if (r == -ENOENT)
                 r = ib_err_set(err, -ENOENT, 0, "%s: no such file", p);
         if (r >= 0)
@@ -1580,7 +1102,7 @@ int ib_bootcfg_scan(ib_bootcfg_read_fn read, void *userdata,
         if (!read || !ret || !ret_n)
                 return ib_err_set(err, -EINVAL, 0, "invalid arguments");
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(syslinux_paths); i++) {
-                r = sl_top(&c, syslinux_paths[i]);
+                r = bc_sl_top(&c, syslinux_paths[i]);
                 if (r == -ENOENT)
                         r = 0;
         }
@@ -1612,10 +1134,10 @@ static bool has_arg(const char *cmdline, const char *arg, bool prefix) {
         for (const char *p = cmdline; *p;) {
                 size_t n;
 
-                while (*p && is_blank(*p))
+                while (*p && bc_is_blank(*p))
                         p++;
                 n = 0;
-                while (p[n] && !is_blank(p[n]))
+                while (p[n] && !bc_is_blank(p[n]))
                         n++;
                 if (n > 0 && (prefix ? n >= al : n == al) && strncmp(p, arg, al) == 0)
                         return true;
