@@ -87,4 +87,12 @@ int bc_add_arg(struct ctx *c, struct buf *b, const char *s, size_t len, bool quo
 /* syslinux.c: read the syslinux-family config at @path (absolute) into c->entries. */
 int bc_sl_top(struct ctx *c, const char *path);
 
+/* common.c: whitespace runs to one space, trimmed, at most @max bytes; *truncated says whether it was cut. */
+char *bc_collapse(const char *s, size_t max, bool *truncated);
+/* Drop GRUB variables down to @n. */
+void bc_vars_truncate(struct ctx *c, size_t n);
+
+/* grub.c: read the GRUB config at @path (absolute) into c->entries, as a fresh GRUB with $prefix set. */
+int bc_g_top(struct ctx *c, const char *path);
+
 #endif
