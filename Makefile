@@ -94,8 +94,10 @@ $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/$(1:inetboot-%=%)/
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
 endef
 $(foreach p,$(PROG_NAMES),$(eval $(call program,$(p))))
-# Unit tests of the agent's steps (tests/unit/test-agent-*.c) link its objects but main.o.
-AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out src/agent/main.c src/agent/inetboot-agent.c,$(wildcard src/agent/*.c)))
+# Unit tests of the agent's steps (tests/unit/test-agent-*.c) see its internal header
+# (agent.h) and link its objects but main.o.
+AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out src/agent/main.c,$(wildcard src/agent/*.c)))
+$(BUILD)/tests/unit/test-agent-%.o: ALL_CFLAGS += -Isrc/agent
 $(BUILD)/tests/test-agent-%: $(BUILD)/tests/unit/test-agent-%.o $(AGENT_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -4,7 +4,7 @@
  * words, then the preboot's carried words when one is missing, the
  * family's medium (live-media=, rootfstype=, root=live:) and rdinit= last.
  */
-#include "../../src/agent/agent.h"     /* the agent's internal header: no -I for it */
+#include "agent.h"      /* the agent's internal header (-Isrc/agent) */
 #include "unit.h"
 
 #define HOOK " rdinit=/inetboot/hook"

@@ -6,7 +6,7 @@
  * (Entries scanned from the image's own configs need an image: the host
  * tests, tests/integration/agent.sh, cover those.)
  */
-#include "../../src/agent/agent.h"     /* the agent's internal header: no -I for it */
+#include "agent.h"      /* the agent's internal header (-Isrc/agent) */
 #include "unit.h"
 
 static struct ib_file_ref initrds[2] = {
