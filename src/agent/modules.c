@@ -286,6 +286,27 @@ out:
 }
 
 /*
+ * Carry the module file @src (@path in modules.dep) as @dst, a plain .ko:
+ * the hook loads it with busybox insmod, which reads no zstd, and the
+ * target kernel need not decompress modules (CONFIG_MODULE_DECOMPRESS is
+ * 5.17 and later, and optional).  Decompressed with the bounds of a module.
+ */
+static int carry_module(struct ib_cpio *cpio, const char *src, const char *path, const char *dst, struct ib_err *e) {
+        _cleanup_(freep) char *raw = NULL;
+        _cleanup_(freep) uint8_t *ko = NULL;
+        size_t raw_len, ko_len;
+        int r;
+
+        r = ib_read_file(src, MAX_MODULE, &raw, &raw_len);
+        if (r < 0)
+                return ib_err_set(e, r, 0, "cannot read %s: %s", src, strerror(-r));
+        r = ib_kmod_plain(raw, raw_len, path, MAX_MODULE, &ko, &ko_len, e);
+        if (r < 0)
+                return r;
+        return ib_cpio_add_file(cpio, dst, 0644, ko, ko_len, e);
+}
+
+/*
  * The hook needs fuse, loop and the NIC's driver of the *target* kernel.
  * Those the image's initrd has are loaded from there; the others come from
  * the module tree in the image's squashfs (or --modules-from) and are
@@ -381,10 +402,6 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
                 if (initrd_has(&im, paths[i]))
                         agent_pathf(line, sizeof(line), "/%s/%s\n", im.prefix, paths[i]);
                 else {
-                        if (strstr(paths[i], ".ko.")) {
-                                agent_fail("%s is compressed; the hook loads plain .ko modules only", paths[i]);
-                                goto out;
-                        }
                         agent_pathf(src, sizeof(src), "%s/%s", t.base, paths[i]);
                         agent_pathf(dst, sizeof(dst), HOOK_ROOT "/modules/%s.ko", name);
                         if (i >= n_required && access(src, R_OK) < 0) {
@@ -392,7 +409,7 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
                                 missing++;
                                 continue;
                         }
-                        if (ib_cpio_add_file_from(cpio, dst, 0644, src, &e) < 0) {
+                        if (carry_module(cpio, src, paths[i], dst, &e) < 0) {
                                 agent_fail("module %s: %s", paths[i], e.msg);
                                 goto out;
                         }

@@ -125,4 +125,15 @@ struct ib_cpio_entry {
 int ib_initrd_walk(const void *buf, size_t len, size_t max_unpacked, int (*cb)(const struct ib_cpio_entry *e, void *ctx),
                    void *ctx, struct ib_err *err);
 
+/*
+ * One whole compressed stream @in (@len bytes; gzip, zstd, xz, lzma, bzip2
+ * or lz4 legacy, told by its magic, as for initrd segments) decompressed
+ * into a new buffer *ret (*ret_len bytes; free() it).  @name is what the
+ * bytes are, for messages.  At most @max bytes come out (-E2BIG beyond);
+ * zero padding may follow the stream, anything else is -EINVAL, as are a
+ * corrupt or truncated stream and an unknown magic; -EOPNOTSUPP for lzo.
+ */
+int ib_decompress(const void *in, size_t len, size_t max, const char *name, uint8_t **ret, size_t *ret_len,
+                  struct ib_err *err);
+
 #endif

@@ -99,6 +99,7 @@ struct dec {
         size_t n, max;          /* bytes decoded, allowed */
         bool end;               /* the stream has ended */
         uint8_t probe;
+        const char *name;       /* ib_decompress(): what the bytes are, for messages; NULL in a walk */
         struct ib_err *err;
         union {
                 z_stream z;     /* gzip: raw deflate, the member's header and trailer read here */
@@ -128,6 +129,8 @@ static int dec_fail(struct dec *d, int code, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
+        if (d->name)
+                return ib_err_set(d->err, code, 0, "%s (%s): %s", d->name, d->k->name, what);
         return ib_err_set(d->err, code, 0, "initrd: %s segment at byte offset %zu: %s", d->k->name, d->off, what);
 }
 
@@ -140,7 +143,7 @@ static int dec_truncated(struct dec *d) {
 }
 
 static int dec_over_cap(struct dec *d) {
-        return dec_fail(d, -E2BIG, "more than %zu bytes decompressed in all", d->limit);
+        return dec_fail(d, -E2BIG, "more than %zu bytes decompressed%s", d->limit, d->name ? "" : " in all");
 }
 
 /* One step of the codec into @room, within the cap. */
@@ -789,4 +792,63 @@ int ib_initrd_walk(const void *buf, size_t len, size_t max_unpacked, int (*cb)(c
         if (r != 0 && !w.stopped && err)
                 *err = mine;
         return r;
+}
+
+int ib_decompress(const void *in, size_t len, size_t max, const char *name, uint8_t **ret, size_t *ret_len,
+                  struct ib_err *err) {
+        const uint8_t *p = in;
+        const struct codec *z = codec_at(p, len);
+        struct dec d;
+        _cleanup_(freep) uint8_t *buf = NULL;
+        size_t cap = 0, n = 0;
+        int r;
+
+        if (!z)
+                return ib_err_set(err, -EINVAL, 0, "%s: not a gzip, zstd, xz, lzma, bzip2 or lz4 stream", name);
+        if (!z->open)
+                return ib_err_set(err, -EOPNOTSUPP, 0, "%s: %s-compressed, which is not supported", name, z->name);
+        d = (struct dec) {
+                .k = z, .in = p, .len = z->open == zstd_open ? zstd_extent(p, len) : len,
+                .limit = max, .max = max, .name = name, .err = err,
+        };
+        r = z->open(&d);
+        if (r < 0)
+                return r;
+        while (!d.end) {
+                size_t room = z->room > WIN_STEP ? z->room : WIN_STEP, out = 0, used = d.used;
+
+                if (cap - n < room) {
+                        /* Doubling: the buffer grows with what came out, never with what a header claims. */
+                        size_t ncap = n + room > cap * 2 ? n + room : cap * 2;
+                        uint8_t *nb = realloc(buf, ncap);
+
+                        if (!nb) {
+                                r = dec_oom(&d);
+                                break;
+                        }
+                        buf = nb;
+                        cap = ncap;
+                }
+                r = dec_step(&d, buf + n, cap - n, &out);
+                if (r < 0)
+                        break;
+                n += out;
+                if (!d.end && out == 0 && d.used == used) {
+                        r = dec_truncated(&d);
+                        break;
+                }
+        }
+        if (z->close)
+                z->close(&d);
+        if (r < 0)
+                return r;
+        /* Padding (xz's, a block device's) may follow the stream; anything else is not the stream's. */
+        for (size_t i = d.used; i < len; i++)
+                if (p[i] != 0)
+                        return ib_err_set(err, -EINVAL, 0, "%s (%s): %zu bytes after the end of the stream", name, z->name,
+                                          len - d.used);
+        *ret = buf;
+        buf = NULL;
+        *ret_len = n;
+        return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpio.h"
 #include "kmod.h"
 
 struct kmod {
@@ -38,6 +39,50 @@ int ib_kmod_name(const char *path, char *out, size_t size) {
         for (size_t i = 0; i < n; i++)
                 out[i] = base[i] == '-' ? '_' : base[i];
         out[n] = 0;
+        return 0;
+}
+
+/* The compressions kernels use for modules (CONFIG_MODULE_COMPRESS_*), by file name. */
+static const char *const kmod_suffixes[] = { ".ko.xz", ".ko.zst", ".ko.gz" };
+
+bool ib_kmod_compressed(const char *path) {
+        size_t n = strlen(path);
+
+        for (size_t i = 0; i < ELEMENTSOF(kmod_suffixes); i++) {
+                size_t k = strlen(kmod_suffixes[i]);
+
+                if (n > k && strcmp(path + n - k, kmod_suffixes[i]) == 0)
+                        return true;
+        }
+        return false;
+}
+
+int ib_kmod_plain(const void *data, size_t len, const char *path, size_t max, uint8_t **ret, size_t *ret_len,
+                  struct ib_err *err) {
+        static const uint8_t elf[4] = { 0x7f, 'E', 'L', 'F' };
+        _cleanup_(freep) uint8_t *out = NULL;
+        size_t n;
+        int r;
+
+        if (ib_kmod_compressed(path)) {
+                r = ib_decompress(data, len, max, path, &out, &n, err);
+                if (r < 0)
+                        return r;
+        } else {
+                if (len > max)
+                        return ib_err_set(err, -E2BIG, 0, "%s: %zu bytes, more than %zu", path, len, max);
+                out = malloc(len ? len : 1);
+                if (!out)
+                        return ib_err_set(err, -ENOMEM, 0, "out of memory");
+                memcpy(out, data, len);
+                n = len;
+        }
+        if (n < sizeof(elf) || memcmp(out, elf, sizeof(elf)) != 0)
+                return ib_err_set(err, -EINVAL, 0, "%s: not an ELF module%s", path,
+                                  ib_kmod_compressed(path) ? " once decompressed" : "");
+        *ret = out;
+        out = NULL;
+        *ret_len = n;
         return 0;
 }
 

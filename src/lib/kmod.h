@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -44,6 +45,21 @@ int ib_kmods_match(struct ib_kmods *k, const char *modalias, char ***names, size
 
 /* The module name of a modules.dep path: "kernel/x/virtio_net.ko.xz" -> "virtio_net". */
 int ib_kmod_name(const char *path, char *out, size_t size);
+
+/* @path names a compressed module (.ko.xz, .ko.zst, .ko.gz), as modules.dep does. */
+bool ib_kmod_compressed(const char *path);
+
+/*
+ * The plain ELF module of the @len bytes at @data, the file @path of a
+ * module tree: decompressed when @path says it is compressed (xz, zstd or
+ * gzip, as the kernel's CONFIG_MODULE_COMPRESS_* write them), copied
+ * otherwise, into a new buffer *ret (free() it).  An appended module
+ * signature is inside the compressed stream, so it comes out intact.  At
+ * most @max bytes (-E2BIG beyond); -EINVAL for a corrupt stream or a result
+ * that is not ELF.  The output depends on the input only (it is measured).
+ */
+int ib_kmod_plain(const void *data, size_t len, const char *path, size_t max, uint8_t **ret, size_t *ret_len,
+                  struct ib_err *err);
 
 /*
  * The release ("6.1.0-26-amd64") of a bzImage, from its setup header

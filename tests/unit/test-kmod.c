@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <glob.h>
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "kmod.h"
 #include "unit.h"
@@ -106,7 +109,145 @@ static void test_real_tree(void) {
         globfree(&g);
 }
 
+
+/* ---- compressed modules: ib_kmod_plain() ------------------------------------------ */
+
+/* A stand-in module: ELF magic, some text, and an appended signature's trailer. */
+static size_t fake_module(uint8_t *buf, size_t size) {
+        static const char sig[] = "~Module signature appended~\n";
+        size_t n = 0;
+
+        memcpy(buf, "\177ELF\002\001\001", 7);
+        n = 7;
+        while (n + sizeof(sig) < size) {
+                n += (size_t)snprintf((char *)buf + n, size - n, "symbol_%zu ", n);
+        }
+        memcpy(buf + size - (sizeof(sig) - 1), sig, sizeof(sig) - 1);
+        return size;
+}
+
+/* @in compressed as the kernel's CONFIG_MODULE_COMPRESS_* do (xz: crc32, 1 MiB dictionary). */
+static size_t compress_as(const char *how, const uint8_t *in, size_t len, uint8_t *out, size_t size) {
+        if (strcmp(how, "xz") == 0) {
+                lzma_options_lzma o;
+                lzma_filter f[2] = { { LZMA_FILTER_LZMA2, &o }, { LZMA_VLI_UNKNOWN, NULL } };
+                size_t pos = 0;
+
+                lzma_lzma_preset(&o, 6);
+                o.dict_size = 1u << 20;
+                return lzma_stream_buffer_encode(f, LZMA_CHECK_CRC32, NULL, in, len, out, &pos, size) == LZMA_OK ? pos : 0;
+        }
+        if (strcmp(how, "zst") == 0) {
+                /* As the zstd program writes them: with the content checksum. */
+                ZSTD_CCtx *c = ZSTD_createCCtx();
+                size_t r;
+
+                ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 19);
+                ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+                r = ZSTD_compress2(c, out, size, in, len);
+                ZSTD_freeCCtx(c);
+                return ZSTD_isError(r) ? 0 : r;
+        }
+        if (strcmp(how, "gz") == 0) {
+                z_stream z = {};
+                size_t n;
+
+                if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+                        return 0;
+                z.next_in = (Bytef *)(uintptr_t)in;
+                z.avail_in = (uInt)len;
+                z.next_out = out;
+                z.avail_out = (uInt)size;
+                n = deflate(&z, Z_FINISH) == Z_STREAM_END ? z.total_out : 0;
+                deflateEnd(&z);
+                return n;
+        }
+        return 0;
+}
+
+static void test_plain(void) {
+        static const char *const hows[] = { "xz", "zst", "gz" };
+        static uint8_t mod[300000], packed[400000], junk[400000];
+        size_t mlen = fake_module(mod, sizeof(mod));
+        uint8_t *out = NULL;
+        size_t olen = 0;
+        struct ib_err e = {};
+        char name[768];
+
+        CHECK("compressed: .ko.xz", ib_kmod_compressed("kernel/drivers/block/loop.ko.xz"));
+        CHECK("compressed: .ko.zst", ib_kmod_compressed("kernel/fs/fuse/fuse.ko.zst"));
+        CHECK("compressed: .ko.gz", ib_kmod_compressed("a/b.ko.gz"));
+        CHECK("compressed: not .ko", !ib_kmod_compressed("kernel/drivers/block/loop.ko"));
+        CHECK("compressed: not .xz alone", !ib_kmod_compressed("loop.xz"));
+
+        REQUIRE("plain: a .ko is copied", ib_kmod_plain(mod, mlen, "x/loop.ko", 1u << 20, &out, &olen, &e) == 0);
+        CHECK("plain: ... byte for byte", olen == mlen && memcmp(out, mod, mlen) == 0);
+        free(out);
+        out = NULL;
+        CHECK("plain: a .ko over the bound", ib_kmod_plain(mod, mlen, "x/loop.ko", 1000, &out, &olen, &e) == -E2BIG && !out);
+
+        for (size_t i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
+                char path[64];
+                size_t plen = compress_as(hows[i], mod, mlen, packed, sizeof(packed));
+                int r;
+
+                snprintf(path, sizeof(path), "kernel/drivers/block/loop.ko.%s", hows[i]);
+                snprintf(name, sizeof(name), "plain: %s compressed for the test", hows[i]);
+                REQUIRE(name, plen > 0 && plen < mlen);
+
+                out = NULL;
+                r = ib_kmod_plain(packed, plen, path, 1u << 20, &out, &olen, &e);
+                snprintf(name, sizeof(name), "plain: %s decompressed, the appended signature intact", hows[i]);
+                CHECK(name, r == 0 && olen == mlen && memcmp(out, mod, mlen) == 0 &&
+                            memcmp(out + mlen - 28, "~Module signature appended~\n", 28) == 0);
+                free(out);
+
+                out = NULL;
+                r = ib_kmod_plain(packed, plen, path, mlen - 1, &out, &olen, &e);
+                snprintf(name, sizeof(name), "plain: %s one byte over the bound is -E2BIG (%s)", hows[i], e.msg);
+                CHECK(name, r == -E2BIG && !out && strstr(e.msg, path));
+
+                out = NULL;
+                r = ib_kmod_plain(packed, plen / 2, path, 1u << 20, &out, &olen, &e);
+                snprintf(name, sizeof(name), "plain: %s truncated is -EINVAL (%s)", hows[i], e.msg);
+                CHECK(name, r == -EINVAL && !out);
+
+                memcpy(junk, packed, plen);
+                junk[plen / 2] ^= 0x55;
+                out = NULL;
+                r = ib_kmod_plain(junk, plen, path, 1u << 20, &out, &olen, &e);
+                snprintf(name, sizeof(name), "plain: %s corrupt is refused", hows[i]);
+                CHECK(name, r < 0 && !out);
+
+                memcpy(junk, packed, plen);
+                memset(junk + plen, 0, 8);
+                out = NULL;
+                r = ib_kmod_plain(junk, plen + 8, path, 1u << 20, &out, &olen, &e);
+                snprintf(name, sizeof(name), "plain: %s with zero padding after it", hows[i]);
+                CHECK(name, r == 0 && olen == mlen);
+                free(out);
+
+                junk[plen + 3] = 'X';
+                out = NULL;
+                r = ib_kmod_plain(junk, plen + 8, path, 1u << 20, &out, &olen, &e);
+                snprintf(name, sizeof(name), "plain: %s with junk after it is -EINVAL (%s)", hows[i], e.msg);
+                CHECK(name, r == -EINVAL && !out);
+        }
+
+        /* Not ELF once decompressed; not compressed at all though named so. */
+        memcpy(junk, "not a module at all, just text", 30);
+        olen = compress_as("xz", junk, 30, packed, sizeof(packed));
+        out = NULL;
+        CHECK("plain: not ELF once decompressed",
+              ib_kmod_plain(packed, olen, "m.ko.xz", 1u << 20, &out, &olen, &e) == -EINVAL && !out && strstr(e.msg, "ELF"));
+        out = NULL;
+        CHECK("plain: named .ko.zst but plain", ib_kmod_plain(mod, mlen, "m.ko.zst", 1u << 20, &out, &olen, &e) == -EINVAL && !out);
+        out = NULL;
+        CHECK("plain: a .ko that is not ELF", ib_kmod_plain(junk, 30, "m.ko", 1u << 20, &out, &olen, &e) == -EINVAL && !out);
+}
+
 int main(void) {
+        test_plain();
         test_resolve();
         test_real_tree();
         UNIT_EXIT();
