@@ -5,6 +5,8 @@
 #   make check      deps + build + unit tests (also under ASan/UBSan) + fuzz
 #                   smoke runs + host integration tests; closing line "N passed, N failed"
 #   make check-e2e  only the QEMU boots through the preboot (part of make check)
+#   make check-distros  only the real distributions' boots (Debian 12 and 13 live,
+#                   dracut; part of make check)
 #   make initramfs  the preboot: build/initramfs/{vmlinuz,miniroot.img,hook/}
 #   make iso        boot media (BIOS + UEFI, CD or dd to USB): build/inetboot.iso from
 #                   make initramfs and manifests/menu (else manifests/menu.example)
@@ -62,7 +64,7 @@ UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps deps-build check check-e2e unit demo fuzz install clean asan bench bench-boot initramfs initramfs-test iso usb ipxe
+.PHONY: all deps deps-build check check-e2e check-distros unit demo fuzz install clean asan bench bench-boot initramfs initramfs-test iso usb ipxe
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -245,6 +247,11 @@ unit: all
 check-e2e: deps
 	$(MAKE) --no-print-directory all initramfs-test
 	BUILD=$(abspath $(BUILD)) tests/run-tests --integration boot
+
+# The real distributions' boots alone (tests/integration/distro-*.sh; part of make check).
+check-distros: deps
+	$(MAKE) --no-print-directory all initramfs-test
+	BUILD=$(abspath $(BUILD)) tests/run-tests --integration distro-
 
 # Benchmarks print reports (figures and ratios), never pass/fail on timings.
 bench: deps
