@@ -23,8 +23,8 @@
 case ${DEBIAN_LIVE_SUITE:-bookworm} in
     # In 384 MiB, where the CD and fetch= do not boot (docs/performance.md, smallest RAM): the preboot
     # scans the image's initrd as a stream, and the booted system unpacks it into ramfs (docs/distros.md).
-    bookworm) builder=mkdebianlive name=debian-live host=inetboot-live ram=384 what="Debian live" ;;
-    trixie) builder=mkdebian13live name=debian13-live host=inetboot-live13 ram=512 what="Debian 13 live" ;;
+    bookworm) mods=initrd builder=mkdebianlive name=debian-live host=inetboot-live ram=384 what="Debian live" ;;
+    trixie) mods=carried builder=mkdebian13live name=debian13-live host=inetboot-live13 ram=512 what="Debian 13 live" ;;
     *) not_ok "DEBIAN_LIVE_SUITE is bookworm or trixie"; finish ;;
 esac
 distro_serve "$builder" "$name"
@@ -33,15 +33,7 @@ if distro_boot "$ram" "$host login:" 480; then ok "$what boots through inetboot 
 else not_ok "$what boots through inetboot to login: in $ram MiB"; finish; fi
 check "the entry is Debian's, with live-boot told where its medium is" \
     grep -q 'command line: boot=live components quiet console=ttyS0 live-media=/dev/loop0 rootfstype=ramfs rdinit=/inetboot/hook' "$d/boot.txt"
-if [ "$name" = debian-live ]; then
-    check "the image's initrd had the hook's modules (none carried)" grep -qE 'kernel modules for the hook: [0-9]+ from the image.s initrd, 0 carried' "$d/boot.txt"
-else
-    carried=$(grep -aoE 'kernel modules for the hook: [0-9]+ from the image.s initrd, [0-9]+ carried from the image.s squashfs' "$d/boot.txt" | head -n 1)
-    check "its .ko.xz modules were carried from the squashfs, decompressed (${carried:-no such line})" \
-        test -n "$carried" -a "${carried##*initrd, }" != "0 carried from the image's squashfs"
-    check "... and the hook loaded them into Linux 6.12 ($(grep -aoE 'hook: [0-9]+ modules loaded for Linux [^ ]+' "$d/boot.txt" | head -n 1))" \
-        grep -aqE 'hook: [1-9][0-9]* modules loaded for Linux 6\.12' "$d/boot.txt"
-fi
+distro_check_modules "$mods"
 
 check_medium() {  # check_medium WHICH-BOOT
     local medium

@@ -25,6 +25,7 @@
 #   distro_wait_fill                (e) the first boot, left idle, fetches the rest of the image
 #                                   into the cache (inetboot-httpfs --cache-fill); sets FILL_S
 #   distro_check_poweroff [WHICH]   (d) poweroff ends the machine cleanly; sets POWEROFF_S, SHUTDOWN_REQS
+#   distro_check_modules initrd|carried   where the hook's modules came from (first boot)
 #   distro_check_cache_filled       (e) after the first boot: the hook used the cache, block
 #                                   files are on the FAT disk; sets FIRST_BYTES, LOGIN1_S
 #   distro_check_cache_only         (e) the second boot asked the network for the manifest
@@ -183,6 +184,23 @@ distro_check_poweroff() {
     check "(d) ${w}... with no stop job waiting and no kernel panic" \
         bash -c "! grep -aqE 'A stop job is running|Kernel panic|blocked for more than' '$QEMU_LOG'"
     qemu_stop
+}
+
+# distro_check_modules initrd|carried: where the hook's modules came from, by the agent's
+# line in the first boot's console: all from the image's initrd (Debian 12's .ko), or
+# carried from its squashfs (Debian 13's .ko.xz, decompressed) and loaded into 6.12.
+distro_check_modules() {
+    local carried
+    if [ "$1" = initrd ]; then
+        check "the image's initrd had the hook's modules (none carried)" \
+            grep -qE 'kernel modules for the hook: [0-9]+ from the image.s initrd, 0 carried' "$D/boot.txt"
+        return
+    fi
+    carried=$(grep -aoE 'kernel modules for the hook: [0-9]+ from the image.s initrd, [0-9]+ carried from the image.s squashfs' "$D/boot.txt" | head -n 1)
+    check "its .ko.xz modules were carried from the squashfs, decompressed (${carried:-no such line})" \
+        test -n "$carried" -a "${carried##*initrd, }" != "0 carried from the image's squashfs"
+    check "... and the hook loaded them into Linux 6.12 ($(grep -aoE 'hook: [0-9]+ modules loaded for Linux [^ ]+' "$D/boot.txt" | head -n 1))" \
+        grep -aqE 'hook: [1-9][0-9]* modules loaded for Linux 6\.12' "$D/boot.txt"
 }
 
 # After the first boot's poweroff: the preboot and the hook mounted the cache, and block files are on it.
