@@ -1,210 +1,32 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * blockdev.c: verified blocks from HTTP mirrors, with RAM and disk caches.
- *
- * Threads: any number of readers (FUSE worker threads), one fetch thread
- * that owns the libcurl multi handle, and the hashers (one a CPU).  One
- * mutex guards all state; readers queue the blocks they miss and wait on one
- * condition variable, which is broadcast whenever a block arrives or fails.
- * Bytes are copied outside the lock: a request receives into RAM-cache
- * slots reserved for it, and a reader is handed the slots it reads, held; a busy
- * slot (slot_busy) is never evicted.  The fetch thread only receives: each
- * block goes to a hasher as its last byte arrives, and is served as soon as
- * it matches the manifest, while the rest of its request is still coming.
+ * blockdev.c: verified blocks from HTTP mirrors, with RAM and disk caches:
+ * the object (new, start, free), a read (wait for its blocks, hold their
+ * slots), release, prefetch and the statistics.  The engine's rooms and
+ * its lock rules: internal.h.
  */
-#include <curl/curl.h>
 #include <zstd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "blockdev.h"
-#include "diskcache.h"
-#include "image.h"
+#include "internal.h"
 
-#define MAX_MIRRORS 64
-#define MAX_ATTEMPTS_PER_MIRROR 3       /* integrity failures of one block on one mirror before we give up on it */
-#define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 8000
-#define MAX_HASHERS 4                   /* threads verifying blocks and finishing requests (at most one per CPU) */
-#define MAX_DISK_JOBS 8                 /* disk-cache reads handed to the hashers at once */
-
-enum { B_ABSENT, B_QUEUED, B_INFLIGHT };
-
-/*
- * Work for the hashers: block @block of a request in flight to verify, or,
- * with JOB_FINISH, a whole request to finish (or a disk-cache read).
- */
-#define JOB_FINISH UINT64_MAX
-struct job {
-        struct request *rq;
-        uint64_t block;
-        struct job *next;
-};
-
-struct mirror {
-        char *url;
-        bool store;                     /* a block store: one zstd file per block, by hash */
-        bool h2;                        /* answered over HTTP/2: requests share a connection */
-        char *etag, *last_modified;     /* pinned from the first good answer */
-        char *broken;                   /* permanent fault, e.g. ignores Range; NULL if usable */
-        uint64_t down_until_ms;
-        unsigned backoff_ms, inflight, failures_in_row;
-        double latency_ms, rate;        /* moving averages; rate in bytes/s; 0 = not measured */
-        uint64_t bytes, requests, errors, verify_failures;
-};
-
-struct request {
-        struct ib_blockdev *bd;
-        CURL *easy;
-        unsigned mirror;
-        uint64_t first, count;
-        uint8_t *buf;
-        size_t len, got, want;          /* buffer size, bytes received, bytes of image asked for */
-        /*
-         * A raw mirror's demand and readahead requests receive straight into
-         * RAM-cache slots reserved for them (busy, empty), one a block, rather
-         * than into buf: a verified block is then published where it lies,
-         * with no copy.  NULL: buf is used (the cache fill's, a store's, or
-         * no slot was free).
-         */
-        int32_t *slots;
-        uint8_t *slot_data;             /* bd->slot_data */
-        bool overflow;
-        char content_range[128], etag[256], last_modified[128];
-        char curl_error[CURL_ERROR_SIZE];
-        struct curl_slist *headers;
-        struct request *next;           /* in bd->requests: every request in flight */
-        CURLcode result;
-        uint8_t *plain;                 /* a store's block, decompressed */
-        bool *good;                     /* per block: SHA-256 matches (computed outside the lock) */
-        /*
-         * A raw mirror's blocks are verified one by one as their last byte
-         * arrives: on_body() hands each to a hasher (block_jobs) while its
-         * bytes are still in the CPU's cache, and check_block() serves a
-         * block received into its slot as soon as it matches.  checked:
-         * blocks handed out, in order; pending: those a hasher has not
-         * finished; received: the transfer has ended.  The last of the two
-         * to end finishes the request (bd->vlock guards pending and received).
-         */
-        struct job *block_jobs;
-        uint64_t checked;
-        unsigned pending;
-        bool received;
-        long status;                    /* the answer's HTTP status, read at its first body bytes */
-        uint32_t block_size;
-        struct job finish;              /* in the hashers' queue: finish the request */
-        bool disk;                      /* not HTTP: read block @first from the disk cache */
-        bool fill;                      /* the cache fill's: its blocks go to the disk cache, past the RAM cache */
-};
-
-struct wjob {
-        uint64_t block;
-        struct wjob *next;
-        uint8_t data[];
-};
-
-#define WRITE_QUEUE_MAX (64u << 20)     /* bytes of blocks waiting for the disk; beyond, a block is not cached */
-#define FILL_QUEUE_MAX (8u << 20)       /* the writer's backlog beyond which the cache fill waits for the disk */
-
-/* The cache fill (o.cache_fill): where it is. */
-enum fill_state { FILL_OFF, FILL_WAITING, FILL_RUNNING, FILL_DONE, FILL_FULL, FILL_STOPPED };
 static const char *const fill_names[] = { "off", "waiting", "filling", "done", "full", "stopped" };
 
-/*
- * A reader's sequential stream, for readahead: the blocks it has read run
- * from @first to @last; @end is the furthest block read or read ahead for it.
- */
-struct ra_stream {
-        uint64_t first, last, end;
-        uint64_t pos, run;              /* where its last read ended, and the bytes read in order up to there */
-        unsigned win;                   /* blocks kept ahead of the reader; 0 until the stream is confirmed */
-        uint64_t used;                  /* LRU stamp; 0: a free entry */
-};
+static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err);
+static void queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data);
+static void push_job(struct ib_blockdev *bd, struct job *job);
+static int queue_disk_job(struct ib_blockdev *bd, uint64_t b);
+static void wake(struct ib_blockdev *bd);
 
-#define RA_STREAMS 8                    /* readers followed at once */
-#define RA_CONFIRM (1u << 20)           /* bytes a stream reads in order before anything is read ahead */
-
-struct queue {
-        uint64_t *v;
-        size_t head, len, cap;
-};
-
-struct ib_blockdev {
-        const struct ib_manifest *m;
-        struct ib_blockdev_opts o;
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-
-        uint8_t *state, *failed, *attempts;
-        uint8_t *asked;                 /* with a profile recorder: a reader has asked for the block */
-        int profile_fd;                 /* the recorder, -1 for none */
-        uint8_t *from_disk;             /* per block: its copy in RAM came from the disk cache, not a mirror */
-        uint16_t *waiters;
-        int32_t *slot_of;
-        uint64_t *deadline_ms;
-        struct queue demand, background;
-
-        uint8_t *slot_data;
-        int64_t *slot_block;
-        uint8_t *slot_ref;
-        uint16_t *slot_busy;            /* a request receiving into the slot, or readers holding it */
-        size_t n_slots, hand;
-
-        struct mirror mirrors[MAX_MIRRORS];
-        unsigned n_mirrors, inflight;
-        size_t slots_reserved;          /* by the requests in flight (reserve_slots()) */
-
-        struct ib_diskcache *dc;
-        /* The cache writer: verified blocks queue here and are written by their own thread. */
-        pthread_mutex_t wlock;
-        pthread_cond_t wcond;
-        struct wjob *wq_head, *wq_tail;
-        size_t wq_bytes;
-        uint64_t cache_skipped;
-        pthread_t writer;
-        bool writer_started, wstop;
-        CURLM *multi;
-        CURLSH *share;
-        struct request *requests;
-        unsigned handles;               /* easy handles in the multi; the fetch thread's alone */
-        /* The hashers: blocks as they arrive and finished requests queue here; each is done outside every lock. */
-        pthread_mutex_t vlock;
-        pthread_cond_t vcond;
-        struct job *vq_head, *vq_tail;
-        pthread_t hashers[MAX_HASHERS];
-        unsigned n_hashers, disk_jobs;  /* disk_jobs: disk-cache reads queued or running (bd->lock) */
-        bool vstop;
-        pthread_t thread;
-        bool started, stop;
-        struct ra_stream ra[RA_STREAMS];
-        uint64_t ra_clock;
-        uint8_t *planned;               /* per block: in the boot profile being prefetched */
-        /* The cache fill: the rest of the image into the disk cache while no reader reads (fill_schedule()). */
-        enum fill_state fill;
-        uint64_t fill_next;             /* the next block the fill looks at */
-        uint64_t fill_missing;          /* blocks not in the disk cache at the end of the last pass */
-        uint64_t fill_t0_ms, fill_blocks, fill_bytes;
-        uint64_t fill_pending;          /* bytes of the fill's requests in flight */
-        unsigned fill_inflight;
-        int fill_error;                 /* the cache writer's, which stops the fill (bd->wlock) */
-        uint64_t last_read_ms;          /* when a reader last asked for something */
-
-        /* statistics */
-        uint64_t reads, bytes_read, ram_hits, disk_hits, verify_failures, retries, eio;
-        uint64_t latency_us_sum, latency_n, latency_us_max;
-};
-
-static void logf_(struct ib_blockdev *bd, const char *fmt, ...) _printf_(2, 3);
 static void logf_(struct ib_blockdev *bd, const char *fmt, ...) {
         char buf[768];
         va_list ap;
@@ -216,8 +38,6 @@ static void logf_(struct ib_blockdev *bd, const char *fmt, ...) {
         va_end(ap);
         bd->o.log(bd->o.log_userdata, buf);
 }
-
-/* ---- queues ---------------------------------------------------------------- */
 
 static int queue_push(struct queue *q, uint64_t b, bool front) {
         if (q->len == q->cap) {
@@ -265,12 +85,9 @@ static void want_block(struct ib_blockdev *bd, uint64_t b, bool demand) {
                 bd->state[b] = B_ABSENT;
 }
 
-/* ---- RAM cache ---------------------------------------------------------------- */
-
 static uint8_t *slot_ptr(struct ib_blockdev *bd, size_t s) {
         return bd->slot_data + s * bd->m->block_size;
 }
-
 
 /*
  * A slot for a new block, by the clock: one not referenced since the hand
@@ -318,8 +135,6 @@ static void cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data
         slot_publish(bd, (size_t)s, b);
 }
 
-/* ---- persistent cache (diskcache.c) -------------------------------------------- */
-
 /*
  * 1 and @buf filled on a verified hit, 0 on a miss, -EBADMSG when the entry
  * was corrupt (the cache dropped it).  Called by a hasher without bd->lock.
@@ -339,12 +154,6 @@ static int disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
                 logf_(bd, "cache: cannot store block %" PRIu64 ": %s", b, strerror(-r));
         return r;
 }
-
-static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err);
-static void wake(struct ib_blockdev *bd);
-static int queue_disk_job(struct ib_blockdev *bd, uint64_t b);
-
-/* ---- mirrors ---------------------------------------------------------------- */
 
 int ib_blockdev_add_mirror(struct ib_blockdev *bd, const char *url, struct ib_err *err) {
         return ib_blockdev_add_source(bd, url, false, err);
@@ -434,8 +243,6 @@ static int pick_mirror(struct ib_blockdev *bd, uint64_t b, uint64_t now, bool *a
         return pick;
 }
 
-/* ---- requests ------------------------------------------------------------------ */
-
 /* Bytes of the image in blocks first..first+count-1 (the last block may be short). */
 static uint64_t run_bytes(const struct ib_manifest *m, uint64_t first, uint64_t count) {
         uint64_t off = first * m->block_size;
@@ -449,8 +256,6 @@ static uint8_t *rq_at(const struct request *rq, size_t off) {
                 return rq->buf + off;
         return rq->slot_data + (size_t)rq->slots[off / rq->block_size] * rq->block_size + off % rq->block_size;
 }
-
-static void push_job(struct ib_blockdev *bd, struct job *job);
 
 /*
  * Hand the blocks whose last byte has arrived to the hashers, in order (the
@@ -985,7 +790,6 @@ static void fill_end(struct ib_blockdev *bd, enum fill_state st, const char *why
  * a pass over the image caches nothing more.  Called by schedule() with
  * bd->lock held, when both queues are empty.
  */
-static void queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data);
 static void fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit) {
         unsigned most = limit > 2 ? limit / 2 : 1;
         uint64_t run = bd->o.max_run >= 4 ? bd->o.max_run / 4 : bd->o.max_run, nb = bd->m->n_blocks, copied = 0;
