@@ -85,56 +85,6 @@ static void want_block(struct ib_blockdev *bd, uint64_t b, bool demand) {
                 bd->state[b] = B_ABSENT;
 }
 
-static uint8_t *slot_ptr(struct ib_blockdev *bd, size_t s) {
-        return bd->slot_data + s * bd->m->block_size;
-}
-
-/*
- * A slot for a new block, by the clock: one not referenced since the hand
- * last passed, and whose block no reader waits for while another victim
- * exists.  A busy slot is never taken: a request is receiving into it, or
- * a reader holds it while the kernel takes its bytes (both without bd->lock).  The slot comes
- * back empty; -1 when every slot is busy.
- */
-static ssize_t slot_victim(struct ib_blockdev *bd) {
-        for (size_t i = 0; i < 3 * bd->n_slots; i++) {
-                size_t s = (bd->hand + i) % bd->n_slots;
-                int64_t old = bd->slot_block[s];
-
-                if (bd->slot_busy[s])
-                        continue;
-                if (old >= 0 && i < 2 * bd->n_slots && bd->waiters[old] > 0)
-                        continue;
-                if (old >= 0 && i < bd->n_slots && bd->slot_ref[s]) {
-                        bd->slot_ref[s] = 0;
-                        continue;
-                }
-                if (old >= 0)
-                        bd->slot_of[old] = -1;
-                bd->slot_block[s] = -1;
-                bd->hand = (s + 1) % bd->n_slots;
-                return (ssize_t)s;
-        }
-        return -1;
-}
-
-/* Put block @b, in the slot @s it was stored in, into the RAM cache. */
-static void slot_publish(struct ib_blockdev *bd, size_t s, uint64_t b) {
-        bd->slot_block[s] = (int64_t)b;
-        bd->slot_ref[s] = 1;
-        bd->slot_of[b] = (int32_t)s;
-}
-
-/* A copy of block @b into the RAM cache; with every slot busy it is not kept (a reader asks again). */
-static void cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
-        ssize_t s;
-
-        if (bd->slot_of[b] >= 0 || (s = slot_victim(bd)) < 0)
-                return;
-        memcpy(slot_ptr(bd, (size_t)s), data, ib_manifest_block_len(bd->m, b));
-        slot_publish(bd, (size_t)s, b);
-}
-
 /*
  * 1 and @buf filled on a verified hit, 0 on a miss, -EBADMSG when the entry
  * was corrupt (the cache dropped it).  Called by a hasher without bd->lock.
@@ -345,46 +295,6 @@ static void request_free(struct request *rq) {
         free(rq);
 }
 
-/*
- * Reserve a slot for each block of a raw mirror's request; on success the
- * request receives into them.  At most half the slots are reserved at once,
- * so that readers' blocks have room.  Called with bd->lock held.
- */
-static void reserve_slots(struct ib_blockdev *bd, struct request *rq) {
-        uint64_t i;
-
-        if (bd->slots_reserved + rq->count > bd->n_slots / 2 || !(rq->slots = malloc(rq->count * sizeof(*rq->slots))))
-                return;
-        for (i = 0; i < rq->count; i++) {
-                ssize_t s = slot_victim(bd);
-
-                if (s < 0)
-                        break;
-                rq->slots[i] = (int32_t)s;
-                bd->slot_busy[s]++;
-        }
-        if (i < rq->count) {
-                while (i--)
-                        bd->slot_busy[rq->slots[i]]--;
-                free(rq->slots);
-                rq->slots = NULL;
-                return;
-        }
-        bd->slots_reserved += rq->count;
-        rq->slot_data = bd->slot_data;
-}
-
-/* Give the reserved slots back; the blocks published stay in theirs.  Called with bd->lock held. */
-static void release_slots(struct ib_blockdev *bd, struct request *rq) {
-        if (!rq->slots)
-                return;
-        for (uint64_t i = 0; i < rq->count; i++)
-                bd->slot_busy[rq->slots[i]]--;
-        bd->slots_reserved -= rq->count;
-        free(rq->slots);
-        rq->slots = NULL;
-}
-
 static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool into_slots) {
         struct request *rq = calloc(1, sizeof(*rq));
         uint64_t off = first * bd->m->block_size;
@@ -403,7 +313,7 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
                 rq->len = ZSTD_compressBound(rq->want); /* room for the compressed file */
         rq->block_size = bd->m->block_size;
         if (into_slots && !bd->mirrors[mi].store)
-                reserve_slots(bd, rq);
+                ib_bd_reserve_slots(bd, rq);
         if (!rq->slots)
                 rq->buf = malloc(rq->len);
         rq->easy = curl_easy_init();
@@ -416,7 +326,7 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
         }
         snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + rq->len - 1);
         if ((!rq->buf && !rq->slots) || !rq->easy || (!bd->mirrors[mi].store && (!rq->good || !rq->block_jobs))) {
-                release_slots(bd, rq);
+                ib_bd_release_slots(bd, rq);
                 request_free(rq);
                 return NULL;
         }
@@ -473,7 +383,7 @@ static int start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, ui
                 return -ENOMEM;
         rq->fill = fill;
         if (curl_multi_add_handle(bd->multi, rq->easy) != CURLM_OK) {
-                release_slots(bd, rq);
+                ib_bd_release_slots(bd, rq);
                 request_free(rq);
                 return -EIO;
         }
@@ -626,7 +536,7 @@ static void check_block(struct ib_blockdev *bd, struct request *rq, uint64_t i) 
                 return;
         pthread_mutex_lock(&bd->lock);
         if (bd->slot_of[b] < 0) {
-                slot_publish(bd, (size_t)rq->slots[i], b);
+                ib_bd_slot_publish(bd, (size_t)rq->slots[i], b);
                 bd->from_disk[b] = 0;
                 pthread_cond_broadcast(&bd->cond);
         }
@@ -712,10 +622,10 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                         /* The fill's blocks go to the disk alone, unless a reader came for one meanwhile. */
                         if (rq->slots) {
                                 if (bd->slot_of[b] < 0)
-                                        slot_publish(bd, (size_t)rq->slots[b - rq->first], b);
+                                        ib_bd_slot_publish(bd, (size_t)rq->slots[b - rq->first], b);
                                 bd->from_disk[b] = 0;
                         } else if (!rq->fill || bd->waiters[b]) {
-                                cache_insert(bd, b, data);
+                                ib_bd_cache_insert(bd, b, data);
                                 bd->from_disk[b] = 0;
                         }
                         if (rq->fill) {
@@ -825,7 +735,7 @@ static void fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit) 
                                 break;
                         if (copied > FILL_QUEUE_MAX)
                                 return;
-                        queue_write(bd, b, slot_ptr(bd, (size_t)bd->slot_of[b]));
+                        queue_write(bd, b, ib_bd_slot_ptr(bd, (size_t)bd->slot_of[b]));
                         copied += ib_manifest_block_len(bd->m, b);
                 }
                 if (bd->fill_next >= nb) {
@@ -1112,7 +1022,7 @@ static void complete_disk_job(struct ib_blockdev *bd, struct request *rq) {
         bd->state[b] = B_ABSENT;
         if (r > 0) {
                 bd->disk_hits++;
-                cache_insert(bd, b, rq->buf);
+                ib_bd_cache_insert(bd, b, rq->buf);
                 bd->from_disk[b] = 1;
         } else {
                 if (r == -EBADMSG) {
@@ -1147,7 +1057,7 @@ static void complete_request(struct ib_blockdev *bd, struct request *rq) {
         for (uint64_t i = 0; bd->dc && rq->good && i < rq->count; i++)
                 if (rq->good[i])
                         queue_write(bd, rq->first + i, request_block(bd, rq, i));
-        release_slots(bd, rq);
+        ib_bd_release_slots(bd, rq);
         pthread_mutex_unlock(&bd->lock);
         wake(bd); /* room for another request */
         request_free(rq);
@@ -1510,41 +1420,6 @@ static void read_ahead(struct ib_blockdev *bd, uint64_t from, uint64_t to, bool 
                         want_block(bd, b, false);
 }
 
-/* The slots of blocks b0..b1, all in the RAM cache, made busy (not evicted) for a reader.  Called with bd->lock held. */
-static void hold_slots(struct ib_blockdev *bd, uint64_t b0, uint64_t b1) {
-        for (uint64_t b = b0; b <= b1; b++) {
-                int32_t s = bd->slot_of[b];
-
-                bd->slot_ref[s] = 1;
-                bd->slot_busy[s]++;
-        }
-}
-
-static void unhold_slots(struct ib_blockdev *bd, uint64_t b0, uint64_t b1) {
-        for (uint64_t b = b0; b <= b1; b++)
-                bd->slot_busy[bd->slot_of[b]]--;
-}
-
-/*
- * Where the bytes off..off+len of blocks b0..b1 lie in the RAM cache: one
- * piece a block, in @iov.  The blocks' slots must be held (slot_of[b]
- * cannot change while its slot is busy, so no lock is needed).
- */
-static size_t slot_pieces(struct ib_blockdev *bd, size_t len, uint64_t off, uint64_t b0, uint64_t b1, struct iovec *iov) {
-        const struct ib_manifest *m = bd->m;
-        size_t n = 0;
-
-        for (uint64_t b = b0; b <= b1; b++) {
-                uint64_t boff = b * m->block_size, blen = ib_manifest_block_len(m, b);
-                uint64_t from = off > boff ? off - boff : 0;
-                uint64_t to = off + len < boff + blen ? off + len - boff : blen;
-
-                iov[n].iov_base = slot_ptr(bd, (size_t)bd->slot_of[b]) + from;
-                iov[n++].iov_len = (size_t)(to - from);
-        }
-        return n;
-}
-
 /*
  * A read: wait until blocks b0..b1 of off..off+len are all verified in the
  * RAM cache (queueing those missing and reading ahead), then hold their
@@ -1588,7 +1463,7 @@ static ssize_t read_wait(struct ib_blockdev *bd, size_t len, uint64_t off, uint6
                 if (all) {
                         if (first)
                                 bd->ram_hits++;
-                        hold_slots(bd, b0, b1);
+                        ib_bd_hold_slots(bd, b0, b1);
                         ret = (ssize_t)len;
                         break;
                 }
@@ -1642,7 +1517,7 @@ ssize_t ib_blockdev_pread_held(struct ib_blockdev *bd, size_t len, uint64_t off,
         ret = read_wait(bd, len, off, b0, b1, t0);
         pthread_mutex_unlock(&bd->lock);
         if (ret > 0)
-                *n_iov = slot_pieces(bd, len, off, b0, b1, iov);
+                *n_iov = ib_bd_slot_pieces(bd, len, off, b0, b1, iov);
         wake(bd);
         return ret;
 }
@@ -1653,7 +1528,7 @@ void ib_blockdev_release(struct ib_blockdev *bd, size_t len, uint64_t off) {
         if (!read_range(bd, &len, off, &b0, &b1))
                 return;
         pthread_mutex_lock(&bd->lock);
-        unhold_slots(bd, b0, b1);
+        ib_bd_unhold_slots(bd, b0, b1);
         pthread_mutex_unlock(&bd->lock);
 }
 

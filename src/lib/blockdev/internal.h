@@ -235,4 +235,14 @@ struct ib_blockdev {
  * not in blockdev.h).
  */
 
+/* ramcache.c */
+uint8_t *ib_bd_slot_ptr(struct ib_blockdev *bd, size_t s);
+void ib_bd_slot_publish(struct ib_blockdev *bd, size_t s, uint64_t b);
+void ib_bd_cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data);
+void ib_bd_reserve_slots(struct ib_blockdev *bd, struct request *rq);
+void ib_bd_release_slots(struct ib_blockdev *bd, struct request *rq);
+void ib_bd_hold_slots(struct ib_blockdev *bd, uint64_t b0, uint64_t b1);
+void ib_bd_unhold_slots(struct ib_blockdev *bd, uint64_t b0, uint64_t b1);
+size_t ib_bd_slot_pieces(struct ib_blockdev *bd, size_t len, uint64_t off, uint64_t b0, uint64_t b1, struct iovec *iov);
+
 #endif
