@@ -27,7 +27,7 @@ static void push_job(struct ib_blockdev *bd, struct job *job);
 static int queue_disk_job(struct ib_blockdev *bd, uint64_t b);
 static void wake(struct ib_blockdev *bd);
 
-static void logf_(struct ib_blockdev *bd, const char *fmt, ...) {
+void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) {
         char buf[768];
         va_list ap;
 
@@ -72,7 +72,7 @@ static bool queue_pop(struct queue *q, uint64_t *b) {
 }
 
 /* Mark a block wanted; a demand read goes before readahead and prefetch. */
-static void want_block(struct ib_blockdev *bd, uint64_t b, bool demand) {
+void ib_bd_want_block(struct ib_blockdev *bd, uint64_t b, bool demand) {
         if (bd->state[b] == B_INFLIGHT || bd->slot_of[b] >= 0)
                 return;
         if (bd->state[b] == B_QUEUED && !demand)
@@ -101,7 +101,7 @@ static int disk_put(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
                 return 0;
         r = ib_diskcache_put(bd->dc, bd->m->blocks[b], data, ib_manifest_block_len(bd->m, b));
         if (r < 0)
-                logf_(bd, "cache: cannot store block %" PRIu64 ": %s", b, strerror(-r));
+                ib_bd_log(bd, "cache: cannot store block %" PRIu64 ": %s", b, strerror(-r));
         return r;
 }
 
@@ -140,11 +140,11 @@ static void mirror_down(struct ib_blockdev *bd, unsigned i, const char *why) {
 
         mi->errors++;
         if (++mi->failures_in_row < 2) {
-                logf_(bd, "mirror %s: %s; retrying", mi->url, why);
+                ib_bd_log(bd, "mirror %s: %s; retrying", mi->url, why);
                 return;
         }
         mi->down_until_ms = ib_now_ms() + mi->backoff_ms;
-        logf_(bd, "mirror %s: %s; retrying it in %u ms", mi->url, why, mi->backoff_ms);
+        ib_bd_log(bd, "mirror %s: %s; retrying it in %u ms", mi->url, why, mi->backoff_ms);
         mi->backoff_ms = mi->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : mi->backoff_ms * 2;
 }
 
@@ -154,7 +154,7 @@ static void mirror_broken(struct ib_blockdev *bd, unsigned i, const char *why) {
         mi->errors++;
         if (!mi->broken) {
                 mi->broken = strdup(why);
-                logf_(bd, "mirror %s: %s; not using it again", mi->url, why);
+                ib_bd_log(bd, "mirror %s: %s; not using it again", mi->url, why);
         }
 }
 
@@ -408,7 +408,7 @@ static void fail_block(struct ib_blockdev *bd, uint64_t b, const char *why) {
         if (bd->waiters[b])
                 bd->failed[b] = 1;
         bd->eio++;
-        logf_(bd, "block %" PRIu64 " (offset %" PRIu64 "): %s: read fails with EIO", b, b * bd->m->block_size, why);
+        ib_bd_log(bd, "block %" PRIu64 " (offset %" PRIu64 "): %s: read fails with EIO", b, b * bd->m->block_size, why);
 }
 
 /*
@@ -591,7 +591,7 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
         if (why && missing) {
                 /* This store lacks the block: count it against the block, like bad data. */
                 bd->attempts[rq->first] += MAX_ATTEMPTS_PER_MIRROR;
-                logf_(bd, "block %" PRIu64 ": %s (%s)", rq->first, why, mi->url);
+                ib_bd_log(bd, "block %" PRIu64 ": %s (%s)", rq->first, why, mi->url);
                 bd->state[rq->first] = B_ABSENT;
                 if (bd->attempts[rq->first] >= MAX_ATTEMPTS_PER_MIRROR * bd->n_mirrors)
                         fail_block(bd, rq->first, "no mirror gave a copy that matches the manifest");
@@ -639,7 +639,7 @@ static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode 
                 bd->verify_failures++;
                 mi->verify_failures++;
                 bd->attempts[b]++;
-                logf_(bd, "block %" PRIu64 " from %s: SHA-256 does not match the manifest", b, mi->url);
+                ib_bd_log(bd, "block %" PRIu64 " from %s: SHA-256 does not match the manifest", b, mi->url);
                 if (bd->attempts[b] >= MAX_ATTEMPTS_PER_MIRROR * bd->n_mirrors)
                         fail_block(bd, b, "no mirror gave a copy that matches the manifest");
                 else
@@ -675,12 +675,12 @@ static void fill_end(struct ib_blockdev *bd, enum fill_state st, const char *why
 
         bd->fill = st;
         if (st == FILL_DONE && !bd->fill_t0_ms)
-                logf_(bd, "cache: the whole image is in the cache");
+                ib_bd_log(bd, "cache: the whole image is in the cache");
         else if (st == FILL_DONE)
-                logf_(bd, "cache: the whole image is in the cache; the fill fetched %" PRIu64 " blocks (%.1f MB) in %.1f s",
+                ib_bd_log(bd, "cache: the whole image is in the cache; the fill fetched %" PRIu64 " blocks (%.1f MB) in %.1f s",
                       bd->fill_blocks, (double)bd->fill_bytes / 1e6, (double)(ib_now_ms() - bd->fill_t0_ms) / 1000);
         else
-                logf_(bd, "cache: the fill stops with %" PRIu64 " of %" PRIu64 " blocks not cached: %s; they are fetched when read",
+                ib_bd_log(bd, "cache: the fill stops with %" PRIu64 " of %" PRIu64 " blocks not cached: %s; they are fetched when read",
                       missing, bd->m->n_blocks, why);
 }
 
@@ -775,7 +775,7 @@ static void fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit) 
                         missing = cache_missing(bd);
                         bd->fill = FILL_RUNNING;
                         bd->fill_t0_ms = now;
-                        logf_(bd, "cache: no read for %u s; fetching the %" PRIu64 " blocks (%.1f MB) of the image not in the cache",
+                        ib_bd_log(bd, "cache: no read for %u s; fetching the %" PRIu64 " blocks (%.1f MB) of the image not in the cache",
                               bd->o.cache_fill_idle, missing, (double)missing * bd->m->block_size / 1e6);
                 }
                 for (uint64_t k = b; k < b + n; k++)
@@ -866,7 +866,7 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
          * (Content-Range, validators and block hashes, as always).
          */
         if (bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[0])) {
-                logf_(bd, "the cache holds the first block: mirrors are checked when first used");
+                ib_bd_log(bd, "the cache holds the first block: mirrors are checked when first used");
                 return (int)bd->n_mirrors;
         }
         for (unsigned i = 0; i < bd->n_mirrors; i++) {
@@ -899,7 +899,7 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
                         mirror_broken(bd, i, why);
                 } else {
                         usable++;
-                        logf_(bd, "mirror %s: %s; will keep trying it", mi->url, why);
+                        ib_bd_log(bd, "mirror %s: %s; will keep trying it", mi->url, why);
                 }
                 if (why) {
                         l = strlen(reasons);
@@ -1027,10 +1027,10 @@ static void complete_disk_job(struct ib_blockdev *bd, struct request *rq) {
         } else {
                 if (r == -EBADMSG) {
                         bd->verify_failures++;
-                        logf_(bd, "cache: the entry of block %" PRIu64 " is corrupt; dropped, fetching again", b);
+                        ib_bd_log(bd, "cache: the entry of block %" PRIu64 " is corrupt; dropped, fetching again", b);
                 }
                 /* Gone or corrupt: from a mirror, then (no longer in the cache, so no loop). */
-                want_block(bd, b, bd->waiters[b] > 0);
+                ib_bd_want_block(bd, b, bd->waiters[b] > 0);
         }
         pthread_cond_broadcast(&bd->cond);
         pthread_mutex_unlock(&bd->lock);
@@ -1281,143 +1281,9 @@ int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err) {
         return 0;
 }
 
-/*
- * The boot profile recorder: the blocks readers ask for, in the order first
- * asked (readahead and prefetch are not readers), one index per line --
- * what `inetboot-sign make --profile` reads.  Called with the lock held, so
- * lines are in order; a block is written once, so at most n_blocks lines.
- */
-static void record_profile(struct ib_blockdev *bd, uint64_t b0, uint64_t b1) {
-        char line[24 * 16];
-        size_t len = 0;
-
-        for (uint64_t b = b0; b <= b1; b++) {
-                if (bd->asked[b])
-                        continue;
-                bd->asked[b] = 1;
-                len += (size_t)snprintf(line + len, sizeof(line) - len, "%" PRIu64 "\n", b);
-                if (len > sizeof(line) - 24) {
-                        if (write(bd->profile_fd, line, len) != (ssize_t)len)
-                                logf_(bd, "profile: cannot write %s: %m", bd->o.record_profile);
-                        len = 0;
-                }
-        }
-        if (len && write(bd->profile_fd, line, len) != (ssize_t)len)
-                logf_(bd, "profile: cannot write %s: %m", bd->o.record_profile);
-}
-
 static void wake(struct ib_blockdev *bd) {
         if (bd->multi)
                 curl_multi_wakeup(bd->multi);
-}
-
-/*
- * Whether a read of blocks b0..b1 reads where the network has to serve:
- * some block comes, or came, from a mirror.  A reader served wholly from the
- * disk cache is on ground a previous run read (and cached) already.
- */
-static bool reads_from_network(struct ib_blockdev *bd, uint64_t b0, uint64_t b1) {
-        if (!bd->dc)
-                return true;
-        for (uint64_t b = b0; b <= b1; b++)
-                if (bd->slot_of[b] >= 0 ? !bd->from_disk[b] : !ib_diskcache_has(bd->dc, bd->m->blocks[b]))
-                        return true;
-        return false;
-}
-
-/*
- * Readahead, after the kernel's: a read that starts at or just behind where
- * one of the last few streams of reads is, or in the blocks read ahead for it,
- * continues that stream; any other read starts a new one.  Nothing is read
- * ahead until a stream has read RA_CONFIRM bytes (at least two blocks) in
- * order, each read starting where the one before it ended (or overlapping
- * it; a gap starts the count again): a booted system's squashfs reads are
- * runs of ~128 KiB at scattered places, near each other but with gaps
- * between them, and a guess after each would fetch blocks nobody reads.
- * Filling a disk cache, a stream is confirmed by the span of blocks its
- * reads touch instead: what is read ahead then is kept for the next runs,
- * whose reads are not quite this run's (a booted system starts its services
- * in a different order each time), and a block near those read now is the
- * likeliest to be one of theirs.  The window then starts at the read's own
- * size and doubles each time the reader gets into its second half, up to
- * --readahead blocks.  Within a boot profile
- * being prefetched nothing is read ahead: the profile is the better guess.
- * Returns true and the blocks to read ahead, *from..*to.
- * Called with bd->lock held.
- */
-static bool ra_plan(struct ib_blockdev *bd, uint64_t off, uint64_t len, uint64_t *from, uint64_t *to) {
-        struct ra_stream *s = NULL, *lru = &bd->ra[0];
-        uint64_t b0 = off / bd->m->block_size, b1 = (off + len - 1) / bd->m->block_size, span, target;
-
-        if (!bd->o.readahead)
-                return false;
-        for (unsigned i = 0; i < RA_STREAMS; i++) {
-                struct ra_stream *st = &bd->ra[i];
-                uint64_t slack = st->win > 2 ? st->win : 2;
-
-                if (st->used && b0 + slack >= st->last && b0 <= st->end + 1) {
-                        s = st;
-                        break;
-                }
-                if (st->used < lru->used)
-                        lru = st;
-        }
-        bd->ra_clock++;
-        if (!s) {
-                *lru = (struct ra_stream){ .first = b0, .last = b1, .end = b1, .pos = off + len, .run = len,
-                                           .used = bd->ra_clock };
-                return false;
-        }
-        s->used = bd->ra_clock;
-        if (off <= s->pos && off + len > s->pos) {
-                s->run += off + len - s->pos;
-                s->pos = off + len;
-        } else if (off > s->pos) {
-                s->run = len;
-                s->pos = off + len;
-        }
-        if (b1 <= s->last)
-                return false;           /* within what the stream has read, or behind it */
-        s->last = b1;
-        if (s->end < b1)
-                s->end = b1;
-        span = b1 - s->first + 1;
-        if (span < 2 || (bd->dc ? span * bd->m->block_size : s->run) < RA_CONFIRM)
-                return false;
-        if (bd->planned) {
-                bool all = true;
-
-                for (uint64_t b = b0; b <= b1 && all; b++)
-                        all = bd->planned[b];
-                if (all)
-                        return false;
-        }
-        if (!s->win)
-                s->win = (unsigned)(b1 - b0 + 1);
-        else if (b1 + s->win / 2 >= s->end)
-                s->win *= 2;
-        if (s->win > bd->o.readahead)
-                s->win = bd->o.readahead;
-        target = b1 + s->win < bd->m->n_blocks ? b1 + s->win : bd->m->n_blocks - 1;
-        if (target <= s->end)
-                return false;
-        *from = s->end + 1;
-        *to = target;
-        s->end = target;
-        return true;
-}
-
-/*
- * Read ahead blocks from..to.  Where the reader is served from the disk
- * cache the guess reaches only as far as the cache does: a block the
- * previous runs did not read is fetched when a reader asks for it, not
- * before (a warm cache costs the network nothing a reader did not need).
- * Called with bd->lock held.
- */
-static void read_ahead(struct ib_blockdev *bd, uint64_t from, uint64_t to, bool network) {
-        for (uint64_t b = from; b <= to; b++)
-                if (network || ib_diskcache_has(bd->dc, bd->m->blocks[b]))
-                        want_block(bd, b, false);
 }
 
 /*
@@ -1432,13 +1298,13 @@ static ssize_t read_wait(struct ib_blockdev *bd, size_t len, uint64_t off, uint6
         ssize_t ret = 0;
 
         bd->last_read_ms = t0;
-        ahead = ra_plan(bd, off, len, &ra_from, &ra_to);
-        network = ahead && reads_from_network(bd, b0, b1);
+        ahead = ib_bd_ra_plan(bd, off, len, &ra_from, &ra_to);
+        network = ahead && ib_bd_reads_from_network(bd, b0, b1);
         bd->reads++;
         for (uint64_t b = b0; b <= b1; b++)
                 bd->waiters[b]++;
         if (bd->asked)
-                record_profile(bd, b0, b1);
+                ib_bd_record_profile(bd, b0, b1);
         for (bool first = true;; first = false) {
                 bool all = true, queued = false;
 
@@ -1450,14 +1316,14 @@ static ssize_t read_wait(struct ib_blockdev *bd, size_t len, uint64_t off, uint6
                                 break;
                         }
                         if (bd->state[b] != B_INFLIGHT) {
-                                want_block(bd, b, true);
+                                ib_bd_want_block(bd, b, true);
                                 queued = true;
                         }
                         all = false;
                 }
                 /* Behind the blocks this read needs, so that they go first. */
                 if (first && ahead)
-                        read_ahead(bd, ra_from, ra_to, network);
+                        ib_bd_read_ahead(bd, ra_from, ra_to, network);
                 if (ret < 0)
                         break;
                 if (all) {
@@ -1540,7 +1406,7 @@ void ib_blockdev_prefetch(struct ib_blockdev *bd, const uint64_t *blocks, size_t
                 if (blocks[i] < bd->m->n_blocks) {
                         if (bd->planned)
                                 bd->planned[blocks[i]] = 1;
-                        want_block(bd, blocks[i], false);
+                        ib_bd_want_block(bd, blocks[i], false);
                 }
         pthread_mutex_unlock(&bd->lock);
         wake(bd);

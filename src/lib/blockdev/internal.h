@@ -235,6 +235,10 @@ struct ib_blockdev {
  * not in blockdev.h).
  */
 
+/* blockdev.c */
+void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) _printf_(2, 3);
+void ib_bd_want_block(struct ib_blockdev *bd, uint64_t b, bool demand);
+
 /* ramcache.c */
 uint8_t *ib_bd_slot_ptr(struct ib_blockdev *bd, size_t s);
 void ib_bd_slot_publish(struct ib_blockdev *bd, size_t s, uint64_t b);
@@ -244,5 +248,11 @@ void ib_bd_release_slots(struct ib_blockdev *bd, struct request *rq);
 void ib_bd_hold_slots(struct ib_blockdev *bd, uint64_t b0, uint64_t b1);
 void ib_bd_unhold_slots(struct ib_blockdev *bd, uint64_t b0, uint64_t b1);
 size_t ib_bd_slot_pieces(struct ib_blockdev *bd, size_t len, uint64_t off, uint64_t b0, uint64_t b1, struct iovec *iov);
+
+/* readahead.c */
+void ib_bd_record_profile(struct ib_blockdev *bd, uint64_t b0, uint64_t b1);
+bool ib_bd_reads_from_network(struct ib_blockdev *bd, uint64_t b0, uint64_t b1);
+bool ib_bd_ra_plan(struct ib_blockdev *bd, uint64_t off, uint64_t len, uint64_t *from, uint64_t *to);
+void ib_bd_read_ahead(struct ib_blockdev *bd, uint64_t from, uint64_t to, bool network);
 
 #endif
