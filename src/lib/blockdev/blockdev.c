@@ -24,7 +24,6 @@ static const char *const fill_names[] = { "off", "waiting", "filling", "done", "
 static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err);
 static void queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data);
 static void push_job(struct ib_blockdev *bd, struct job *job);
-static int queue_disk_job(struct ib_blockdev *bd, uint64_t b);
 static void wake(struct ib_blockdev *bd);
 
 void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) {
@@ -37,52 +36,6 @@ void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) {
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         bd->o.log(bd->o.log_userdata, buf);
-}
-
-static int queue_push(struct queue *q, uint64_t b, bool front) {
-        if (q->len == q->cap) {
-                size_t ncap = q->cap ? q->cap * 2 : 256;
-                uint64_t *nv = malloc(ncap * sizeof(uint64_t));
-
-                if (!nv)
-                        return -ENOMEM;
-                for (size_t i = 0; i < q->len; i++)
-                        nv[i] = q->v[(q->head + i) % q->cap];
-                free(q->v);
-                q->v = nv;
-                q->cap = ncap;
-                q->head = 0;
-        }
-        if (front) {
-                q->head = (q->head + q->cap - 1) % q->cap;
-                q->v[q->head] = b;
-        } else
-                q->v[(q->head + q->len) % q->cap] = b;
-        q->len++;
-        return 0;
-}
-
-static bool queue_pop(struct queue *q, uint64_t *b) {
-        if (q->len == 0)
-                return false;
-        *b = q->v[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->len--;
-        return true;
-}
-
-/* Mark a block wanted; a demand read goes before readahead and prefetch. */
-void ib_bd_want_block(struct ib_blockdev *bd, uint64_t b, bool demand) {
-        if (bd->state[b] == B_INFLIGHT || bd->slot_of[b] >= 0)
-                return;
-        if (bd->state[b] == B_QUEUED && !demand)
-                return;
-        if (bd->state[b] == B_ABSENT)
-                bd->deadline_ms[b] = ib_now_ms() + (uint64_t)bd->o.deadline * 1000;
-        bd->state[b] = B_QUEUED;
-        /* A stale duplicate in a queue is skipped when popped (its state is no longer QUEUED). */
-        if (queue_push(demand ? &bd->demand : &bd->background, b, false) < 0)
-                bd->state[b] = B_ABSENT;
 }
 
 /*
@@ -130,69 +83,6 @@ static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool 
         return 0;
 }
 
-/*
- * A failed request: one failure is retried at once (a glitch costs one round
- * trip); from the second in a row the mirror backs off, doubling up to
- * BACKOFF_MAX_MS, until an answer succeeds.
- */
-static void mirror_down(struct ib_blockdev *bd, unsigned i, const char *why) {
-        struct mirror *mi = &bd->mirrors[i];
-
-        mi->errors++;
-        if (++mi->failures_in_row < 2) {
-                ib_bd_log(bd, "mirror %s: %s; retrying", mi->url, why);
-                return;
-        }
-        mi->down_until_ms = ib_now_ms() + mi->backoff_ms;
-        ib_bd_log(bd, "mirror %s: %s; retrying it in %u ms", mi->url, why, mi->backoff_ms);
-        mi->backoff_ms = mi->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : mi->backoff_ms * 2;
-}
-
-static void mirror_broken(struct ib_blockdev *bd, unsigned i, const char *why) {
-        struct mirror *mi = &bd->mirrors[i];
-
-        mi->errors++;
-        if (!mi->broken) {
-                mi->broken = strdup(why);
-                ib_bd_log(bd, "mirror %s: %s; not using it again", mi->url, why);
-        }
-}
-
-/* Expected time to fetch @bytes from the mirror: unmeasured mirrors keep their order. */
-static double mirror_cost(const struct mirror *mi, unsigned order, size_t bytes) {
-        if (mi->rate <= 0)
-                return 1e6 + order;
-        return mi->latency_ms + 1000.0 * (double)bytes / mi->rate;
-}
-
-/* The best mirror for block @b now, or -1. */
-static int pick_mirror(struct ib_blockdev *bd, uint64_t b, uint64_t now, bool *any_usable) {
-        unsigned per_mirror = bd->o.parallel;
-        double best = 0;
-        int pick = -1;
-
-        *any_usable = false;
-        for (unsigned i = 0; i < bd->n_mirrors; i++) {
-                struct mirror *mi = &bd->mirrors[i];
-                double c;
-
-                if (mi->broken)
-                        continue;
-                *any_usable = true;
-                if (mi->down_until_ms > now || mi->inflight >= per_mirror)
-                        continue;
-                c = mirror_cost(mi, i, ib_manifest_block_len(bd->m, b));
-                /* After integrity failures, rotate to the next mirror. */
-                if (bd->attempts[b] && bd->n_mirrors > 1 && (bd->attempts[b] % bd->n_mirrors) == (i + 1) % bd->n_mirrors)
-                        c -= 1e7;
-                if (pick < 0 || c < best) {
-                        best = c;
-                        pick = (int)i;
-                }
-        }
-        return pick;
-}
-
 /* Bytes of the image in blocks first..first+count-1 (the last block may be short). */
 static uint64_t run_bytes(const struct ib_manifest *m, uint64_t first, uint64_t count) {
         uint64_t off = first * m->block_size;
@@ -210,7 +100,7 @@ static uint8_t *rq_at(const struct request *rq, size_t off) {
 /*
  * Hand the blocks whose last byte has arrived to the hashers, in order (the
  * fetch thread, from on_body()).  Only a 206 answer's bytes are blocks of
- * the image; any other body is judged by check_answer() alone.
+ * the image; any other body is judged by ib_bd_check_answer() alone.
  */
 static bool next_block_arrived(struct ib_blockdev *bd, const struct request *rq) {
         return rq->checked < rq->count && rq->got >= run_bytes(bd->m, rq->first, rq->checked + 1);
@@ -376,7 +266,7 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
         return rq;
 }
 
-static int start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool fill) {
+int ib_bd_start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool fill) {
         struct request *rq = request_new(bd, mi, first, count, !fill);
 
         if (!rq)
@@ -401,42 +291,8 @@ static int start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, ui
         return 0;
 }
 
-/* Give up on a block: its readers get EIO. */
-static void fail_block(struct ib_blockdev *bd, uint64_t b, const char *why) {
-        bd->state[b] = B_ABSENT;
-        bd->attempts[b] = 0;
-        if (bd->waiters[b])
-                bd->failed[b] = 1;
-        bd->eio++;
-        ib_bd_log(bd, "block %" PRIu64 " (offset %" PRIu64 "): %s: read fails with EIO", b, b * bd->m->block_size, why);
-}
-
-/*
- * Send blocks back to the queue after a failed request (not the block's
- * fault), but those served already (verified as they arrived).  Last to
- * first, each to the front: the run stays in order, so that schedule()
- * merges it into one request again.  The cache fill's blocks that no reader
- * waits for are left to its next pass.
- */
-static void requeue(struct ib_blockdev *bd, uint64_t first, uint64_t count, bool fill) {
-        for (uint64_t b = first + count; b-- > first;) {
-                bd->state[b] = B_ABSENT;
-                if (bd->slot_of[b] >= 0)
-                        continue;
-                bd->retries++;
-                if (fill && !bd->waiters[b])
-                        continue;
-                if (ib_now_ms() >= bd->deadline_ms[b] && bd->waiters[b]) {
-                        fail_block(bd, b, "no mirror answered in time");
-                        continue;
-                }
-                bd->state[b] = B_QUEUED;
-                queue_push(bd->waiters[b] ? &bd->demand : &bd->background, b, true);
-        }
-}
-
 /* Check the HTTP answer; NULL when it is what was asked for. */
-static const char *check_answer(struct ib_blockdev *bd, struct request *rq, CURLcode cc, bool *permanent, bool *missing) {
+const char *ib_bd_check_answer(struct ib_blockdev *bd, struct request *rq, CURLcode cc, bool *permanent, bool *missing) {
         static __thread char why[512];
         struct mirror *mi = &bd->mirrors[rq->mirror];
         uint64_t off = rq->first * bd->m->block_size, a, b, total;
@@ -501,7 +357,7 @@ static const char *check_answer(struct ib_blockdev *bd, struct request *rq, CURL
 }
 
 /* Remember the validators of a mirror's first good answer: later answers must carry the same. */
-static void pin_validators(struct mirror *mi, const struct request *rq) {
+void ib_bd_pin_validators(struct mirror *mi, const struct request *rq) {
         if (mi->store || mi->etag || mi->last_modified)
                 return;
         mi->etag = rq->etag[0] ? strdup(rq->etag) : NULL;
@@ -509,7 +365,7 @@ static void pin_validators(struct mirror *mi, const struct request *rq) {
 }
 
 /* Block @i of a finished request's data (a store's is the decompressed copy). */
-static const uint8_t *request_block(struct ib_blockdev *bd, const struct request *rq, uint64_t i) {
+const uint8_t *ib_bd_request_block(struct ib_blockdev *bd, const struct request *rq, uint64_t i) {
         return bd->mirrors[rq->mirror].store ? rq->plain + i * bd->m->block_size : rq_at(rq, i * bd->m->block_size);
 }
 
@@ -518,7 +374,7 @@ static bool block_matches(struct ib_blockdev *bd, const struct request *rq, uint
         uint64_t b = rq->first + i;
         uint8_t sha[32];
 
-        return ib_sha256(request_block(bd, rq, i), ib_manifest_block_len(bd->m, b), sha) == 0 &&
+        return ib_sha256(ib_bd_request_block(bd, rq, i), ib_manifest_block_len(bd->m, b), sha) == 0 &&
                memcmp(sha, bd->m->blocks[b], 32) == 0;
 }
 
@@ -526,7 +382,7 @@ static bool block_matches(struct ib_blockdev *bd, const struct request *rq, uint
  * A hasher's job on block @i of a raw mirror's request, as soon as its last
  * byte has arrived: verify it, and where it was received into its slot,
  * serve it at once (the slot stays reserved, so not evicted, until the
- * request ends; finish_request() then finds it published).
+ * request ends; ib_bd_finish_request() then finds it published).
  */
 static void check_block(struct ib_blockdev *bd, struct request *rq, uint64_t i) {
         uint64_t b = rq->first + i;
@@ -547,7 +403,7 @@ static void check_block(struct ib_blockdev *bd, struct request *rq, uint64_t i) 
  * The CPU-heavy half of a finished request, run without the lock: decompress
  * a store's block and hash it (a raw mirror's blocks were checked as they
  * arrived, check_block(); one not handed out is checked now).  Only rq and
- * the (immutable) manifest are touched.  finish_request() then acts on
+ * the (immutable) manifest are touched.  ib_bd_finish_request() then acts on
  * rq->good, which stays NULL when the answer brought no blocks.
  */
 static void verify_request(struct ib_blockdev *bd, struct request *rq) {
@@ -574,91 +430,6 @@ static void verify_request(struct ib_blockdev *bd, struct request *rq) {
         }
         for (uint64_t i = rq->checked; i < rq->count; i++)
                 rq->good[i] = block_matches(bd, rq, i);
-}
-
-static void finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode cc) {
-        struct mirror *mi = &bd->mirrors[rq->mirror];
-        bool permanent, missing;
-        const char *why = check_answer(bd, rq, cc, &permanent, &missing);
-        double t_total = 0, t_first = 0;
-        unsigned good = 0;
-
-        mi->inflight--;
-        bd->inflight--;
-        bd->fill_inflight -= rq->fill;
-        if (rq->fill)
-                bd->fill_pending -= rq->want;
-        if (why && missing) {
-                /* This store lacks the block: count it against the block, like bad data. */
-                bd->attempts[rq->first] += MAX_ATTEMPTS_PER_MIRROR;
-                ib_bd_log(bd, "block %" PRIu64 ": %s (%s)", rq->first, why, mi->url);
-                bd->state[rq->first] = B_ABSENT;
-                if (bd->attempts[rq->first] >= MAX_ATTEMPTS_PER_MIRROR * bd->n_mirrors)
-                        fail_block(bd, rq->first, "no mirror gave a copy that matches the manifest");
-                else
-                        requeue(bd, rq->first, 1, rq->fill);
-                return;
-        }
-        if (why) {
-                if (permanent || strstr(why, "changed on the server"))
-                        mirror_broken(bd, rq->mirror, why);
-                else
-                        mirror_down(bd, rq->mirror, why);
-                requeue(bd, rq->first, rq->count, rq->fill);
-                return;
-        }
-        pin_validators(mi, rq);
-        {
-                long v = 0;
-
-                curl_easy_getinfo(rq->easy, CURLINFO_HTTP_VERSION, &v);
-                mi->h2 = v == CURL_HTTP_VERSION_2_0;
-        }
-        for (uint64_t b = rq->first; b < rq->first + rq->count; b++) {
-                bd->state[b] = B_ABSENT;
-                if (rq->good && rq->good[b - rq->first]) {
-                        const uint8_t *data = request_block(bd, rq, b - rq->first);
-
-                        /* The fill's blocks go to the disk alone, unless a reader came for one meanwhile. */
-                        if (rq->slots) {
-                                if (bd->slot_of[b] < 0)
-                                        ib_bd_slot_publish(bd, (size_t)rq->slots[b - rq->first], b);
-                                bd->from_disk[b] = 0;
-                        } else if (!rq->fill || bd->waiters[b]) {
-                                ib_bd_cache_insert(bd, b, data);
-                                bd->from_disk[b] = 0;
-                        }
-                        if (rq->fill) {
-                                bd->fill_blocks++;
-                                bd->fill_bytes += ib_manifest_block_len(bd->m, b);
-                        }
-                        bd->attempts[b] = 0;
-                        good++;
-                        continue;
-                }
-                bd->verify_failures++;
-                mi->verify_failures++;
-                bd->attempts[b]++;
-                ib_bd_log(bd, "block %" PRIu64 " from %s: SHA-256 does not match the manifest", b, mi->url);
-                if (bd->attempts[b] >= MAX_ATTEMPTS_PER_MIRROR * bd->n_mirrors)
-                        fail_block(bd, b, "no mirror gave a copy that matches the manifest");
-                else
-                        requeue(bd, b, 1, rq->fill);
-        }
-        mi->bytes += rq->got;
-        if (good == rq->count) {
-                mi->backoff_ms = BACKOFF_MIN_MS;
-                mi->failures_in_row = 0;
-                curl_easy_getinfo(rq->easy, CURLINFO_TOTAL_TIME, &t_total);
-                curl_easy_getinfo(rq->easy, CURLINFO_STARTTRANSFER_TIME, &t_first);
-                if (t_total > 0) {
-                        double rate = (double)rq->got / t_total;
-
-                        mi->rate = mi->rate > 0 ? 0.7 * mi->rate + 0.3 * rate : rate;
-                        mi->latency_ms = mi->latency_ms > 0 ? 0.7 * mi->latency_ms + 0.3 * t_first * 1000 : t_first * 1000;
-                }
-        } else
-                mirror_down(bd, rq->mirror, "sent blocks that do not match the manifest");
 }
 
 /* Blocks of the image the disk cache does not hold. */
@@ -697,10 +468,10 @@ static void fill_end(struct ib_blockdev *bd, enum fill_state st, const char *why
  * blocks go to the disk, not the RAM cache (unless a reader came for one).
  * It stops where the cache would have to evict (its bound, or the file
  * system's room, ib_diskcache_room()), when the disk fails a write, or when
- * a pass over the image caches nothing more.  Called by schedule() with
+ * a pass over the image caches nothing more.  Called by ib_bd_schedule() with
  * bd->lock held, when both queues are empty.
  */
-static void fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit) {
+void ib_bd_fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit) {
         unsigned most = limit > 2 ? limit / 2 : 1;
         uint64_t run = bd->o.max_run >= 4 ? bd->o.max_run / 4 : bd->o.max_run, nb = bd->m->n_blocks, copied = 0;
 
@@ -756,7 +527,7 @@ static void fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit) 
                         continue;
                 }
                 b = bd->fill_next;
-                mi = pick_mirror(bd, b, now, &usable);
+                mi = ib_bd_pick_mirror(bd, b, now, &usable);
                 if (!usable) {
                         fill_end(bd, FILL_STOPPED, "no mirror is usable");
                         return;
@@ -780,75 +551,9 @@ static void fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit) 
                 }
                 for (uint64_t k = b; k < b + n; k++)
                         bd->deadline_ms[k] = now + (uint64_t)bd->o.deadline * 1000;
-                if (start_request(bd, (unsigned)mi, b, n, true) < 0)
+                if (ib_bd_start_request(bd, (unsigned)mi, b, n, true) < 0)
                         return;
                 bd->fill_next = b + n;
-        }
-}
-
-/* Start requests while there is room; called with the lock held. */
-/*
- * Start requests: demand reads first.  Background work (readahead, a boot
- * profile's prefetch) leaves one request slot free for demand reads and asks
- * for at most a quarter of --max-run blocks at once, so that a reader never
- * waits behind a queue of long background transfers on a thin link.
- */
-static void schedule(struct ib_blockdev *bd) {
-        uint64_t now = ib_now_ms();
-        unsigned limit = bd->o.parallel * (bd->n_mirrors ? bd->n_mirrors : 1);
-
-        while (bd->inflight < limit) {
-                struct queue *q = bd->demand.len ? &bd->demand : &bd->background;
-                bool bg = q == &bd->background;
-                uint64_t b, n = 1, run = bg && bd->o.max_run >= 4 ? bd->o.max_run / 4 : bd->o.max_run;
-                bool usable;
-                int mi;
-
-                if (bg && limit > 1 && bd->inflight >= limit - 1)
-                        return;
-                if (!queue_pop(q, &b)) {
-                        /* Nothing asked for, nothing read ahead: the fill may use the link. */
-                        fill_schedule(bd, now, limit);
-                        return;
-                }
-                if (bd->state[b] != B_QUEUED || bd->slot_of[b] >= 0) {
-                        if (bd->slot_of[b] >= 0 && bd->state[b] == B_QUEUED)
-                                bd->state[b] = B_ABSENT;
-                        continue;
-                }
-                /* In the disk cache: a hasher reads and verifies it (a miss comes back here). */
-                if (bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[b])) {
-                        if (bd->disk_jobs >= MAX_DISK_JOBS) {
-                                queue_push(q, b, true);
-                                return;
-                        }
-                        if (queue_disk_job(bd, b) == 0)
-                                continue;
-                }
-                mi = pick_mirror(bd, b, now, &usable);
-                if (!usable) {
-                        fail_block(bd, b, bd->n_mirrors ? "every mirror has failed for good" : "no mirror to fetch it from");
-                        pthread_cond_broadcast(&bd->cond);
-                        continue;
-                }
-                if (mi < 0) {
-                        /* Every usable mirror is backing off or busy: wait, unless the block's time is up. */
-                        if (now >= bd->deadline_ms[b] && bd->waiters[b]) {
-                                fail_block(bd, b, "no mirror answered in time");
-                                pthread_cond_broadcast(&bd->cond);
-                                continue;
-                        }
-                        queue_push(q, b, true);
-                        return;
-                }
-                /* Merge the following queued blocks into one Range request (a store serves one block a request). */
-                while (!bd->mirrors[mi].store && n < run && b + n < bd->m->n_blocks && bd->state[b + n] == B_QUEUED && bd->slot_of[b + n] < 0 &&
-                       !(bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[b + n])))
-                        n++;
-                if (start_request(bd, (unsigned)mi, b, n, false) < 0) {
-                        queue_push(q, b, true);
-                        return;
-                }
         }
 }
 
@@ -882,7 +587,7 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
                 free(rq->block_jobs);
                 rq->block_jobs = NULL;
                 rq->result = curl_easy_perform(rq->easy);
-                why = check_answer(bd, rq, rq->result, &permanent, &missing);
+                why = ib_bd_check_answer(bd, rq, rq->result, &permanent, &missing);
                 if (!why) {
                         /* The same decompression and hashing as every fetched block. */
                         verify_request(bd, rq);
@@ -894,9 +599,9 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
                 }
                 if (!why) {
                         usable++;
-                        pin_validators(mi, rq);
+                        ib_bd_pin_validators(mi, rq);
                 } else if (permanent || missing) {
-                        mirror_broken(bd, i, why);
+                        ib_bd_mirror_broken(bd, i, why);
                 } else {
                         usable++;
                         ib_bd_log(bd, "mirror %s: %s; will keep trying it", mi->url, why);
@@ -992,8 +697,8 @@ static void request_received(struct ib_blockdev *bd, struct request *rq) {
         pthread_mutex_unlock(&bd->vlock);
 }
 
-/* Hand a block the disk cache has to the hashers; called by schedule() with bd->lock held. */
-static int queue_disk_job(struct ib_blockdev *bd, uint64_t b) {
+/* Hand a block the disk cache has to the hashers; called by ib_bd_schedule() with bd->lock held. */
+int ib_bd_queue_disk_job(struct ib_blockdev *bd, uint64_t b) {
         struct request *rq = calloc(1, sizeof(*rq));
 
         if (!rq || !(rq->buf = malloc(ib_manifest_block_len(bd->m, b)))) {
@@ -1051,12 +756,12 @@ static void complete_request(struct ib_blockdev *bd, struct request *rq) {
         }
         verify_request(bd, rq);
         pthread_mutex_lock(&bd->lock);
-        finish_request(bd, rq, rq->result);
+        ib_bd_finish_request(bd, rq, rq->result);
         pthread_cond_broadcast(&bd->cond);
         /* Readers have their blocks: hand the verified ones to the cache writer. */
         for (uint64_t i = 0; bd->dc && rq->good && i < rq->count; i++)
                 if (rq->good[i])
-                        queue_write(bd, rq->first + i, request_block(bd, rq, i));
+                        queue_write(bd, rq->first + i, ib_bd_request_block(bd, rq, i));
         ib_bd_release_slots(bd, rq);
         pthread_mutex_unlock(&bd->lock);
         wake(bd); /* room for another request */
@@ -1107,7 +812,7 @@ static void *fetch_thread(void *p) {
                 CURLMsg *msg;
                 int running, left;
 
-                schedule(bd);
+                ib_bd_schedule(bd);
                 pthread_mutex_unlock(&bd->lock);
                 curl_multi_perform(bd->multi, &running);
                 /*

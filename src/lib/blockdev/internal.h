@@ -237,7 +237,12 @@ struct ib_blockdev {
 
 /* blockdev.c */
 void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) _printf_(2, 3);
-void ib_bd_want_block(struct ib_blockdev *bd, uint64_t b, bool demand);
+int ib_bd_start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool fill);
+const char *ib_bd_check_answer(struct ib_blockdev *bd, struct request *rq, CURLcode cc, bool *permanent, bool *missing);
+void ib_bd_pin_validators(struct mirror *mi, const struct request *rq);
+const uint8_t *ib_bd_request_block(struct ib_blockdev *bd, const struct request *rq, uint64_t i);
+void ib_bd_fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit);
+int ib_bd_queue_disk_job(struct ib_blockdev *bd, uint64_t b);
 
 /* ramcache.c */
 uint8_t *ib_bd_slot_ptr(struct ib_blockdev *bd, size_t s);
@@ -254,5 +259,12 @@ void ib_bd_record_profile(struct ib_blockdev *bd, uint64_t b0, uint64_t b1);
 bool ib_bd_reads_from_network(struct ib_blockdev *bd, uint64_t b0, uint64_t b1);
 bool ib_bd_ra_plan(struct ib_blockdev *bd, uint64_t off, uint64_t len, uint64_t *from, uint64_t *to);
 void ib_bd_read_ahead(struct ib_blockdev *bd, uint64_t from, uint64_t to, bool network);
+
+/* sched.c */
+void ib_bd_want_block(struct ib_blockdev *bd, uint64_t b, bool demand);
+void ib_bd_mirror_broken(struct ib_blockdev *bd, unsigned i, const char *why);
+int ib_bd_pick_mirror(struct ib_blockdev *bd, uint64_t b, uint64_t now, bool *any_usable);
+void ib_bd_finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode cc);
+void ib_bd_schedule(struct ib_blockdev *bd);
 
 #endif
