@@ -22,9 +22,6 @@
 static const char *const fill_names[] = { "off", "waiting", "filling", "done", "full", "stopped" };
 
 static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err);
-static void queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data);
-static void push_job(struct ib_blockdev *bd, struct job *job);
-static void wake(struct ib_blockdev *bd);
 
 void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) {
         char buf[768];
@@ -91,7 +88,7 @@ static uint64_t run_bytes(const struct ib_manifest *m, uint64_t first, uint64_t 
 }
 
 /* Where byte @off of a request's data is stored (in a slot, a block is contiguous). */
-static uint8_t *rq_at(const struct request *rq, size_t off) {
+uint8_t *ib_bd_rq_at(const struct request *rq, size_t off) {
         if (!rq->slots)
                 return rq->buf + off;
         return rq->slot_data + (size_t)rq->slots[off / rq->block_size] * rq->block_size + off % rq->block_size;
@@ -114,7 +111,7 @@ static void hand_out_blocks(struct ib_blockdev *bd, struct request *rq) {
         pthread_mutex_lock(&bd->vlock);
         for (; next_block_arrived(bd, rq); rq->checked++) {
                 rq->pending++;
-                push_job(bd, &rq->block_jobs[rq->checked]);
+                ib_bd_push_job(bd, &rq->block_jobs[rq->checked]);
         }
         pthread_mutex_unlock(&bd->vlock);
 }
@@ -135,7 +132,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud) {
                         size_t room = rq->block_size - (rq->got + done) % rq->block_size;
                         size_t k = len - done < room ? len - done : room;
 
-                        memcpy(rq_at(rq, rq->got + done), data + done, k);
+                        memcpy(ib_bd_rq_at(rq, rq->got + done), data + done, k);
                         done += k;
                 }
         rq->got += len;
@@ -171,7 +168,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
         return len;
 }
 
-static void request_free(struct request *rq) {
+void ib_bd_request_free(struct request *rq) {
         if (!rq)
                 return;
         if (rq->easy)
@@ -217,7 +214,7 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
         snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + rq->len - 1);
         if ((!rq->buf && !rq->slots) || !rq->easy || (!bd->mirrors[mi].store && (!rq->good || !rq->block_jobs))) {
                 ib_bd_release_slots(bd, rq);
-                request_free(rq);
+                ib_bd_request_free(rq);
                 return NULL;
         }
         if (bd->mirrors[mi].store) {
@@ -227,7 +224,7 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
 
                 ib_hex(bd->m->blocks[first], 32, hex);
                 if (asprintf(&url, "%s%s%.2s/%s.zst", base, base[strlen(base) - 1] == '/' ? "" : "/", hex, hex) < 0) {
-                        request_free(rq);
+                        ib_bd_request_free(rq);
                         return NULL;
                 }
                 curl_easy_setopt(rq->easy, CURLOPT_URL, url);
@@ -274,7 +271,7 @@ int ib_bd_start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uin
         rq->fill = fill;
         if (curl_multi_add_handle(bd->multi, rq->easy) != CURLM_OK) {
                 ib_bd_release_slots(bd, rq);
-                request_free(rq);
+                ib_bd_request_free(rq);
                 return -EIO;
         }
         for (uint64_t b = first; b < first + count; b++)
@@ -364,74 +361,6 @@ void ib_bd_pin_validators(struct mirror *mi, const struct request *rq) {
         mi->last_modified = rq->last_modified[0] ? strdup(rq->last_modified) : NULL;
 }
 
-/* Block @i of a finished request's data (a store's is the decompressed copy). */
-const uint8_t *ib_bd_request_block(struct ib_blockdev *bd, const struct request *rq, uint64_t i) {
-        return bd->mirrors[rq->mirror].store ? rq->plain + i * bd->m->block_size : rq_at(rq, i * bd->m->block_size);
-}
-
-/* Whether block @i of a request's data is the manifest's block (a store's: once decompressed). */
-static bool block_matches(struct ib_blockdev *bd, const struct request *rq, uint64_t i) {
-        uint64_t b = rq->first + i;
-        uint8_t sha[32];
-
-        return ib_sha256(ib_bd_request_block(bd, rq, i), ib_manifest_block_len(bd->m, b), sha) == 0 &&
-               memcmp(sha, bd->m->blocks[b], 32) == 0;
-}
-
-/*
- * A hasher's job on block @i of a raw mirror's request, as soon as its last
- * byte has arrived: verify it, and where it was received into its slot,
- * serve it at once (the slot stays reserved, so not evicted, until the
- * request ends; ib_bd_finish_request() then finds it published).
- */
-static void check_block(struct ib_blockdev *bd, struct request *rq, uint64_t i) {
-        uint64_t b = rq->first + i;
-
-        rq->good[i] = block_matches(bd, rq, i);
-        if (!rq->good[i] || !rq->slots)
-                return;
-        pthread_mutex_lock(&bd->lock);
-        if (bd->slot_of[b] < 0) {
-                ib_bd_slot_publish(bd, (size_t)rq->slots[i], b);
-                bd->from_disk[b] = 0;
-                pthread_cond_broadcast(&bd->cond);
-        }
-        pthread_mutex_unlock(&bd->lock);
-}
-
-/*
- * The CPU-heavy half of a finished request, run without the lock: decompress
- * a store's block and hash it (a raw mirror's blocks were checked as they
- * arrived, check_block(); one not handed out is checked now).  Only rq and
- * the (immutable) manifest are touched.  ib_bd_finish_request() then acts on
- * rq->good, which stays NULL when the answer brought no blocks.
- */
-static void verify_request(struct ib_blockdev *bd, struct request *rq) {
-        long status = 0;
-
-        curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &status);
-        if (bd->mirrors[rq->mirror].store) {
-                size_t n;
-
-                if (rq->result != CURLE_OK || rq->overflow || status != 200 || !(rq->plain = malloc(rq->want)))
-                        return;
-                n = ZSTD_decompress(rq->plain, rq->want, rq->buf, rq->got);
-                if (ZSTD_isError(n) || n != rq->want) {
-                        free(rq->plain); /* not a block file of ours: the block fails verification */
-                        rq->plain = NULL;
-                        return;
-                }
-                if (!(rq->good = calloc(rq->count, sizeof(bool))))
-                        return;
-        } else if (rq->result != CURLE_OK || rq->overflow || status != 206 || rq->got != rq->want) {
-                free(rq->good);
-                rq->good = NULL;
-                return;
-        }
-        for (uint64_t i = rq->checked; i < rq->count; i++)
-                rq->good[i] = block_matches(bd, rq, i);
-}
-
 /* Blocks of the image the disk cache does not hold. */
 static uint64_t cache_missing(struct ib_blockdev *bd) {
         uint64_t n = 0;
@@ -506,7 +435,7 @@ void ib_bd_fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit) {
                                 break;
                         if (copied > FILL_QUEUE_MAX)
                                 return;
-                        queue_write(bd, b, ib_bd_slot_ptr(bd, (size_t)bd->slot_of[b]));
+                        ib_bd_queue_write(bd, b, ib_bd_slot_ptr(bd, (size_t)bd->slot_of[b]));
                         copied += ib_manifest_block_len(bd->m, b);
                 }
                 if (bd->fill_next >= nb) {
@@ -583,14 +512,14 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
 
                 if (!rq)
                         return ib_err_set(err, -ENOMEM, 0, "out of memory");
-                /* Checked here by verify_request(), not handed to the hashers. */
+                /* Checked here by ib_bd_verify_request(), not handed to the hashers. */
                 free(rq->block_jobs);
                 rq->block_jobs = NULL;
                 rq->result = curl_easy_perform(rq->easy);
                 why = ib_bd_check_answer(bd, rq, rq->result, &permanent, &missing);
                 if (!why) {
                         /* The same decompression and hashing as every fetched block. */
-                        verify_request(bd, rq);
+                        ib_bd_verify_request(bd, rq);
                         if (!rq->good || !rq->good[0]) {
                                 why = mi->store ? "its first block file is not the manifest's first block"
                                                 : "its first block does not match the manifest (another file?)";
@@ -610,7 +539,7 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
                         l = strlen(reasons);
                         snprintf(reasons + l, sizeof(reasons) - l, "%s%s: %s", l ? "; " : "", mi->url, why);
                 }
-                request_free(rq);
+                ib_bd_request_free(rq);
         }
         if (usable == 0)
                 return ib_err_set(err, -EIO, 0, "no usable mirror: %s", reasons);
@@ -618,7 +547,7 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
 }
 
 /* Queue a copy of a verified block for the disk cache; when the disk lags too far, skip it. */
-static void queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
+void ib_bd_queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
         size_t len = ib_manifest_block_len(bd->m, b);
         struct wjob *j;
 
@@ -674,29 +603,6 @@ static void *writer_thread(void *p) {
         return NULL;
 }
 
-/* Queue work for the hashers.  Called with bd->vlock held. */
-static void push_job(struct ib_blockdev *bd, struct job *job) {
-        job->next = NULL;
-        if (bd->vq_tail)
-                bd->vq_tail->next = job;
-        else
-                bd->vq_head = job;
-        bd->vq_tail = job;
-        pthread_cond_signal(&bd->vcond);
-}
-
-/*
- * A request's transfer has ended (the fetch thread): it is finished once
- * the hashers have checked the blocks handed out, by whichever ends last.
- */
-static void request_received(struct ib_blockdev *bd, struct request *rq) {
-        pthread_mutex_lock(&bd->vlock);
-        rq->received = true;
-        if (!rq->pending)
-                push_job(bd, &rq->finish);
-        pthread_mutex_unlock(&bd->vlock);
-}
-
 /* Hand a block the disk cache has to the hashers; called by ib_bd_schedule() with bd->lock held. */
 int ib_bd_queue_disk_job(struct ib_blockdev *bd, uint64_t b) {
         struct request *rq = calloc(1, sizeof(*rq));
@@ -712,13 +618,13 @@ int ib_bd_queue_disk_job(struct ib_blockdev *bd, uint64_t b) {
         bd->state[b] = B_INFLIGHT;
         bd->disk_jobs++;
         pthread_mutex_lock(&bd->vlock);
-        push_job(bd, &rq->finish);
+        ib_bd_push_job(bd, &rq->finish);
         pthread_mutex_unlock(&bd->vlock);
         return 0;
 }
 
 /* A disk-cache read, by a hasher: the file is read and re-verified outside bd->lock. */
-static void complete_disk_job(struct ib_blockdev *bd, struct request *rq) {
+void ib_bd_complete_disk_job(struct ib_blockdev *bd, struct request *rq) {
         uint64_t b = rq->first;
         int r = disk_get(bd, b, rq->buf);
 
@@ -739,69 +645,8 @@ static void complete_disk_job(struct ib_blockdev *bd, struct request *rq) {
         }
         pthread_cond_broadcast(&bd->cond);
         pthread_mutex_unlock(&bd->lock);
-        wake(bd);
-        request_free(rq);
-}
-
-/*
- * Finish a request: verify what is left of it (a store's block) without any
- * lock, then act on it under bd->lock and wake its readers.  Run by the
- * hashers, so that hashing is spread over the CPUs and the fetch thread only
- * receives.
- */
-static void complete_request(struct ib_blockdev *bd, struct request *rq) {
-        if (rq->disk) {
-                complete_disk_job(bd, rq);
-                return;
-        }
-        verify_request(bd, rq);
-        pthread_mutex_lock(&bd->lock);
-        ib_bd_finish_request(bd, rq, rq->result);
-        pthread_cond_broadcast(&bd->cond);
-        /* Readers have their blocks: hand the verified ones to the cache writer. */
-        for (uint64_t i = 0; bd->dc && rq->good && i < rq->count; i++)
-                if (rq->good[i])
-                        queue_write(bd, rq->first + i, ib_bd_request_block(bd, rq, i));
-        ib_bd_release_slots(bd, rq);
-        pthread_mutex_unlock(&bd->lock);
-        wake(bd); /* room for another request */
-        request_free(rq);
-}
-
-static void *hasher_thread(void *p) {
-        struct ib_blockdev *bd = p;
-
-        pthread_mutex_lock(&bd->vlock);
-        for (;;) {
-                struct job *job = bd->vq_head;
-                struct request *rq;
-                bool finish;
-
-                if (!job) {
-                        if (bd->vstop)
-                                break;
-                        pthread_cond_wait(&bd->vcond, &bd->vlock);
-                        continue;
-                }
-                bd->vq_head = job->next;
-                if (!bd->vq_head)
-                        bd->vq_tail = NULL;
-                rq = job->rq;
-                finish = job->block == JOB_FINISH;
-                pthread_mutex_unlock(&bd->vlock);
-                if (!finish) {
-                        /* The last block checked of a request whose transfer has ended finishes it. */
-                        check_block(bd, rq, job->block);
-                        pthread_mutex_lock(&bd->vlock);
-                        finish = --rq->pending == 0 && rq->received;
-                        pthread_mutex_unlock(&bd->vlock);
-                }
-                if (finish)
-                        complete_request(bd, rq);
-                pthread_mutex_lock(&bd->vlock);
-        }
-        pthread_mutex_unlock(&bd->vlock);
-        return NULL;
+        ib_bd_wake(bd);
+        ib_bd_request_free(rq);
 }
 
 static void *fetch_thread(void *p) {
@@ -839,7 +684,7 @@ static void *fetch_thread(void *p) {
                                         *pp = rq->next;
                                         break;
                                 }
-                        request_received(bd, rq);
+                        ib_bd_request_received(bd, rq);
                 }
                 pthread_mutex_lock(&bd->lock);
         }
@@ -972,7 +817,7 @@ int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err) {
                 unsigned want = cpus < 1 ? 1 : cpus > MAX_HASHERS ? MAX_HASHERS : (unsigned)cpus;
 
                 for (; bd->n_hashers < want; bd->n_hashers++)
-                        if ((r = pthread_create(&bd->hashers[bd->n_hashers], NULL, hasher_thread, bd)) != 0) {
+                        if ((r = pthread_create(&bd->hashers[bd->n_hashers], NULL, ib_bd_hasher_thread, bd)) != 0) {
                                 if (bd->n_hashers)
                                         break;
                                 return ib_err_set(err, -r, 0, "cannot start a hasher thread: %s", strerror(r));
@@ -986,7 +831,7 @@ int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err) {
         return 0;
 }
 
-static void wake(struct ib_blockdev *bd) {
+void ib_bd_wake(struct ib_blockdev *bd) {
         if (bd->multi)
                 curl_multi_wakeup(bd->multi);
 }
@@ -1039,7 +884,7 @@ static ssize_t read_wait(struct ib_blockdev *bd, size_t len, uint64_t off, uint6
                         break;
                 }
                 if (queued || first)
-                        wake(bd);
+                        ib_bd_wake(bd);
                 pthread_cond_wait(&bd->cond, &bd->lock);
         }
         for (uint64_t b = b0; b <= b1; b++)
@@ -1089,7 +934,7 @@ ssize_t ib_blockdev_pread_held(struct ib_blockdev *bd, size_t len, uint64_t off,
         pthread_mutex_unlock(&bd->lock);
         if (ret > 0)
                 *n_iov = ib_bd_slot_pieces(bd, len, off, b0, b1, iov);
-        wake(bd);
+        ib_bd_wake(bd);
         return ret;
 }
 
@@ -1114,7 +959,7 @@ void ib_blockdev_prefetch(struct ib_blockdev *bd, const uint64_t *blocks, size_t
                         ib_bd_want_block(bd, blocks[i], false);
                 }
         pthread_mutex_unlock(&bd->lock);
-        wake(bd);
+        ib_bd_wake(bd);
 }
 
 void ib_blockdev_stats(struct ib_blockdev *bd, FILE *f) {
@@ -1151,7 +996,7 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
                 pthread_mutex_lock(&bd->lock);
                 bd->stop = true;
                 pthread_mutex_unlock(&bd->lock);
-                wake(bd);
+                ib_bd_wake(bd);
                 pthread_join(bd->thread, NULL);
         }
         if (bd->n_hashers) {
@@ -1176,7 +1021,7 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
 
                         bd->requests = rq->next;
                         curl_multi_remove_handle(bd->multi, rq->easy);
-                        request_free(rq);
+                        ib_bd_request_free(rq);
                 }
                 curl_multi_cleanup(bd->multi);
         }

@@ -237,12 +237,16 @@ struct ib_blockdev {
 
 /* blockdev.c */
 void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) _printf_(2, 3);
+uint8_t *ib_bd_rq_at(const struct request *rq, size_t off);
+void ib_bd_request_free(struct request *rq);
 int ib_bd_start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool fill);
 const char *ib_bd_check_answer(struct ib_blockdev *bd, struct request *rq, CURLcode cc, bool *permanent, bool *missing);
 void ib_bd_pin_validators(struct mirror *mi, const struct request *rq);
-const uint8_t *ib_bd_request_block(struct ib_blockdev *bd, const struct request *rq, uint64_t i);
 void ib_bd_fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit);
+void ib_bd_queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data);
 int ib_bd_queue_disk_job(struct ib_blockdev *bd, uint64_t b);
+void ib_bd_complete_disk_job(struct ib_blockdev *bd, struct request *rq);
+void ib_bd_wake(struct ib_blockdev *bd);
 
 /* ramcache.c */
 uint8_t *ib_bd_slot_ptr(struct ib_blockdev *bd, size_t s);
@@ -266,5 +270,12 @@ void ib_bd_mirror_broken(struct ib_blockdev *bd, unsigned i, const char *why);
 int ib_bd_pick_mirror(struct ib_blockdev *bd, uint64_t b, uint64_t now, bool *any_usable);
 void ib_bd_finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode cc);
 void ib_bd_schedule(struct ib_blockdev *bd);
+
+/* verify.c */
+const uint8_t *ib_bd_request_block(struct ib_blockdev *bd, const struct request *rq, uint64_t i);
+void ib_bd_verify_request(struct ib_blockdev *bd, struct request *rq);
+void ib_bd_push_job(struct ib_blockdev *bd, struct job *job);
+void ib_bd_request_received(struct ib_blockdev *bd, struct request *rq);
+void *ib_bd_hasher_thread(void *p);
 
 #endif
