@@ -237,15 +237,12 @@ struct ib_blockdev {
 
 /* blockdev.c */
 void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) _printf_(2, 3);
+uint64_t ib_bd_run_bytes(const struct ib_manifest *m, uint64_t first, uint64_t count);
 uint8_t *ib_bd_rq_at(const struct request *rq, size_t off);
 void ib_bd_request_free(struct request *rq);
 int ib_bd_start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool fill);
 const char *ib_bd_check_answer(struct ib_blockdev *bd, struct request *rq, CURLcode cc, bool *permanent, bool *missing);
 void ib_bd_pin_validators(struct mirror *mi, const struct request *rq);
-void ib_bd_fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit);
-void ib_bd_queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data);
-int ib_bd_queue_disk_job(struct ib_blockdev *bd, uint64_t b);
-void ib_bd_complete_disk_job(struct ib_blockdev *bd, struct request *rq);
 void ib_bd_wake(struct ib_blockdev *bd);
 
 /* ramcache.c */
@@ -277,5 +274,13 @@ void ib_bd_verify_request(struct ib_blockdev *bd, struct request *rq);
 void ib_bd_push_job(struct ib_blockdev *bd, struct job *job);
 void ib_bd_request_received(struct ib_blockdev *bd, struct request *rq);
 void *ib_bd_hasher_thread(void *p);
+
+/* diskfill.c */
+uint64_t ib_bd_cache_missing(struct ib_blockdev *bd);
+void ib_bd_fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit);
+void ib_bd_queue_write(struct ib_blockdev *bd, uint64_t b, const uint8_t *data);
+void *ib_bd_writer_thread(void *p);
+int ib_bd_queue_disk_job(struct ib_blockdev *bd, uint64_t b);
+void ib_bd_complete_disk_job(struct ib_blockdev *bd, struct request *rq);
 
 #endif
