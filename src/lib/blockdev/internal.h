@@ -237,13 +237,6 @@ struct ib_blockdev {
 
 /* blockdev.c */
 void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) _printf_(2, 3);
-uint64_t ib_bd_run_bytes(const struct ib_manifest *m, uint64_t first, uint64_t count);
-uint8_t *ib_bd_rq_at(const struct request *rq, size_t off);
-void ib_bd_request_free(struct request *rq);
-int ib_bd_start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool fill);
-const char *ib_bd_check_answer(struct ib_blockdev *bd, struct request *rq, CURLcode cc, bool *permanent, bool *missing);
-void ib_bd_pin_validators(struct mirror *mi, const struct request *rq);
-void ib_bd_wake(struct ib_blockdev *bd);
 
 /* ramcache.c */
 uint8_t *ib_bd_slot_ptr(struct ib_blockdev *bd, size_t s);
@@ -267,6 +260,16 @@ void ib_bd_mirror_broken(struct ib_blockdev *bd, unsigned i, const char *why);
 int ib_bd_pick_mirror(struct ib_blockdev *bd, uint64_t b, uint64_t now, bool *any_usable);
 void ib_bd_finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode cc);
 void ib_bd_schedule(struct ib_blockdev *bd);
+
+/* transfer.c */
+uint64_t ib_bd_run_bytes(const struct ib_manifest *m, uint64_t first, uint64_t count);
+uint8_t *ib_bd_rq_at(const struct request *rq, size_t off);
+void ib_bd_request_free(struct request *rq);
+int ib_bd_start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool fill);
+const char *ib_bd_check_answer(struct ib_blockdev *bd, struct request *rq, CURLcode cc, bool *permanent, bool *missing);
+void ib_bd_pin_validators(struct mirror *mi, const struct request *rq);
+void *ib_bd_fetch_thread(void *p);
+void ib_bd_wake(struct ib_blockdev *bd);
 
 /* verify.c */
 const uint8_t *ib_bd_request_block(struct ib_blockdev *bd, const struct request *rq, uint64_t i);
