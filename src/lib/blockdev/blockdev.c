@@ -19,7 +19,7 @@
 
 static const char *const fill_names[] = { "off", "waiting", "filling", "done", "full", "stopped" };
 
-static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err);
+static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, const struct ib_source_ops *src, struct ib_err *err);
 
 void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) {
         char buf[768];
@@ -34,14 +34,14 @@ void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) {
 }
 
 int ib_blockdev_add_mirror(struct ib_blockdev *bd, const char *url, struct ib_err *err) {
-        return ib_blockdev_add_source(bd, url, false, err);
+        return ib_blockdev_add_source(bd, url, &ib_source_range, err);
 }
 
 int ib_blockdev_add_store(struct ib_blockdev *bd, const char *url, struct ib_err *err) {
-        return ib_blockdev_add_source(bd, url, true, err);
+        return ib_blockdev_add_source(bd, url, &ib_source_store, err);
 }
 
-static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool store, struct ib_err *err) {
+static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, const struct ib_source_ops *src, struct ib_err *err) {
         if (bd->started)
                 return ib_err_set(err, -EBUSY, 0, "mirrors are added before the start");
         if (!ib_is_url(url))
@@ -51,7 +51,7 @@ static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, bool 
                         return 0;
         if (bd->n_mirrors >= MAX_MIRRORS)
                 return ib_err_set(err, -E2BIG, 0, "more than %d mirrors", MAX_MIRRORS);
-        bd->mirrors[bd->n_mirrors] = (struct mirror) { .url = strdup(url), .store = store, .backoff_ms = BACKOFF_MIN_MS };
+        bd->mirrors[bd->n_mirrors] = (struct mirror) { .url = strdup(url), .src = src, .backoff_ms = BACKOFF_MIN_MS };
         if (!bd->mirrors[bd->n_mirrors].url)
                 return ib_err_set(err, -ENOMEM, 0, "out of memory");
         bd->n_mirrors++;
@@ -344,7 +344,7 @@ void ib_blockdev_stats(struct ib_blockdev *bd, FILE *f) {
 
                 fprintf(f, "mirror %s bytes=%" PRIu64 " requests=%" PRIu64 " errors=%" PRIu64 " verify-failures=%" PRIu64
                         " latency-ms=%.1f rate-MBps=%.1f kind=%s state=%s\n", mi->url, mi->bytes, mi->requests, mi->errors,
-                        mi->verify_failures, mi->latency_ms, mi->rate / 1e6, mi->store ? "store" : "image",
+                        mi->verify_failures, mi->latency_ms, mi->rate / 1e6, mi->src->name,
                         mi->broken ? "failed" : mi->down_until_ms > ib_now_ms() ? "backing-off" : "ok");
         }
         pthread_mutex_unlock(&bd->lock);

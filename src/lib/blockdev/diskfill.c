@@ -134,7 +134,7 @@ void ib_bd_fill_schedule(struct ib_blockdev *bd, uint64_t now, unsigned limit) {
                 }
                 if (mi < 0)
                         return;         /* every mirror is busy or backing off */
-                while (!bd->mirrors[mi].store && n < run && b + n < nb && bd->state[b + n] == B_ABSENT && bd->slot_of[b + n] < 0 &&
+                while (n < run && n < bd->mirrors[mi].src->max_blocks && b + n < nb && bd->state[b + n] == B_ABSENT && bd->slot_of[b + n] < 0 &&
                        !ib_diskcache_has(bd->dc, bd->m->blocks[b + n]))
                         n++;
                 bytes = ib_bd_run_bytes(bd->m, b, n);

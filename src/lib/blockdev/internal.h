@@ -11,6 +11,8 @@
  *   transfer.c   libcurl: requests, receiving into slots, the probe, the fetch thread
  *   verify.c     the hashers: blocks checked as they arrive, requests finished
  *   diskfill.c   the disk cache: reads, the writer thread, the cache fill
+ *   source-range.c, source-store.c
+ *                the kinds of source, behind struct ib_source_ops
  *
  * Threads: readers (FUSE worker threads, any number), the fetch thread (owns
  * the libcurl multi handle), the hashers (one a CPU, MAX_HASHERS at most) and
@@ -78,9 +80,59 @@ struct job {
         struct job *next;
 };
 
+struct mirror;
+struct request;
+
+/*
+ * A kind of source: how a run of blocks is asked of it, and how its answer
+ * is checked and made into blocks.  One file a kind, each defining one of
+ * these: source-range.c (the image itself, by HTTP Range) and
+ * source-store.c (a block store: one zstd file a block, named by its
+ * SHA-256).  The engine knows a source only through them; a new kind is a
+ * new file.  The functions touch only their arguments (no lock needed).
+ */
+struct ib_source_ops {
+        const char *name;               /* its kind in the statistics: "image", "store" */
+        uint64_t max_blocks;            /* most blocks one request asks for (--max-run bounds them too) */
+        /*
+         * The HTTP status of an answer whose body is the blocks themselves,
+         * in order: a request then receives into RAM-cache slots, and each
+         * block is verified (and served) as its last byte arrives.  0: the
+         * blocks exist only once the answer is whole (decode()).
+         */
+        long stream_status;
+        bool validators;                /* answers carry the file's ETag/Last-Modified: pinned from the first */
+        const char *mismatch;           /* the probe's complaint when the first block does not match */
+        /* Bytes the answer to a request for @want bytes of the image may take. */
+        size_t (*answer_room)(size_t want);
+        /*
+         * The URL of request @rq (malloc'd, in *ret_url) and its Range
+         * ("" for none, in @range of @range_size); -ENOMEM.
+         */
+        int (*locate)(const char *base, const struct ib_manifest *m, const struct request *rq, char **ret_url, char *range,
+                      size_t range_size);
+        /*
+         * Check the answer, HTTP status @status, to @rq from @mi: NULL when it
+         * is what was asked for, else why not, with *permanent (the mirror is
+         * no use) or *missing (it lacks this block) set.  A transfer error is
+         * the engine's to report, unless the body overflowed (rq->overflow).
+         */
+        const char *(*check)(const struct ib_manifest *m, const struct mirror *mi, const struct request *rq, long status,
+                             bool *permanent, bool *missing);
+        /*
+         * Make a transfer's answer into blocks to hash, outside every lock: true
+         * when rq->good is ready and the blocks are in rq->plain (or, NULL, where
+         * they were received).  Called only for a transfer that ended without an
+         * error or overflow.
+         */
+        bool (*decode)(struct request *rq, long status);
+};
+
+extern const struct ib_source_ops ib_source_range, ib_source_store;
+
 struct mirror {
         char *url;
-        bool store;                     /* a block store: one zstd file per block, by hash */
+        const struct ib_source_ops *src;        /* what kind of source the URL is */
         bool h2;                        /* answered over HTTP/2: requests share a connection */
         char *etag, *last_modified;     /* pinned from the first good answer */
         char *broken;                   /* permanent fault, e.g. ignores Range; NULL if usable */
@@ -112,7 +164,7 @@ struct request {
         struct curl_slist *headers;
         struct request *next;           /* in bd->requests: every request in flight */
         CURLcode result;
-        uint8_t *plain;                 /* a store's block, decompressed */
+        uint8_t *plain;                 /* the blocks a source decoded (a store's, decompressed); NULL: in buf or slots */
         bool *good;                     /* per block: SHA-256 matches (computed outside the lock) */
         /*
          * A raw mirror's blocks are verified one by one as their last byte

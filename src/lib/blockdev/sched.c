@@ -167,7 +167,7 @@ void ib_bd_finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode c
         if (rq->fill)
                 bd->fill_pending -= rq->want;
         if (why && missing) {
-                /* This store lacks the block: count it against the block, like bad data. */
+                /* This source lacks the block (a store's 404): count it against the block, like bad data. */
                 bd->attempts[rq->first] += MAX_ATTEMPTS_PER_MIRROR;
                 ib_bd_log(bd, "block %" PRIu64 ": %s (%s)", rq->first, why, mi->url);
                 bd->state[rq->first] = B_ABSENT;
@@ -294,8 +294,8 @@ void ib_bd_schedule(struct ib_blockdev *bd) {
                         queue_push(q, b, true);
                         return;
                 }
-                /* Merge the following queued blocks into one Range request (a store serves one block a request). */
-                while (!bd->mirrors[mi].store && n < run && b + n < bd->m->n_blocks && bd->state[b + n] == B_QUEUED && bd->slot_of[b + n] < 0 &&
+                /* Merge the following queued blocks into one request, as many as the source takes (a store: one). */
+                while (n < run && n < bd->mirrors[mi].src->max_blocks && b + n < bd->m->n_blocks && bd->state[b + n] == B_QUEUED && bd->slot_of[b + n] < 0 &&
                        !(bd->dc && ib_diskcache_has(bd->dc, bd->m->blocks[b + n])))
                         n++;
                 if (ib_bd_start_request(bd, (unsigned)mi, b, n, false) < 0) {

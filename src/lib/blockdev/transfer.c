@@ -5,9 +5,7 @@
  * the probe of the mirrors, and the fetch thread that drives the multi
  * handle.
  */
-#include <zstd.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +29,9 @@ uint8_t *ib_bd_rq_at(const struct request *rq, size_t off) {
 
 /*
  * Hand the blocks whose last byte has arrived to the hashers, in order (the
- * fetch thread, from on_body()).  Only a 206 answer's bytes are blocks of
- * the image; any other body is judged by ib_bd_check_answer() alone.
+ * fetch thread, from on_body()).  Only the bytes of an answer with the
+ * source's stream_status (a Range request's 206) are blocks of the image;
+ * any other body is judged by ib_bd_check_answer() alone.
  */
 static bool next_block_arrived(struct ib_blockdev *bd, const struct request *rq) {
         return rq->checked < rq->count && rq->got >= ib_bd_run_bytes(bd->m, rq->first, rq->checked + 1);
@@ -41,7 +40,7 @@ static bool next_block_arrived(struct ib_blockdev *bd, const struct request *rq)
 static void hand_out_blocks(struct ib_blockdev *bd, struct request *rq) {
         if (!rq->status)
                 curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &rq->status);
-        if (rq->status != 206 || !next_block_arrived(bd, rq))
+        if (rq->status != bd->mirrors[rq->mirror].src->stream_status || !next_block_arrived(bd, rq))
                 return;         /* (most calls: the lock is taken only to hand something out) */
         pthread_mutex_lock(&bd->vlock);
         for (; next_block_arrived(bd, rq); rq->checked++) {
@@ -119,8 +118,8 @@ void ib_bd_request_free(struct request *rq) {
 
 static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t first, uint64_t count, bool into_slots) {
         struct request *rq = calloc(1, sizeof(*rq));
-        uint64_t off = first * bd->m->block_size;
-        char range[80];
+        const struct ib_source_ops *src = bd->mirrors[mi].src;
+        char range[80], *url = NULL;
 
         if (!rq)
                 return NULL;
@@ -131,43 +130,30 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
         rq->count = count;
         rq->len = (size_t)ib_bd_run_bytes(bd->m, first, count);
         rq->want = rq->len;
-        if (bd->mirrors[mi].store)
-                rq->len = ZSTD_compressBound(rq->want); /* room for the compressed file */
+        rq->len = src->answer_room(rq->want);
         rq->block_size = bd->m->block_size;
-        if (into_slots && !bd->mirrors[mi].store)
+        if (into_slots && src->stream_status)
                 ib_bd_reserve_slots(bd, rq);
         if (!rq->slots)
                 rq->buf = malloc(rq->len);
         rq->easy = curl_easy_init();
-        if (!bd->mirrors[mi].store) {
+        if (src->stream_status) {
                 /* A raw mirror's blocks are verified as they arrive (hand_out_blocks()). */
                 rq->good = calloc(count, sizeof(*rq->good));
                 rq->block_jobs = calloc(count, sizeof(*rq->block_jobs));
                 for (uint64_t i = 0; rq->block_jobs && i < count; i++)
                         rq->block_jobs[i] = (struct job){ .rq = rq, .block = i };
         }
-        snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + rq->len - 1);
-        if ((!rq->buf && !rq->slots) || !rq->easy || (!bd->mirrors[mi].store && (!rq->good || !rq->block_jobs))) {
+        if ((!rq->buf && !rq->slots) || !rq->easy || (src->stream_status && (!rq->good || !rq->block_jobs)) ||
+            src->locate(bd->mirrors[mi].url, bd->m, rq, &url, range, sizeof(range)) < 0) {
                 ib_bd_release_slots(bd, rq);
                 ib_bd_request_free(rq);
                 return NULL;
         }
-        if (bd->mirrors[mi].store) {
-                /* STORE/xx/<sha256>.zst; a store is asked one block at a time. */
-                const char *base = bd->mirrors[mi].url;
-                char hex[65], *url;
-
-                ib_hex(bd->m->blocks[first], 32, hex);
-                if (asprintf(&url, "%s%s%.2s/%s.zst", base, base[strlen(base) - 1] == '/' ? "" : "/", hex, hex) < 0) {
-                        ib_bd_request_free(rq);
-                        return NULL;
-                }
-                curl_easy_setopt(rq->easy, CURLOPT_URL, url);
-                free(url);
-        } else {
-                curl_easy_setopt(rq->easy, CURLOPT_URL, bd->mirrors[mi].url);
+        curl_easy_setopt(rq->easy, CURLOPT_URL, url);
+        free(url);
+        if (range[0])
                 curl_easy_setopt(rq->easy, CURLOPT_RANGE, range);
-        }
         curl_easy_setopt(rq->easy, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(rq->easy, CURLOPT_WRITEDATA, rq);
         curl_easy_setopt(rq->easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -223,74 +209,27 @@ int ib_bd_start_request(struct ib_blockdev *bd, unsigned mi, uint64_t first, uin
         return 0;
 }
 
-/* Check the HTTP answer; NULL when it is what was asked for. */
+/*
+ * Check the HTTP answer; NULL when it is what was asked for.  A transfer
+ * error is reported here, the rest by the request's source (check()).
+ */
 const char *ib_bd_check_answer(struct ib_blockdev *bd, struct request *rq, CURLcode cc, bool *permanent, bool *missing) {
         static __thread char why[512];
         struct mirror *mi = &bd->mirrors[rq->mirror];
-        uint64_t off = rq->first * bd->m->block_size, a, b, total;
         long status = 0;
-        char tail;
 
         *permanent = *missing = false;
         curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &status);
-        if (rq->overflow && mi->store)
-                return "block file larger than any compressed block";
-        if (rq->overflow) {
-                *permanent = status == 200;
-                return status == 200 ? "server ignores Range requests (answered 200 with the whole file)"
-                                     : "more bytes than the requested range";
-        }
-        if (cc != CURLE_OK) {
+        if (!rq->overflow && cc != CURLE_OK) {
                 snprintf(why, sizeof(why), "%s", rq->curl_error[0] ? rq->curl_error : curl_easy_strerror(cc));
                 return why;
         }
-        if (mi->store) {
-                /* Content-addressed and immutable: a 200 with the compressed block, or nothing. */
-                if (status == 404) {
-                        *missing = true;
-                        return "the block store has no such block";
-                }
-                if (status != 200) {
-                        *permanent = status == 403 || status == 410;
-                        snprintf(why, sizeof(why), "HTTP status %ld", status);
-                        return why;
-                }
-                return NULL;
-        }
-        if (status == 200) {
-                *permanent = true;
-                return "server ignores Range requests (answered 200 to a Range request)";
-        }
-        if (status != 206) {
-                *permanent = status == 404 || status == 403 || status == 410 || status == 416;
-                snprintf(why, sizeof(why), "HTTP status %ld", status);
-                return why;
-        }
-        if (sscanf(rq->content_range, "bytes %" SCNu64 "-%" SCNu64 "/%" SCNu64 "%c", &a, &b, &total, &tail) != 3)
-                return "206 answer without a valid Content-Range";
-        if (total != bd->m->size) {
-                *permanent = true;
-                snprintf(why, sizeof(why), "serves a file of %" PRIu64 " bytes, the manifest says %" PRIu64, total, bd->m->size);
-                return why;
-        }
-        if (a != off || b != off + rq->len - 1) {
-                snprintf(why, sizeof(why), "Content-Range %s does not match the requested %" PRIu64 "-%" PRIu64,
-                         rq->content_range, off, off + rq->len - 1);
-                return why;
-        }
-        if (rq->got != rq->len)
-                return "short body";
-        /* The file must stay the one we started with. */
-        if ((mi->etag && strcmp(mi->etag, rq->etag) != 0) || (mi->last_modified && strcmp(mi->last_modified, rq->last_modified) != 0)) {
-                snprintf(why, sizeof(why), "the file changed on the server (ETag %s -> %s)", mi->etag ?: "-", rq->etag);
-                return why;
-        }
-        return NULL;
+        return mi->src->check(bd->m, mi, rq, status, permanent, missing);
 }
 
 /* Remember the validators of a mirror's first good answer: later answers must carry the same. */
 void ib_bd_pin_validators(struct mirror *mi, const struct request *rq) {
-        if (mi->store || mi->etag || mi->last_modified)
+        if (!mi->src->validators || mi->etag || mi->last_modified)
                 return;
         mi->etag = rq->etag[0] ? strdup(rq->etag) : NULL;
         mi->last_modified = rq->last_modified[0] ? strdup(rq->last_modified) : NULL;
@@ -331,8 +270,7 @@ int ib_blockdev_probe(struct ib_blockdev *bd, struct ib_err *err) {
                         /* The same decompression and hashing as every fetched block. */
                         ib_bd_verify_request(bd, rq);
                         if (!rq->good || !rq->good[0]) {
-                                why = mi->store ? "its first block file is not the manifest's first block"
-                                                : "its first block does not match the manifest (another file?)";
+                                why = mi->src->mismatch;
                                 permanent = true;
                         }
                 }

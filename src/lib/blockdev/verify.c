@@ -4,15 +4,14 @@
  * served at once; a finished request verified outside every lock, then
  * acted on under bd->lock.
  */
-#include <zstd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* Block @i of a finished request's data (a store's is the decompressed copy). */
+/* Block @i of a finished request's data (where its source decoded it, in plain: a store's is decompressed). */
 const uint8_t *ib_bd_request_block(struct ib_blockdev *bd, const struct request *rq, uint64_t i) {
-        return bd->mirrors[rq->mirror].store ? rq->plain + i * bd->m->block_size : ib_bd_rq_at(rq, i * bd->m->block_size);
+        return rq->plain ? rq->plain + i * bd->m->block_size : ib_bd_rq_at(rq, i * bd->m->block_size);
 }
 
 /* Whether block @i of a request's data is the manifest's block (a store's: once decompressed). */
@@ -56,20 +55,7 @@ void ib_bd_verify_request(struct ib_blockdev *bd, struct request *rq) {
         long status = 0;
 
         curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &status);
-        if (bd->mirrors[rq->mirror].store) {
-                size_t n;
-
-                if (rq->result != CURLE_OK || rq->overflow || status != 200 || !(rq->plain = malloc(rq->want)))
-                        return;
-                n = ZSTD_decompress(rq->plain, rq->want, rq->buf, rq->got);
-                if (ZSTD_isError(n) || n != rq->want) {
-                        free(rq->plain); /* not a block file of ours: the block fails verification */
-                        rq->plain = NULL;
-                        return;
-                }
-                if (!(rq->good = calloc(rq->count, sizeof(bool))))
-                        return;
-        } else if (rq->result != CURLE_OK || rq->overflow || status != 206 || rq->got != rq->want) {
+        if (rq->result != CURLE_OK || rq->overflow || !bd->mirrors[rq->mirror].src->decode(rq, status)) {
                 free(rq->good);
                 rq->good = NULL;
                 return;
