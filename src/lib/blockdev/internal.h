@@ -292,6 +292,7 @@ void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) _printf_(2, 3);
 
 /* ramcache.c */
 uint8_t *ib_bd_slot_ptr(struct ib_blockdev *bd, size_t s);
+ssize_t ib_bd_slot_victim(struct ib_blockdev *bd);
 void ib_bd_slot_publish(struct ib_blockdev *bd, size_t s, uint64_t b);
 void ib_bd_cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data);
 void ib_bd_reserve_slots(struct ib_blockdev *bd, struct request *rq);

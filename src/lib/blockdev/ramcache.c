@@ -21,7 +21,7 @@ uint8_t *ib_bd_slot_ptr(struct ib_blockdev *bd, size_t s) {
  * a reader holds it while the kernel takes its bytes (both without bd->lock).  The slot comes
  * back empty; -1 when every slot is busy.
  */
-static ssize_t slot_victim(struct ib_blockdev *bd) {
+ssize_t ib_bd_slot_victim(struct ib_blockdev *bd) {
         for (size_t i = 0; i < 3 * bd->n_slots; i++) {
                 size_t s = (bd->hand + i) % bd->n_slots;
                 int64_t old = bd->slot_block[s];
@@ -54,7 +54,7 @@ void ib_bd_slot_publish(struct ib_blockdev *bd, size_t s, uint64_t b) {
 void ib_bd_cache_insert(struct ib_blockdev *bd, uint64_t b, const uint8_t *data) {
         ssize_t s;
 
-        if (bd->slot_of[b] >= 0 || (s = slot_victim(bd)) < 0)
+        if (bd->slot_of[b] >= 0 || (s = ib_bd_slot_victim(bd)) < 0)
                 return;
         memcpy(ib_bd_slot_ptr(bd, (size_t)s), data, ib_manifest_block_len(bd->m, b));
         ib_bd_slot_publish(bd, (size_t)s, b);
@@ -71,7 +71,7 @@ void ib_bd_reserve_slots(struct ib_blockdev *bd, struct request *rq) {
         if (bd->slots_reserved + rq->count > bd->n_slots / 2 || !(rq->slots = malloc(rq->count * sizeof(*rq->slots))))
                 return;
         for (i = 0; i < rq->count; i++) {
-                ssize_t s = slot_victim(bd);
+                ssize_t s = ib_bd_slot_victim(bd);
 
                 if (s < 0)
                         break;
