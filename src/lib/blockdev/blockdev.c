@@ -58,21 +58,6 @@ static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, const
         return 0;
 }
 
-static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud) {
-        pthread_mutex_lock(&((pthread_mutex_t *)ud)[d]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data d, void *ud) {
-        pthread_mutex_unlock(&((pthread_mutex_t *)ud)[d]);
-}
-
-static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-
-static void share_locks_init(void) {
-        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-                pthread_mutex_init(&share_locks[i], NULL);
-}
-
 int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *opts, struct ib_blockdev **ret,
                     struct ib_err *err) {
         struct ib_blockdev *bd = calloc(1, sizeof(*bd));
@@ -154,24 +139,10 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
 }
 
 int ib_blockdev_start(struct ib_blockdev *bd, struct ib_err *err) {
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
         int r;
 
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return ib_err_set(err, -EIO, 0, "cannot initialise libcurl");
-        bd->multi = curl_multi_init();
-        bd->share = curl_share_init();
-        if (!bd->multi || !bd->share)
-                return ib_err_set(err, -ENOMEM, 0, "out of memory");
-        pthread_once(&once, share_locks_init);
-        curl_share_setopt(bd->share, CURLSHOPT_LOCKFUNC, share_lock);
-        curl_share_setopt(bd->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-        curl_share_setopt(bd->share, CURLSHOPT_USERDATA, share_locks);
-        curl_share_setopt(bd->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-        curl_share_setopt(bd->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-        curl_share_setopt(bd->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-        curl_multi_setopt(bd->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)bd->o.parallel);
-        curl_multi_setopt(bd->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+        if ((r = ib_bd_transfer_init(bd, err)) < 0)
+                return r;
         if (bd->dc) {
                 r = pthread_create(&bd->writer, NULL, ib_bd_writer_thread, bd);
                 if (r != 0)
@@ -376,18 +347,7 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
                 pthread_mutex_unlock(&bd->wlock);
                 pthread_join(bd->writer, NULL);
         }
-        if (bd->multi) {
-                while (bd->requests) {
-                        struct request *rq = bd->requests;
-
-                        bd->requests = rq->next;
-                        curl_multi_remove_handle(bd->multi, rq->easy);
-                        ib_bd_request_free(rq);
-                }
-                curl_multi_cleanup(bd->multi);
-        }
-        if (bd->share)
-                curl_share_cleanup(bd->share);
+        ib_bd_transfer_free(bd);
         ib_diskcache_free(bd->dc);
         for (unsigned i = 0; i < bd->n_mirrors; i++) {
                 free(bd->mirrors[i].url);

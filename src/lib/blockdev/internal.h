@@ -8,7 +8,7 @@
  *   ramcache.c   the RAM cache's slots: eviction, reservation, holding
  *   readahead.c  the readahead plan and the boot profile recorder
  *   sched.c      the queues, the choice of a mirror, requeueing, a request's outcome
- *   transfer.c   libcurl: requests, receiving into slots, the probe, the fetch thread
+ *   transfer.c   libcurl (all of it): requests, receiving into slots, the probe, the fetch thread
  *   verify.c     the hashers: blocks checked as they arrive, requests finished
  *   diskfill.c   the disk cache: reads, the writer thread, the cache fill
  *   source-range.c, source-store.c
@@ -323,6 +323,8 @@ const char *ib_bd_check_answer(struct ib_blockdev *bd, struct request *rq, CURLc
 void ib_bd_pin_validators(struct mirror *mi, const struct request *rq);
 void *ib_bd_fetch_thread(void *p);
 void ib_bd_wake(struct ib_blockdev *bd);
+int ib_bd_transfer_init(struct ib_blockdev *bd, struct ib_err *err);
+void ib_bd_transfer_free(struct ib_blockdev *bd);
 
 /* verify.c */
 const uint8_t *ib_bd_request_block(struct ib_blockdev *bd, const struct request *rq, uint64_t i);

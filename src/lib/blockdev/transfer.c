@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * transfer.c: the requests over libcurl: building one, receiving its body
+ * transfer.c: the requests over libcurl (all of the engine's libcurl): building one, receiving its body
  * (into RAM-cache slots where it can), its headers, the answer's checks,
  * the probe of the mirrors, and the fetch thread that drives the multi
  * handle.
@@ -340,4 +340,57 @@ void *ib_bd_fetch_thread(void *p) {
 void ib_bd_wake(struct ib_blockdev *bd) {
         if (bd->multi)
                 curl_multi_wakeup(bd->multi);
+}
+
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud) {
+        pthread_mutex_lock(&((pthread_mutex_t *)ud)[d]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data d, void *ud) {
+        pthread_mutex_unlock(&((pthread_mutex_t *)ud)[d]);
+}
+
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_locks_init(void) {
+        for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+                pthread_mutex_init(&share_locks[i], NULL);
+}
+
+/* The multi handle and the share (DNS, TLS sessions, connections) of ib_blockdev_start(). */
+int ib_bd_transfer_init(struct ib_blockdev *bd, struct ib_err *err) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return ib_err_set(err, -EIO, 0, "cannot initialise libcurl");
+        bd->multi = curl_multi_init();
+        bd->share = curl_share_init();
+        if (!bd->multi || !bd->share)
+                return ib_err_set(err, -ENOMEM, 0, "out of memory");
+        pthread_once(&once, share_locks_init);
+        curl_share_setopt(bd->share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(bd->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(bd->share, CURLSHOPT_USERDATA, share_locks);
+        curl_share_setopt(bd->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(bd->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl_share_setopt(bd->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        curl_multi_setopt(bd->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)bd->o.parallel);
+        curl_multi_setopt(bd->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+        return 0;
+}
+
+/* The requests still in flight, the multi handle and the share; the fetch thread has ended. */
+void ib_bd_transfer_free(struct ib_blockdev *bd) {
+        if (bd->multi) {
+                while (bd->requests) {
+                        struct request *rq = bd->requests;
+
+                        bd->requests = rq->next;
+                        curl_multi_remove_handle(bd->multi, rq->easy);
+                        ib_bd_request_free(rq);
+                }
+                curl_multi_cleanup(bd->multi);
+        }
+        if (bd->share)
+                curl_share_cleanup(bd->share);
 }
