@@ -21,6 +21,7 @@ static const char *const fill_names[] = { "off", "waiting", "filling", "done", "
 
 static int ib_blockdev_add_source(struct ib_blockdev *bd, const char *url, const struct ib_source_ops *src, struct ib_err *err);
 
+/* A line for the program's log (o.log), when it gave one: library code does not print. */
 void ib_bd_log(struct ib_blockdev *bd, const char *fmt, ...) {
         char buf[768];
         va_list ap;

@@ -16,7 +16,13 @@
  *
  * Threads: readers (FUSE worker threads, any number), the fetch thread (owns
  * the libcurl multi handle), the hashers (one a CPU, MAX_HASHERS at most) and
- * the cache writer (with a disk cache).
+ * the cache writer (with a disk cache).  Readers queue the blocks they miss
+ * and wait on bd->cond, which is broadcast whenever a block arrives or
+ * fails.  Bytes are copied outside every lock: a request receives into
+ * RAM-cache slots reserved for it, and a reader is handed the slots it
+ * reads, held.  The fetch thread only receives: each block goes to a hasher
+ * as its last byte arrives, and is served as soon as it matches the
+ * manifest, while the rest of its request is still coming.
  *
  * Locks: three mutexes, each with its condition variable.  Lock order:
  * bd->lock first; bd->vlock and bd->wlock are taken alone or inside
@@ -28,7 +34,7 @@
  *     (slot_of, slot_block, slot_ref, slot_busy, hand, slots_reserved), the
  *     mirrors' health and statistics, inflight, disk_jobs, the readahead
  *     streams, the cache fill's state, stop and the statistics.  A function
- *     declared below with "called with bd->lock held" expects it.
+ *     whose comment says "called with bd->lock held" expects it.
  *   bd->vlock (vcond: the hashers wait on it): the hashers' queue (vq_head,
  *     vq_tail, vstop) and each request's pending and received.
  *   bd->wlock (wcond: the cache writer waits on it): the write queue
@@ -37,7 +43,8 @@
  * Without a lock:
  *   - the fetch thread alone touches multi, requests, handles, and a request
  *     in flight (its easy handle, buffers, got, status, checked) until the
- *     transfer ends (request_received hands it to the hashers);
+ *     transfer ends (ib_bd_request_received() hands it to the hashers);
+ *     schedule() and fill_schedule(), which start requests, are its calls;
  *   - a hasher owns the block of a request it checks (good[i]), and a
  *     finished request whole;
  *   - a slot's bytes (slot_data) are written by the request that reserved it
