@@ -6,7 +6,7 @@
  * verdict of ib_attest_verify() and keeps a record of every attestation.
  *
  *   GET  /nonce    20 random bytes, hex; each is good once, for 5 minutes
- *   POST /attest   a quote file (src/lib/attest.h) -> 200 "TRUSTED: ..." or
+ *   POST /attest   a quote file (src/lib/trust/attest.h) -> 200 "TRUSTED: ..." or
  *                  403 "UNTRUSTED: ...", 400 for what is not a quote file
  *
  * Attestation keys are trusted when enrolled: DIR/<fingerprint>.pem in

@@ -3,7 +3,7 @@
  * inetboot-httpfs: the verifying HTTP file system.  Serves the image a
  * signed manifest describes, read-only, as MOUNTPOINT/<image name>; every
  * byte handed to the kernel was checked against the manifest.  The data
- * path is src/lib/blockdev.c; this file is the FUSE front and the setup.
+ * path is src/lib/datapath/blockdev/; this file is the FUSE front and the setup.
  * See inetboot-httpfs(1) beside this file.
  */
 #define FUSE_USE_VERSION 31

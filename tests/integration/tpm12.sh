@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The TPM 1.2 backend (src/lib/tpm12.c) through BUILD/tests/tpmtest against
+# The TPM 1.2 backend (src/lib/trust/tpm12.c) through BUILD/tests/tpmtest against
 # swtpm in TPM 1.2 mode behind tcsd: bank and digest size, PCR extends
 # checked against SHA-1 computed here, the AK (RSA-2048, created once, kept
 # in its blob file, the same key when loaded again), a quote checked

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The TPM 2.0 backend (src/lib/tpm2.c) against swtpm, through tests/tpmtest,
+# The TPM 2.0 backend (src/lib/trust/tpm2.c) against swtpm, through tests/tpmtest,
 # with tpm2-tools as the independent oracle: PCR values (tpm2_pcrread) and
 # quotes (tpm2_checkquote).  Extends compared with SHA-256 computed here;
 # the AK is the same key every time; a quote verifies with the right nonce

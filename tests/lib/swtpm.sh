@@ -8,7 +8,7 @@
 #                           SWTPM2_FLAGS=not-need-init: powered, never started).
 #                           Sets SWTPM_PID SWTPM_PORT SWTPM_CTRL_PORT SWTPM_DIR
 #                           and exports SWTPM_SPEC=tpm2:swtpm:host=127.0.0.1,port=P
-#                           (the spec of src/lib/tpm.h; without "tpm2:" it is
+#                           (the spec of src/lib/trust/tpm.h; without "tpm2:" it is
 #                           the TCTI for tpm2-tools' -T).
 #   swtpm_qemu_start DIR VERSION   VERSION 2 or 1.2: a TPM for a QEMU guest,
 #                           its control channel on the unix socket

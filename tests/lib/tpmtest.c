@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * tpmtest: a thin driver of src/lib/tpm.c for the host tests against swtpm
+ * tpmtest: a thin driver of src/lib/trust/tpm.c for the host tests against swtpm
  * (tests/integration/tpm*.sh).  Not installed; users have inetboot-attest.
  *
  *   tpmtest SPEC info                      "family bank digest-length"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of the progress line and the statistics it reads (src/lib/progress.c). */
+/* Unit tests of the progress line and the statistics it reads (src/lib/datapath/progress.c). */
 #include <errno.h>
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * blockdev/internal.h: the block engine's rooms share these structs.  Not a
- * public API: src/lib/blockdev.h is.
+ * public API: src/lib/datapath/blockdev.h is.
  *
  * One engine, split by job:
  *   blockdev.c   new, start, free; a read (wait, hold), release, prefetch, stats
