@@ -563,6 +563,19 @@ static void test_family(void) {
         CHECK("family opensuse kiwi", strcmp(ib_bootcfg_family("rd.kiwi.install.pxe rd.kiwi.install.image=x", NULL), "opensuse") == 0);
         CHECK("family kiwi live is dracut",
               strcmp(ib_bootcfg_family("root=live:CDLABEL=openSUSE rd.live.image rd.kiwi.debug", NULL), "dracut-live") == 0);
+        CHECK("family miso", strcmp(ib_bootcfg_family("misobasedir=manjaro misolabel=MANJARO_GNOME_2420 quiet driver=free",
+                                                      "/boot/vmlinuz-x86_64"), "miso") == 0);
+        CHECK("family miso label", strcmp(ib_bootcfg_family("misolabel=MANJARO", NULL), "miso") == 0);
+        CHECK("family nixos", strcmp(ib_bootcfg_family("init=/nix/store/sv6cm9pbzsnlk3vmpsaqjsaz0xvc5m4b-nixos-system-nixos-24.11/init "
+                                                       "root=LABEL=nixos-minimal-24.11-x86_64 boot.shell_on_fail", "/boot/bzImage"),
+                                     "nixos") == 0);
+        CHECK("family nixos needs the store", strcmp(ib_bootcfg_family("init=/sbin/init root=LABEL=x", NULL), "generic") == 0);
+        CHECK("family alpine modloop", strcmp(ib_bootcfg_family("modules=loop,squashfs,sd-mod,usb-storage quiet modloop=/boot/modloop-lts",
+                                                                "/boot/vmlinuz-lts"), "alpine") == 0);
+        CHECK("family alpine ISO (its modules=)", strcmp(ib_bootcfg_family("modules=loop,squashfs,sd-mod,usb-storage quiet",
+                                                                           "/boot/vmlinuz-lts"), "alpine") == 0);
+        CHECK("family alpine alpine_dev", strcmp(ib_bootcfg_family("alpine_dev=usbdisk:vfat quiet", NULL), "alpine") == 0);
+        CHECK("family new ones by whole args", strcmp(ib_bootcfg_family("xmisolabel=x init=/nix/storex nomodloop=1", NULL), "generic") == 0);
         CHECK("family generic", strcmp(ib_bootcfg_family("quiet splash ---", NULL), "generic") == 0);
         CHECK("family empty", strcmp(ib_bootcfg_family("", NULL), "generic") == 0 && strcmp(ib_bootcfg_family(NULL, NULL), "generic") == 0);
         CHECK("family whole args", strcmp(ib_bootcfg_family("noboot=live boot=livex xroot=live:x rd.live.imagex", NULL), "generic") == 0);

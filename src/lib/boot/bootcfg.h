@@ -64,7 +64,8 @@ int ib_bootcfg_parse_grub(ib_bootcfg_read_fn read, void *userdata, const char *p
 
 /*
  * Distro family from a kernel command line and (may be NULL) the kernel's
- * path: debian-live, casper, dracut-live, arch, opensuse, generic.
+ * path: debian-live, casper, dracut-live, arch, miso, opensuse, nixos,
+ * alpine, generic.
  */
 const char *ib_bootcfg_family(const char *cmdline, const char *kernel);
 

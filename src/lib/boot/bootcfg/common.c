@@ -580,8 +580,17 @@ const char *ib_bootcfg_family(const char *cmdline, const char *kernel) {
                 return "dracut-live";
         if (has_arg(cmdline, "archisobasedir=", true) || has_arg(cmdline, "archisolabel=", true))
                 return "arch";
+        if (has_arg(cmdline, "misobasedir=", true) || has_arg(cmdline, "misolabel=", true))
+                return "miso";
         if (has_arg(cmdline, "rd.kiwi", false) || has_arg(cmdline, "rd.kiwi.", true) ||
             has_arg(cmdline, "rd.kiwi=", true) || has_arg(cmdline, "install=", true))
                 return "opensuse";
+        /* NixOS' stage 1 execs the system its config's init= names, in the store. */
+        if (has_arg(cmdline, "init=/nix/store/", true))
+                return "nixos";
+        /* Alpine's mkinitfs init: its ISO's entries name the modules it loads (loop, squashfs first). */
+        if (has_arg(cmdline, "modloop=", true) || has_arg(cmdline, "alpine_dev=", true) ||
+            has_arg(cmdline, "modules=loop,squashfs", true))
+                return "alpine";
         return "generic";
 }
