@@ -7,6 +7,8 @@
 #include "agent.h"      /* the agent's internal header (-Isrc/agent) */
 #include "unit.h"
 
+#include <unistd.h>
+
 #define HOOK " rdinit=/inetboot/hook"
 
 /*
@@ -82,12 +84,119 @@ static const struct {
           "rootflags=ro root=live:/dev/loop0" HOOK },
         { "dracut-live, an entry without root= gets one", "dracut-live", "rd.live.image", NULL, NULL,
           "rd.live.image root=live:/dev/loop0" HOOK },
-        { "casper gets nothing but the hook", "casper", "boot=casper quiet", NULL, NULL, "boot=casper quiet" HOOK },
+
+        /* casper (Ubuntu 24.04 grub.cfg: "linux /casper/vmlinuz  --- quiet splash"): our words before "---". */
+        { "Ubuntu 24.04: live-media= and fsck.mode=skip before ---", "casper", "--- quiet splash", NULL, NULL,
+          "live-media=/dev/loop0 fsck.mode=skip rdinit=/inetboot/hook --- quiet splash" },
+        { "casper, boot=casper ... ---", "casper", "boot=casper quiet splash ---", NULL, NULL,
+          "boot=casper quiet splash live-media=/dev/loop0 fsck.mode=skip rdinit=/inetboot/hook ---" },
+        { "casper, toram dropped", "casper", "boot=casper toram quiet splash ---", NULL, NULL,
+          "boot=casper quiet splash live-media=/dev/loop0 fsck.mode=skip rdinit=/inetboot/hook ---" },
+        { "casper, carried words before --- too", "casper", "--- quiet splash", NULL, carry,
+          "console=ttyS0,115200 ip=dhcp live-media=/dev/loop0 fsck.mode=skip rdinit=/inetboot/hook --- quiet splash" },
+        { "casper, todisk=, url=*.iso and fsck.mode=force dropped, url= of a seed kept", "casper",
+          "boot=casper todisk=/dev/sda1 url=http://x/ubuntu.iso url=http://x/u.seed fsck.mode=force --- toram quiet",
+          NULL, NULL, "boot=casper url=http://x/u.seed live-media=/dev/loop0 fsck.mode=skip rdinit=/inetboot/hook --- quiet" },
+        { "casper, its own live-media= and fsck.mode=skip kept", "casper", "live-media=/dev/sr0 fsck.mode=skip ---",
+          NULL, NULL, "live-media=/dev/sr0 fsck.mode=skip rdinit=/inetboot/hook ---" },
+        { "a generic entry's words go before --", "generic", "quiet -- single", NULL, carry_one,
+          "quiet console=ttyS0,115200 rdinit=/inetboot/hook -- single" },
+
+        /* archiso (Arch 2024.11 syslinux/grub entries). */
+        { "Arch: archisodevice= and copytoram=n", "arch", "archisobasedir=arch archisosearchuuid=2024-11-01-08-03-29-00",
+          NULL, NULL, "archisobasedir=arch archisosearchuuid=2024-11-01-08-03-29-00 archisodevice=/dev/loop0 copytoram=n" HOOK },
+        { "Arch by label, copytoram dropped", "arch", "archisobasedir=arch archisolabel=ARCH_202411 copytoram", NULL, NULL,
+          "archisobasedir=arch archisolabel=ARCH_202411 archisodevice=/dev/loop0 copytoram=n" HOOK },
+        { "Arch, copytoram=y, checksum, verify=y dropped", "arch",
+          "archisobasedir=arch copytoram=y checksum verify=y checksum=y verify archisolabel=ARCH_202411", NULL, NULL,
+          "archisobasedir=arch archisolabel=ARCH_202411 archisodevice=/dev/loop0 copytoram=n" HOOK },
+        { "Arch, its own archisodevice= and copytoram=n kept", "arch",
+          "archisobasedir=arch archisodevice=/dev/sr0 copytoram=n", NULL, NULL,
+          "archisobasedir=arch archisodevice=/dev/sr0 copytoram=n" HOOK },
+
+        /* miso (Manjaro 24.2 grub.cfg). */
+        { "Manjaro: misodevice=", "miso", "misobasedir=manjaro misolabel=MANJARO_GNOME_2420 quiet systemd.show_status=1 driver=free",
+          NULL, NULL, "misobasedir=manjaro misolabel=MANJARO_GNOME_2420 quiet systemd.show_status=1 driver=free "
+          "misodevice=/dev/loop0" HOOK },
+        { "Manjaro, copytoram and copytoram=y dropped", "miso", "misobasedir=manjaro copytoram=y misolabel=M copytoram",
+          NULL, NULL, "misobasedir=manjaro misolabel=M misodevice=/dev/loop0" HOOK },
+
+        /* dmsquash-live (Fedora 41 Workstation Live grub.cfg). */
+        { "Fedora 41: root=live:/dev/loop0", "dracut-live", "root=live:CDLABEL=Fedora-WS-Live-41-1-4 rd.live.image quiet rhgb",
+          NULL, NULL, "rd.live.image quiet rhgb root=live:/dev/loop0" HOOK },
+        { "Fedora 41 \"Test this media\": rd.live.check dropped", "dracut-live",
+          "root=live:CDLABEL=Fedora-WS-Live-41-1-4 rd.live.image rd.live.check quiet", NULL, NULL,
+          "rd.live.image quiet root=live:/dev/loop0" HOOK },
+        { "dracut-live, rd.live.ram and rd.live.ram=1 dropped", "dracut-live", "rd.live.ram rd.live.image rd.live.ram=1",
+          NULL, NULL, "rd.live.image root=live:/dev/loop0" HOOK },
+
+        /* kiwi live (openSUSE Tumbleweed): its CDLABEL stays. */
+        { "openSUSE: CDLABEL kept, nothing added", "opensuse",
+          "root=live:CDLABEL=openSUSE_Tumbleweed rd.live.image splash=silent quiet", NULL, NULL,
+          "root=live:CDLABEL=openSUSE_Tumbleweed rd.live.image splash=silent quiet" HOOK },
+        { "openSUSE media check: mediacheck, mediacheck=1 and rd.live.check dropped", "opensuse",
+          "root=live:CDLABEL=openSUSE_Tumbleweed rd.live.image mediacheck mediacheck=1 rd.live.check plymouth.enable=0",
+          NULL, NULL, "root=live:CDLABEL=openSUSE_Tumbleweed rd.live.image plymouth.enable=0" HOOK },
+
+        /* NixOS 24.11 minimal ISO. */
+        { "NixOS: root=/dev/loop0, init= kept", "nixos",
+          "init=/nix/store/sv6cm9pbzsnlk3vmpsaqjsaz0xvc5m4b-nixos-system-nixos-24.11/init "
+          "root=LABEL=nixos-minimal-24.11-x86_64 boot.shell_on_fail console=ttyS0,115200n8", NULL, NULL,
+          "init=/nix/store/sv6cm9pbzsnlk3vmpsaqjsaz0xvc5m4b-nixos-system-nixos-24.11/init "
+          "boot.shell_on_fail console=ttyS0,115200n8 root=/dev/loop0" HOOK },
+
+        /* Alpine: nlplug-findfs probes every block device, /dev/loop0 too. */
+        { "Alpine: nothing added", "alpine", "modules=loop,squashfs,sd-mod,usb-storage quiet modloop=/boot/modloop-lts",
+          NULL, NULL, "modules=loop,squashfs,sd-mod,usb-storage quiet modloop=/boot/modloop-lts" HOOK },
+
+        /* live-boot's own whole-image readers (families.md); agent.sh's golden dry runs have none. */
+        { "debian-live, toram and fetch= dropped", "debian-live", "boot=live toram fetch=http://x/f.squashfs quiet", NULL,
+          NULL, "boot=live quiet live-media=/dev/loop0 rootfstype=ramfs" HOOK },
         { "generic leaves root= alone", "generic", "root=/dev/sda1 ro", NULL, NULL, "root=/dev/sda1 ro" HOOK },
 };
 
+/* What agent_build_cmdline() says on stderr for a casper entry of @entry; to free, or NULL. */
+static char *said(const char *entry) {
+        char *text = NULL, *s;
+        size_t len = 0;
+        FILE *f = tmpfile();
+        int saved;
+
+        if (!f)
+                return NULL;
+        fflush(stderr);
+        saved = dup(2);
+        dup2(fileno(f), 2);
+        s = build("casper", entry, NULL, NULL, 0);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        free(s);
+        text = calloc(1, 4096);
+        if (text) {
+                rewind(f);
+                len = fread(text, 1, 4095, f);
+                text[len] = 0;
+        }
+        fclose(f);
+        return text;
+}
+
+/* Every word dropped is said once, with the family and why. */
+static void test_said(void) {
+        char *t = said("toram boot=casper toram url=http://x/u.iso ---");
+
+        CHECK("cmdline: each dropped word said once, with why",
+              t && strcmp(t, "inetboot: casper: 'toram' dropped: it would read the whole image over the network\n"
+                             "inetboot: casper: 'url=http://x/u.iso' dropped: it would read the whole image over the network\n") == 0);
+        if (t)
+                printf("# said: %s", t);
+        free(t);
+}
+
 /* Each case, one check; what was built instead is printed under a failure. */
 int main(void) {
+        test_said();
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 size_t n = 0;
                 char name[160], *s;
