@@ -160,7 +160,11 @@ static int hash_file_ref(struct ib_iso *iso, const char *path, struct ib_file_re
         return ib_iso_hash(iso, path, &f->size, f->sha256, e);
 }
 
-/* Turn the image's own entries plus the --entry options into manifest entries. */
+/*
+ * Turn the image's own entries plus the --entry options into manifest
+ * entries; unless -q, an entry whose family is found generic (not given
+ * by --family) is warned about on stderr.
+ */
 static int build_entries(struct ib_iso *iso, bool scan, struct entry_opt *eo, size_t n_eo, struct ib_manifest *m,
                          size_t *dropped, struct ib_err *e) {
         struct ib_bootcfg_entry *found = NULL;
@@ -211,6 +215,12 @@ static int build_entries(struct ib_iso *iso, bool scan, struct entry_opt *eo, si
                 n_initrds = o && o->n_initrds ? o->n_initrds : b ? b->n_initrds : 0;
                 cmdline = o && o->cmdline ? o->cmdline : b && b->cmdline ? b->cmdline : "";
                 family = o && o->family ? o->family : ib_bootcfg_family(cmdline, kernel);
+                if (!(o && o->family) && strcmp(family, "generic") == 0 && !quiet)
+                        fprintf(stderr,
+                                "%s: warning: entry '%s': family generic: its initrd may not find its medium on /dev/loop0,\n"
+                                "  where the booted system has the image; if it is a live system of a family inetboot knows,\n"
+                                "  name it with --entry '%s' --family NAME (docs/distros.md)\n",
+                                prog, label, label);
                 hyp = o && o->hypervisor ? o->hypervisor : b ? b->hypervisor : NULL;
                 hyp_args = o && o->hypervisor_args ? o->hypervisor_args : b ? b->hypervisor_args : NULL;
                 if (n_initrds > IB_MANIFEST_MAX_INITRDS) {

@@ -107,6 +107,12 @@ sign -q make --key "$d/pub.key" --entry "Live system (amd64)" --cmdline "boot=li
 check "--entry overrides a scanned entry's cmdline" bash -c "grep -A4 -x 'entry Live system (amd64)' '$d/e.manifest' | grep -qx 'cmdline boot=live toram'"
 check "--entry adds a new entry" grep -qx 'entry Rescue' "$d/e.manifest"
 sign -q make --key "$d/pub.key" --no-scan --entry "Only" --kernel /LIVE/VMLINUZ "$d/live.iso" -o "$d/n.manifest"
+check "an entry found generic is warned about, with what to do" bash -c \
+    "inetboot-sign make --key '$d/pub.key' --no-scan --entry Only --kernel /live/vmlinuz --cmdline single '$d/live.iso' \
+     -o '$d/g.manifest' 2>&1 >/dev/null | tr '\\n' ' ' | grep -q \"entry 'Only': family generic: .*--family NAME (docs/distros.md)\""
+check "no warning for --family generic, nor for a debian-live entry" bash -c \
+    "! inetboot-sign make --key '$d/pub.key' --entry Only --kernel /live/vmlinuz --cmdline single --family generic \
+     '$d/live.iso' -o '$d/g.manifest' 2>&1 >/dev/null | grep -q 'family generic'"
 check "--no-scan: only the given entry (path matched case-insensitively)" test "$(grep -c '^entry ' "$d/n.manifest")" = 1
 expect_fail "--entry with a missing kernel path" 'no such file in the image' \
     sign make --key "$d/pub.key" --no-scan --entry X --kernel /nope "$d/live.iso" -o "$d/x.manifest"
