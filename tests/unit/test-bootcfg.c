@@ -561,8 +561,17 @@ static void test_family(void) {
         CHECK("family arch label", strcmp(ib_bootcfg_family("archisolabel=ARCH_202311", NULL), "arch") == 0);
         CHECK("family opensuse install", strcmp(ib_bootcfg_family("splash=silent install=hd:/?device=sr0", NULL), "opensuse") == 0);
         CHECK("family opensuse kiwi", strcmp(ib_bootcfg_family("rd.kiwi.install.pxe rd.kiwi.install.image=x", NULL), "opensuse") == 0);
-        CHECK("family kiwi live is dracut",
-              strcmp(ib_bootcfg_family("root=live:CDLABEL=openSUSE rd.live.image rd.kiwi.debug", NULL), "dracut-live") == 0);
+        /* kiwi-live takes root=live:CDLABEL= only: a kiwi entry must not get dracut-live's root=live:/dev/loop0. */
+        CHECK("family kiwi live is opensuse",
+              strcmp(ib_bootcfg_family("root=live:CDLABEL=openSUSE rd.live.image rd.kiwi.debug", NULL), "opensuse") == 0);
+        CHECK("family kiwi live by layout (Tumbleweed)",
+              strcmp(ib_bootcfg_family("splash=silent root=live:CDLABEL=openSUSE_Tumbleweed_KDE_Live rd.live.image quiet",
+                                       "/boot/x86_64/loader/linux"), "opensuse") == 0);
+        CHECK("family kiwi layout is /boot/ARCH/loader/FILE",
+              strcmp(ib_bootcfg_family("root=live:CDLABEL=F", "/boot/loader/linux"), "dracut-live") == 0 &&
+              strcmp(ib_bootcfg_family("root=live:CDLABEL=F", "/boot/x86_64/loader/"), "dracut-live") == 0 &&
+              strcmp(ib_bootcfg_family("root=live:CDLABEL=F", "/boot/x86_64/loader/a/linux"), "dracut-live") == 0 &&
+              strcmp(ib_bootcfg_family("root=live:CDLABEL=F", "/images/pxeboot/vmlinuz"), "dracut-live") == 0);
         CHECK("family miso", strcmp(ib_bootcfg_family("misobasedir=manjaro misolabel=MANJARO_GNOME_2420 quiet driver=free",
                                                       "/boot/vmlinuz-x86_64"), "miso") == 0);
         CHECK("family miso label", strcmp(ib_bootcfg_family("misolabel=MANJARO", NULL), "miso") == 0);

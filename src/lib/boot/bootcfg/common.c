@@ -562,6 +562,17 @@ static bool has_arg(const char *cmdline, const char *arg, bool prefix) {
         return false;
 }
 
+/* Whether @kernel (may be NULL) is where kiwi puts it: /boot/<arch>/loader/<file>. */
+static bool kiwi_layout(const char *kernel) {
+        const char *arch, *slash;
+
+        if (!kernel || strncmp(kernel, "/boot/", 6) != 0)
+                return false;
+        arch = kernel + 6;
+        slash = strchr(arch, '/');
+        return slash && slash > arch && strncmp(slash, "/loader/", 8) == 0 && slash[8] && !strchr(slash + 8, '/');
+}
+
 /*
  * The live-boot flavour the command line was written for, from whole
  * arguments; "generic" when nothing is recognised.
@@ -576,15 +587,20 @@ const char *ib_bootcfg_family(const char *cmdline, const char *kernel) {
                 return "debian-live";
         if (has_arg(cmdline, "boot=casper", false))
                 return "casper";
+        /*
+         * kiwi (openSUSE) before dmsquash-live: its root=live:CDLABEL= looks
+         * the same, but its kiwi-live module takes no /dev path there.  Its
+         * layout tells: /boot/<arch>/loader/linux.
+         */
+        if (has_arg(cmdline, "rd.kiwi", false) || has_arg(cmdline, "rd.kiwi.", true) ||
+            has_arg(cmdline, "rd.kiwi=", true) || has_arg(cmdline, "install=", true) || kiwi_layout(kernel))
+                return "opensuse";
         if (has_arg(cmdline, "root=live:", true) || has_arg(cmdline, "rd.live.image", false))
                 return "dracut-live";
         if (has_arg(cmdline, "archisobasedir=", true) || has_arg(cmdline, "archisolabel=", true))
                 return "arch";
         if (has_arg(cmdline, "misobasedir=", true) || has_arg(cmdline, "misolabel=", true))
                 return "miso";
-        if (has_arg(cmdline, "rd.kiwi", false) || has_arg(cmdline, "rd.kiwi.", true) ||
-            has_arg(cmdline, "rd.kiwi=", true) || has_arg(cmdline, "install=", true))
-                return "opensuse";
         /* NixOS' stage 1 execs the system its config's init= names, in the store. */
         if (has_arg(cmdline, "init=/nix/store/", true))
                 return "nixos";
