@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <glob.h>
 #include <lzma.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include "kmod.h"
@@ -148,20 +147,8 @@ static size_t compress_as(const char *how, const uint8_t *in, size_t len, uint8_
                 ZSTD_freeCCtx(c);
                 return ZSTD_isError(r) ? 0 : r;
         }
-        if (strcmp(how, "gz") == 0) {
-                z_stream z = {};
-                size_t n;
-
-                if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-                        return 0;
-                z.next_in = (Bytef *)(uintptr_t)in;
-                z.avail_in = (uInt)len;
-                z.next_out = out;
-                z.avail_out = (uInt)size;
-                n = deflate(&z, Z_FINISH) == Z_STREAM_END ? z.total_out : 0;
-                deflateEnd(&z);
-                return n;
-        }
+        if (strcmp(how, "gz") == 0)
+                return unit_gzip(in, len, out, size);
         return 0;
 }
 

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 
-#include <zlib.h>
 
 #include "multiboot.h"
 #include "unit.h"
@@ -19,21 +18,6 @@ static void header(uint8_t *img, size_t off, uint32_t hlen) {
         put32(img + off + 4, 0);
         put32(img + off + 8, hlen);
         put32(img + off + 12, (uint32_t)-(IB_MULTIBOOT2_MAGIC + hlen));
-}
-
-static size_t gzip(const uint8_t *in, size_t len, uint8_t *out, size_t cap) {
-        z_stream z = { 0 };
-        size_t n;
-
-        if (deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-                return 0;
-        z.next_in = (uint8_t *)in;
-        z.avail_in = (uInt)len;
-        z.next_out = out;
-        z.avail_out = (uInt)cap;
-        n = deflate(&z, Z_FINISH) == Z_STREAM_END ? z.total_out : 0;
-        deflateEnd(&z);
-        return n;
 }
 
 static void test_header(void) {
@@ -73,7 +57,7 @@ static void test_image(void) {
         REQUIRE("image: plain", ib_multiboot_image(img, sizeof(img), 1u << 20, &out, &n, &e) == 0);
         CHECK("image: plain is copied", n == sizeof(img) && memcmp(out, img, n) == 0);
         free(out);
-        gl = gzip(img, sizeof(img), gz, sizeof(gz));
+        gl = unit_gzip(img, sizeof(img), gz, sizeof(gz));
         REQUIRE("image: gzip the test image", gl > 0);
         out = NULL;
         REQUIRE("image: gzip", ib_multiboot_image(gz, gl, 1u << 20, &out, &n, &e) == 0);
@@ -90,7 +74,7 @@ static void test_image(void) {
         memset(img + 8192, 0, 16);
         CHECK("image: without a header", ib_multiboot_image(img, sizeof(img), 1u << 20, &out, &n, &e) == -EBADMSG &&
               strstr(e.msg, "Multiboot2") && !out);
-        gl = gzip(img, sizeof(img), gz, sizeof(gz));
+        gl = unit_gzip(img, sizeof(img), gz, sizeof(gz));
         CHECK("image: gzip'd without a header", gl > 0 && ib_multiboot_image(gz, gl, 1u << 20, &out, &n, &e) == -EBADMSG &&
               strstr(e.msg, "Multiboot2"));
 }

@@ -7,9 +7,11 @@
 #ifndef INETBOOT_UNIT_H
 #define INETBOOT_UNIT_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 static unsigned unit_failed, unit_passed;
 
@@ -36,5 +38,21 @@ static inline int unit_check(const char *name, int ok, const char *file, int lin
         } while (0)
 
 #define UNIT_EXIT() return unit_failed ? 1 : 0
+
+/* @in as one gzip member (zlib, level 9) into @out; its length, 0 when @cap is too small. */
+static inline size_t unit_gzip(const uint8_t *in, size_t len, uint8_t *out, size_t cap) {
+        z_stream z = { 0 };
+        size_t n;
+
+        if (deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+                return 0;
+        z.next_in = (uint8_t *)(uintptr_t)in;
+        z.avail_in = (uInt)len;
+        z.next_out = out;
+        z.avail_out = (uInt)cap;
+        n = deflate(&z, Z_FINISH) == Z_STREAM_END ? z.total_out : 0;
+        deflateEnd(&z);
+        return n;
+}
 
 #endif
