@@ -258,13 +258,17 @@ int ib_write_file_atomic(const char *path, const void *buf, size_t len, mode_t m
 }
 
 int ib_write_file_replace(const char *path, const void *buf, size_t len, mode_t mode, bool durable) {
+        return ib_write_file_replace_at(AT_FDCWD, path, buf, len, mode, durable);
+}
+
+int ib_write_file_replace_at(int dirfd, const char *path, const void *buf, size_t len, mode_t mode, bool durable) {
         char tmp[PATH_MAX];
         int fd, r;
 
         for (unsigned attempt = 0;; attempt++) {
                 if (snprintf(tmp, sizeof(tmp), "%s.tmp-%ld-%u", path, (long)getpid(), attempt) >= (int)sizeof(tmp))
                         return -ENAMETOOLONG;
-                fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+                fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
                 if (fd >= 0)
                         break;
                 if (errno != EEXIST || attempt >= 100)
@@ -277,10 +281,10 @@ int ib_write_file_replace(const char *path, const void *buf, size_t len, mode_t 
                 r = -errno;
         if (close(fd) < 0 && r >= 0)
                 r = -errno;
-        if (r >= 0 && rename(tmp, path) < 0)
+        if (r >= 0 && renameat(dirfd, tmp, dirfd, path) < 0)
                 r = -errno;
         if (r < 0)
-                unlink(tmp);
+                unlinkat(dirfd, tmp, 0);
         return r;
 }
 

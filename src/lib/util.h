@@ -80,6 +80,9 @@ int ib_write_file_atomic(const char *path, const void *buf, size_t len, mode_t m
  */
 int ib_write_file_replace(const char *path, const void *buf, size_t len, mode_t mode, bool durable);
 
+/* The same with @path relative to the directory open as @dirfd (or AT_FDCWD), as openat(2). */
+int ib_write_file_replace_at(int dirfd, const char *path, const void *buf, size_t len, mode_t mode, bool durable);
+
 /* pread/write loops that return -errno or the full count (short only at EOF). */
 ssize_t ib_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int ib_write_full(int fd, const void *buf, size_t len);

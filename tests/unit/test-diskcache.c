@@ -108,6 +108,28 @@ int main(void) {
                       room <= fr - margin + (16u << 20) && room + (16u << 20) >= fr - margin);
         }
         ib_diskcache_free(dc);
+        {
+                /*
+                 * The cache's directory moved away from its path once open, as when systemd
+                 * (254 and later) switching root out of an initrd detaches the cache's mount
+                 * from the daemon's view: blocks are still stored and read where it was opened.
+                 */
+                char moved[64], file[200], hex[65];
+                struct stat sb;
+
+                REQUIRE("open before the move", ib_diskcache_open(dir, 0, &dc, &e) == 0);
+                snprintf(moved, sizeof(moved), "%s-moved", dir);
+                REQUIRE("move the directory away", rename(dir, moved) == 0);
+                block(777, buf, sha);
+                CHECK("moved: a block is stored", ib_diskcache_put(dc, sha, buf, 4096) == 0);
+                CHECK("moved: and read back", ib_diskcache_get(dc, sha, out, 4096) == 1 && memcmp(out, buf, 4096) == 0);
+                ib_hex(sha, 32, hex);
+                snprintf(file, sizeof(file), "%s/blocks/%.2s/%s", moved, hex, hex);
+                CHECK("moved: its file is where the cache was opened", stat(file, &sb) == 0 && sb.st_size == 4096);
+                CHECK("moved: room from the open directory", ib_diskcache_room(dc) > 0);
+                ib_diskcache_free(dc);
+                REQUIRE("move it back", rename(moved, dir) == 0);
+        }
         CHECK("open fails clearly on a file", ib_diskcache_open("/dev/null/x", 0, &dc, &e) < 0 && strstr(e.msg, "cache"));
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         CHECK("cleanup", system(cmd) == 0);

@@ -23,17 +23,24 @@ struct entry {
 /* Entries live in an open-addressing hash table (linear probing, at most half full). */
 struct ib_diskcache {
         pthread_mutex_t lock;   /* guards the index (not the files' I/O); every public function takes it */
-        char *dir;
+        /*
+         * DIR/blocks, open: every file is reached through it (*at() calls), never
+         * by path, so the cache keeps working when its mount is detached from
+         * the daemon's view (systemd 254 and later, switching root out of an
+         * initrd, lazily unmounts what it leaves behind).
+         */
+        int dfd;
         uint64_t max_bytes, bytes, evictions, writes;
         struct entry *e;
         size_t n, cap;          /* cap: a power of two */
 };
 
-static void entry_path(const struct ib_diskcache *dc, const uint8_t sha[32], char *path, size_t size) {
+/* A block's file, relative to DIR/blocks: "ab/ab12...". */
+static void entry_path(const uint8_t sha[32], char path[68]) {
         char hex[65];
 
         ib_hex(sha, 32, hex);
-        snprintf(path, size, "%s/blocks/%.2s/%s", dc->dir, hex, hex);
+        snprintf(path, 68, "%.2s/%s", hex, hex);
 }
 
 static int64_t now_ns(void) {
@@ -98,10 +105,10 @@ static void forget(struct ib_diskcache *dc, struct entry *e, bool unlink_file) {
         size_t i = (size_t)(e - dc->e), j = i;
 
         if (unlink_file) {
-                char path[4096];
+                char path[68];
 
-                entry_path(dc, e->sha, path, sizeof(path));
-                unlink(path);
+                entry_path(e->sha, path);
+                unlinkat(dc->dfd, path, 0);
         }
         dc->bytes -= e->size;
         dc->n--;
@@ -160,13 +167,12 @@ int ib_diskcache_open(const char *dir, uint64_t max_bytes, struct ib_diskcache *
         struct ib_diskcache *dc = calloc(1, sizeof(*dc));
         char path[4096];
         DIR *top;
-        int r;
+        int fd, r;
 
-        if (!dc || !(dc->dir = strdup(dir))) {
-                free(dc);
+        if (!dc)
                 return ib_err_set(err, -ENOMEM, 0, "out of memory");
-        }
         dc->max_bytes = max_bytes;
+        dc->dfd = -1;
         pthread_mutex_init(&dc->lock, NULL);
         snprintf(path, sizeof(path), "%s/blocks", dir);
         if ((mkdir(dir, 0755) < 0 && errno != EEXIST) || (mkdir(path, 0755) < 0 && errno != EEXIST)) {
@@ -174,37 +180,41 @@ int ib_diskcache_open(const char *dir, uint64_t max_bytes, struct ib_diskcache *
                 ib_diskcache_free(dc);
                 return ib_err_set(err, r, 0, "cannot create the cache directory %s: %s", path, strerror(-r));
         }
-        top = opendir(path);
+        dc->dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = dc->dfd < 0 ? -1 : openat(dc->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        top = fd < 0 ? NULL : fdopendir(fd);
         if (!top) {
                 r = -errno;
+                if (fd >= 0)
+                        close(fd);
                 ib_diskcache_free(dc);
                 return ib_err_set(err, r, 0, "cannot read the cache directory %s: %s", path, strerror(-r));
         }
         /* Index what is there; leftovers of interrupted writes (temporary files) are removed. */
         for (struct dirent *de; (de = readdir(top));) {
-                char sub[4200];
                 DIR *d;
 
                 if (strlen(de->d_name) != 2 || strspn(de->d_name, "0123456789abcdef") != 2)
                         continue;
-                snprintf(sub, sizeof(sub), "%s/%.2s", path, de->d_name);
-                d = opendir(sub);
-                if (!d)
+                fd = openat(dc->dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                d = fd < 0 ? NULL : fdopendir(fd);
+                if (!d) {
+                        if (fd >= 0)
+                                close(fd);
                         continue;
+                }
                 for (struct dirent *fe; (fe = readdir(d));) {
-                        char file[4500];
                         uint8_t sha[32];
                         struct stat st;
 
                         if (fe->d_name[0] == '.')
                                 continue;
-                        snprintf(file, sizeof(file), "%s/%.255s", sub, fe->d_name);
                         if (strlen(fe->d_name) != 64 || ib_unhex(fe->d_name, 64, sha, 32) < 0) {
                                 if (strstr(fe->d_name, ".tmp-"))
-                                        unlink(file);
+                                        unlinkat(dirfd(d), fe->d_name, 0);
                                 continue;
                         }
-                        if (stat(file, &st) < 0 || !S_ISREG(st.st_mode))
+                        if (fstatat(dirfd(d), fe->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
                                 continue;
                         if (add(dc, sha, (uint64_t)st.st_size, (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) < 0) {
                                 closedir(d);
@@ -230,7 +240,7 @@ int ib_diskcache_open(const char *dir, uint64_t max_bytes, struct ib_diskcache *
  */
 int ib_diskcache_get(struct ib_diskcache *dc, const uint8_t sha[32], void *buf, size_t len) {
         struct entry *e;
-        char path[4096];
+        char path[68];
         uint8_t got[32], extra;
         ssize_t n;
         int fd;
@@ -240,8 +250,8 @@ int ib_diskcache_get(struct ib_diskcache *dc, const uint8_t sha[32], void *buf, 
         pthread_mutex_unlock(&dc->lock);
         if (!e)
                 return 0;
-        entry_path(dc, sha, path, sizeof(path));
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        entry_path(sha, path);
+        fd = openat(dc->dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
                 /* Gone (another process evicted it): forget it. */
                 pthread_mutex_lock(&dc->lock);
@@ -265,7 +275,7 @@ int ib_diskcache_get(struct ib_diskcache *dc, const uint8_t sha[32], void *buf, 
         if ((e = find(dc, sha)))
                 e->used = now_ns();
         pthread_mutex_unlock(&dc->lock);
-        utimensat(AT_FDCWD, path, NULL, 0); /* LRU across restarts; FAT keeps 2 s resolution, fine */
+        utimensat(dc->dfd, path, NULL, 0); /* LRU across restarts; FAT keeps 2 s resolution, fine */
         return 1;
 }
 
@@ -279,7 +289,7 @@ bool ib_diskcache_has(struct ib_diskcache *dc, const uint8_t sha[32]) {
 }
 
 int ib_diskcache_put(struct ib_diskcache *dc, const uint8_t sha[32], const void *data, size_t len) {
-        char path[4096], dir[4096];
+        char path[68];
         int r;
 
         pthread_mutex_lock(&dc->lock);
@@ -293,12 +303,14 @@ int ib_diskcache_put(struct ib_diskcache *dc, const uint8_t sha[32], const void 
         }
         make_room(dc, len);
         pthread_mutex_unlock(&dc->lock);
-        entry_path(dc, sha, path, sizeof(path));
-        snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        entry_path(sha, path);
+        path[2] = 0;
+        r = mkdirat(dc->dfd, path, 0755);
+        path[2] = '/';
+        if (r < 0 && errno != EEXIST)
                 return -errno;
         /* No fsync per block: an entry is verified whenever it is read, so a crash costs a refetch, never bad data. */
-        r = ib_write_file_replace(path, data, len, 0644, false);
+        r = ib_write_file_replace_at(dc->dfd, path, data, len, 0644, false);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&dc->lock);
@@ -316,7 +328,7 @@ uint64_t ib_diskcache_room(struct ib_diskcache *dc) {
         if (dc->max_bytes)
                 room = dc->max_bytes > dc->bytes ? dc->max_bytes - dc->bytes : 0;
         pthread_mutex_unlock(&dc->lock);
-        if (statvfs(dc->dir, &st) < 0)
+        if (fstatvfs(dc->dfd, &st) < 0)
                 return 0;
         fs_free = (uint64_t)st.f_bavail * st.f_frsize;
         margin = (uint64_t)st.f_blocks * st.f_frsize / 20;
@@ -337,8 +349,9 @@ struct ib_diskcache *ib_diskcache_free(struct ib_diskcache *dc) {
         if (!dc)
                 return NULL;
         pthread_mutex_destroy(&dc->lock);
+        if (dc->dfd >= 0)
+                close(dc->dfd);
         free(dc->e);
-        free(dc->dir);
         free(dc);
         return NULL;
 }
