@@ -22,8 +22,12 @@
 . "$IB_SRCDIR/tests/lib/qemu.sh"
 . "$IB_SRCDIR/tests/lib/distro.sh"
 case ${DRACUT_LIVE_SUITE:-bookworm} in
-    bookworm) mods=initrd builder=mkdracutlive name=dracut-live host=inetboot-dracut what="dracut live" ;;
-    trixie) mods=carried builder=mkdracut13live name=dracut13-live host=inetboot-dracut13 what="dracut live (Debian 13)" ;;
+    bookworm) mods=initrd builder=mkdracutlive name=dracut-live host=inetboot-dracut what="dracut live"
+              backing=/inetboot/mnt/dracut-live.iso ;;
+    # systemd 254 and later, switching root out of the initrd, detach what stays of it: the loop
+    # device's backing file is then named from the FUSE mount's own root.
+    trixie) mods=carried builder=mkdracut13live name=dracut13-live host=inetboot-dracut13 what="dracut live (Debian 13)"
+            backing=/dracut13-live.iso ;;
     *) not_ok "DRACUT_LIVE_SUITE is bookworm or trixie"; finish ;;
 esac
 distro_serve "$builder" "$name"
@@ -38,7 +42,7 @@ check_medium() {  # check_medium WHICH-BOOT
     local medium
     run_in MEDIUM 'cat /sys/block/loop0/loop/backing_file; grep /run/initramfs/live /proc/mounts; readlink /run/initramfs/livedev'
     medium=$(between MEDIUM)
-    if grep -q "^/inetboot/mnt/$name.iso" <<<"$medium" && grep -q '^/dev/loop0 /run/initramfs/live iso9660' <<<"$medium" &&
+    if grep -qx "$backing" <<<"$medium" && grep -q '^/dev/loop0 /run/initramfs/live iso9660' <<<"$medium" &&
        grep -qx '/dev/loop0' <<<"$medium"; then
         ok "(a) $1dmsquash-live's medium (/run/initramfs/live) is /dev/loop0, backed by the image inetboot-httpfs serves"
     else
