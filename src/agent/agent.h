@@ -59,6 +59,8 @@ struct agent {
         char *manifest, *sig;           /* texts as fetched */
         size_t manifest_len, sig_len;
         bool verified;
+        uint8_t key_id[32];             /* of the key that verified it */
+        char *manifest_url;             /* where it came from; NULL: the cache's copy */
         struct ib_manifest *m;
         char **mirrors;                 /* image URLs for inetboot-httpfs -m */
         size_t n_mirrors;

@@ -70,6 +70,8 @@ static void usage(FILE *f) {
                 "  inetboot.cachefill=S    the booted system fetches the rest of the image into\n"
                 "                          the cache after S s without a read (default 30); off\n"
                 "  inetboot.insecure       boot an unsigned image (only with --allow-insecure)\n"
+                "  inetboot.allow-rollback boot a lower serial than the cache's trust state has\n"
+                "                          seen for this image (the machine's owner; lowers it)\n"
                 "  inetboot.tpm=POLICY     auto (measure if there is a TPM), required, off\n"
                 "  netdir=URL, httpfuse=URL  the seeds' forms of inetboot.url=URL\n"
                 "  iscript=URL             run a preboot script first, only if signed\n"
@@ -306,6 +308,7 @@ out:
         for (size_t i = 0; i < a.n_modaliases; i++)
                 free(a.modaliases[i]);
         free(a.manifest);
+        free(a.manifest_url);
         free(a.sig);
         free(a.mnt);
         free(a.image);

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
 #include "fetch.h"
 #include "sig.h"
+#include "state.h"
 
 #include "agent.h"
 
@@ -61,7 +63,7 @@ static int cached_manifest(struct agent *a) {
                 if (ib_read_file(m, IB_MANIFEST_MAX_BYTES, &a->manifest, &a->manifest_len) < 0)
                         continue;
                 if (ib_read_file(s, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len) < 0 ||
-                    ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, NULL, &e) < 0) {
+                    ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, a->key_id, &e) < 0) {
                         agent_say("warning: the cached manifest of %s does not verify (%s); ignored", murl,
                             e.msg[0] ? e.msg : "no signature");
                         free(a->manifest);
@@ -113,7 +115,7 @@ int agent_fetch_manifest(struct agent *a) {
                         last = r;
                         continue;
                 }
-                r = ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, NULL, &e);
+                r = ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, a->key_id, &e);
                 if (r < 0) {
                         if (a->req.insecure && a->allow_insecure) {
                                 agent_say("WARNING: %s; booting it anyway because of inetboot.insecure", e.msg);
@@ -131,7 +133,9 @@ int agent_fetch_manifest(struct agent *a) {
                 }
                 a->verified = true;
                 agent_say("manifest signature good (%s)", a->keys);
-                cache_manifest(a, murl);
+                /* Kept in the cache once judged not old nor expired (agent_parse_manifest). */
+                a->manifest_url = murl;
+                murl = NULL;
                 return 0;
         }
         /* Only when no server answered at all: a refusal or a 404 is not a reason to boot an old copy. */
@@ -142,11 +146,52 @@ int agent_fetch_manifest(struct agent *a) {
         return -1;
 }
 
+/*
+ * Old and expired manifests (docs/signatures.md): judged against the trust
+ * state kept in the block cache (rollback floors, a time floor) before the
+ * manifest replaces the cache's copy.  Without a cache, the expiry alone.
+ */
+static int judge_manifest(struct agent *a) {
+        _cleanup_(ib_state_freep) struct ib_state *st = NULL;
+        struct ib_state_notes n;
+        struct ib_err e = {};
+        char t1[40], t2[40];
+
+        if (!a->verified)
+                return 0;
+        if (a->cache_dir && ib_state_load(a->cache_dir, &st, &e) < 0)
+                return agent_fail("%s; to forget every floor it holds, remove that file (the machine's owner)", e.msg);
+        if (ib_state_judge(st, a->key_id, a->m, (uint64_t)time(NULL), a->req.allow_rollback ? IB_STATE_ALLOW_ROLLBACK : 0,
+                           &n, &e) < 0) {
+                agent_fail("%s", e.msg);
+                if (e.code == IB_STATE_EROLLBACK)
+                        agent_say("to boot it anyway, as the machine's owner: inetboot.allow-rollback");
+                else if (n.clock_behind || n.clock < a->m->created)
+                        agent_say("the publisher must sign the image again with a later expiry");
+                return -1;
+        }
+        if (n.clock_behind)
+                agent_say("warning: the clock (%s) is behind what was signed (%s); expiry judged by the latter",
+                          ib_state_time(n.clock, t1), ib_state_time(n.now, t2));
+        if (n.rolled_back)
+                agent_say("WARNING: inetboot.allow-rollback: serial %" PRIu64 " accepted below serial %" PRIu64 "; the floor is "
+                          "now %" PRIu64, a->m->serial, n.old_serial, a->m->serial);
+        if (st && n.changed && ib_state_save(st, a->cache_dir, &e) < 0)
+                return agent_fail("%s", e.msg);
+        if (a->m->expires)
+                agent_say("manifest valid until %s", ib_state_time(a->m->expires, t1));
+        return 0;
+}
+
 int agent_parse_manifest(struct agent *a) {
         struct ib_err e = {};
 
         if (ib_manifest_parse(a->manifest, a->manifest_len, &a->m, &e) < 0)
                 return agent_fail("the manifest, line %u: %s", e.line, e.msg);
+        if (judge_manifest(a) < 0)
+                return -1;
+        if (a->manifest_url)
+                cache_manifest(a, a->manifest_url);
         /*
          * Mirrors for the image: the image URLs the command line named, and
          * the manifest's own URLs and stores (inetboot-httpfs adds those).  A

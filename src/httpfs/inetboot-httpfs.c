@@ -31,6 +31,7 @@
 #include "fetch.h"
 #include "manifest.h"
 #include "sig.h"
+#include "state.h"
 
 #ifndef IB_KEYS_DIR
 #define IB_KEYS_DIR "/usr/local/share/inetboot/keys"
@@ -374,6 +375,8 @@ static void usage(FILE *f) {
                 "  -K, --keys DIR        trusted public keys (default %s)\n"
                 "      --sig FILE|URL    the manifest's signature (default MANIFEST.sig)\n"
                 "      --insecure        accept an unsigned manifest (NOT verified against keys)\n"
+                "      --allow-rollback  accept a lower serial than the cache's trust state has seen\n"
+                "                        for this publisher and image (and lower the floor to it)\n"
                 "  -m, --mirror URL      a raw image mirror, preferred to the manifest's (repeatable)\n"
                 "      --store URL       a block store (URL/xx/<sha256>.zst), as inetboot-sign --blocks\n"
                 "                        writes it (repeatable)\n"
@@ -438,12 +441,50 @@ static void become_root_daemon(char **argv) {
                 log_line(NULL, "warning: PR_SET_IO_FLUSHER failed (needs CAP_SYS_RESOURCE and Linux 5.6)");
 }
 
+/*
+ * Old and expired manifests (docs/signatures.md): the expiry is judged by
+ * the clock, never before what the cache's trust state has seen signed; the
+ * rollback floor of this publisher's image lives in that state too.  Without
+ * a cache only the expiry is judged; without a signature nothing.
+ */
+static int judge_manifest(const struct ib_manifest *m, const uint8_t *key_id, const char *cache_dir, bool allow_rollback) {
+        _cleanup_(ib_state_freep) struct ib_state *st = NULL;
+        struct ib_state_notes n;
+        struct ib_err e = {};
+        char t1[40], t2[40];
+
+        if (!key_id)
+                return 0;
+        if (cache_dir && ib_state_load(cache_dir, &st, &e) < 0) {
+                fprintf(stderr, "%s: %s (remove it to forget every floor it holds)\n", prog, e.msg);
+                return -1;
+        }
+        if (ib_state_judge(st, key_id, m, (uint64_t)time(NULL), allow_rollback ? IB_STATE_ALLOW_ROLLBACK : 0, &n, &e) < 0) {
+                fprintf(stderr, "%s: %s\n", prog, e.msg);
+                if (e.code == IB_STATE_EROLLBACK)
+                        fprintf(stderr, "%s: to boot it anyway, as the machine's owner: --allow-rollback\n", prog);
+                return -1;
+        }
+        if (n.clock_behind)
+                fprintf(stderr, "%s: warning: the clock (%s) is behind what was signed (%s); judging expiry by the latter\n",
+                        prog, ib_state_time(n.clock, t1), ib_state_time(n.now, t2));
+        if (n.rolled_back)
+                fprintf(stderr, "%s: warning: --allow-rollback: serial %" PRIu64 " accepted below serial %" PRIu64 "\n", prog,
+                        m->serial, n.old_serial);
+        if (st && n.changed && ib_state_save(st, cache_dir, &e) < 0) {
+                fprintf(stderr, "%s: %s\n", prog, e.msg);
+                return -1;
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
-        enum { O_CACHE_FILL = 302, O_STORE = 301, O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_RECORD, O_KERNEL_RA, O_CA, O_LOG, O_ROOT };
+        enum { O_ALLOW_ROLLBACK = 303, O_CACHE_FILL = 302, O_STORE = 301, O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_RECORD, O_KERNEL_RA, O_CA, O_LOG, O_ROOT };
         static const struct option options[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "sig", required_argument, NULL, O_SIG },
                 { "insecure", no_argument, NULL, O_INSECURE },
+                { "allow-rollback", no_argument, NULL, O_ALLOW_ROLLBACK },
                 { "mirror", required_argument, NULL, 'm' },
                 { "no-manifest-mirrors", no_argument, NULL, O_NO_MANIFEST_MIRRORS },
                 { "store", required_argument, NULL, O_STORE },
@@ -468,9 +509,10 @@ int main(int argc, char **argv) {
         struct ib_blockdev_opts bo = { .log = log_line, .cache_fill = true, .cache_fill_idle = 30 };
         const char *keys = IB_KEYS_DIR, *sig_src = NULL, *manifest_src, *mountpoint;
         char *mirrors[128], *fuse_opts = NULL, *text = NULL, *sig = NULL, *sig_default = NULL;
+        uint8_t key_id[32] = {};
         bool is_store[128];
         size_t n_mirrors = 0, text_len = 0, sig_len = 0;
-        bool insecure = false, manifest_mirrors = true, debug = false, root_daemon = false;
+        bool insecure = false, manifest_mirrors = true, debug = false, root_daemon = false, allow_rollback = false;
         struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
         struct ib_err e = {};
         struct fuse_session *se;
@@ -546,6 +588,7 @@ int main(int argc, char **argv) {
                         }
                         break;
                 case O_ROOT: root_daemon = true; break;
+                case O_ALLOW_ROLLBACK: allow_rollback = true; break;
                 case 'f': g.foreground = true; break;
                 case 'd': debug = g.foreground = true; break;
                 case 'o':
@@ -604,7 +647,7 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "%s: cannot read the manifest's signature %s\n", prog, e.msg);
                         goto out;
                 }
-                if (ib_verify(keys, text, text_len, sig, sig_len, NULL, &e) < 0) {
+                if (ib_verify(keys, text, text_len, sig, sig_len, key_id, &e) < 0) {
                         fprintf(stderr, "%s: %s: %s\n", prog, sig_src, e.msg);
                         goto out;
                 }
@@ -614,6 +657,8 @@ int main(int argc, char **argv) {
                 goto out;
         }
         if (asprintf(&g.image_path, "/%s", g.m->name) < 0 || strcmp(g.m->name, STATS_NAME) == 0)
+                goto out;
+        if (judge_manifest(g.m, insecure ? NULL : key_id, bo.cache_dir, allow_rollback) < 0)
                 goto out;
 
         /* 2. The block device and its mirrors: command line first, then the manifest's. */

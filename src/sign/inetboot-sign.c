@@ -19,6 +19,7 @@
 #include "iso.h"
 #include "manifest.h"
 #include "sig.h"
+#include "state.h"
 
 #ifndef IB_KEYS_DIR
 #define IB_KEYS_DIR "/usr/local/share/inetboot/keys"
@@ -48,6 +49,9 @@ static void usage(FILE *f) {
                 "  -n, --name NAME         image name (default: IMAGE's file name)\n"
                 "      --serial N          serial number for rollback protection (default: creation time)\n"
                 "      --created SECONDS   creation time (default: $SOURCE_DATE_EPOCH or now)\n"
+                "      --expires WHEN      clients refuse the manifest from then on: +DAYS (after\n"
+                "                          the creation), YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) or\n"
+                "                          @SECONDS (default: never; writes manifest version 2)\n"
                 "      --profile FILE      boot profile: block indices/ranges to prefetch (\"0-15 200\")\n"
                 "      --blocks DIR        also write every block zstd-compressed as DIR/xx/<sha256>.zst\n"
                 "                          (a block store; publish it and name it with --store)\n"
@@ -306,8 +310,39 @@ static int write_blocks(int fd, const struct ib_manifest *m, const char *dir, ui
         return 0;
 }
 
+/* --expires: +DAYS after @created, a UTC date or time, or @SECONDS. */
+static int parse_expires(const char *s, uint64_t created, uint64_t *ret) {
+        struct tm tm = {};
+        const char *end;
+        uint64_t v;
+        time_t t;
+
+        if (s[0] == '+' || s[0] == '@') {
+                if (ib_parse_u64(s + 1, strlen(s + 1), &v) < 0)
+                        return -EINVAL;
+                if (s[0] == '@') {
+                        *ret = v;
+                        return 0;
+                }
+                if (v == 0 || v > 36500)        /* a hundred years */
+                        return -ERANGE;
+                *ret = created + v * 86400;
+                return 0;
+        }
+        end = strptime(s, "%Y-%m-%d", &tm);
+        if (end && *end == 'T')
+                end = strptime(end, "T%H:%M:%SZ", &tm);
+        if (!end || *end || tm.tm_year < 70)
+                return -EINVAL;
+        t = timegm(&tm);
+        if (t < 0)
+                return -EINVAL;
+        *ret = (uint64_t)t;
+        return 0;
+}
+
 static int cmd_make(int argc, char **argv) {
-        enum { O_SERIAL = 256, O_CREATED, O_PROFILE, O_NO_SCAN, O_KERNEL, O_INITRD, O_CMDLINE, O_FAMILY, O_HYP, O_HYP_ARGS, O_BLOCKS };
+        enum { O_SERIAL = 256, O_CREATED, O_EXPIRES, O_PROFILE, O_NO_SCAN, O_KERNEL, O_INITRD, O_CMDLINE, O_FAMILY, O_HYP, O_HYP_ARGS, O_BLOCKS };
         static const struct option opts[] = {
                 { "key", required_argument, NULL, 'k' },
                 { "output", required_argument, NULL, 'o' },
@@ -317,6 +352,7 @@ static int cmd_make(int argc, char **argv) {
                 { "name", required_argument, NULL, 'n' },
                 { "serial", required_argument, NULL, O_SERIAL },
                 { "created", required_argument, NULL, O_CREATED },
+                { "expires", required_argument, NULL, O_EXPIRES },
                 { "profile", required_argument, NULL, O_PROFILE },
                 { "no-scan", no_argument, NULL, O_NO_SCAN },
                 { "entry", required_argument, NULL, 'e' },
@@ -338,7 +374,8 @@ static int cmd_make(int argc, char **argv) {
         _cleanup_(closep) int fd = -1;
         struct entry_opt eo[IB_MANIFEST_MAX_ENTRIES] = {};
         size_t n_eo = 0, text_len, sig_len, profile_len = 0, dropped = 0;
-        const char *key_path = NULL, *out = NULL, *image, *profile_path = NULL, *name = NULL, *blocks_dir = NULL;
+        const char *key_path = NULL, *out = NULL, *image, *profile_path = NULL, *name = NULL, *blocks_dir = NULL,
+                   *expires = NULL;
         bool scan = true, serial_set = false, created_set = false;
         uint64_t block_size = IB_MANIFEST_DEFAULT_BLOCK_SIZE;
         struct ib_err e = {};
@@ -381,6 +418,7 @@ static int cmd_make(int argc, char **argv) {
                                 return usage_error("bad --created '%s' (seconds since 1970)", optarg);
                         created_set = true;
                         break;
+                case O_EXPIRES: expires = optarg; break;
                 case O_PROFILE: profile_path = optarg; break;
                 case O_BLOCKS: blocks_dir = optarg; break;
                 case O_NO_SCAN: scan = false; break;
@@ -442,6 +480,17 @@ static int cmd_make(int argc, char **argv) {
         }
         if (!serial_set)
                 m->serial = m->created;
+        if (expires) {
+                char when[40];
+
+                if (parse_expires(expires, m->created, &m->expires) < 0)
+                        return usage_error("bad --expires '%s' (+DAYS, YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @SECONDS)", expires);
+                if (m->expires <= m->created)
+                        return usage_error("--expires %s is not after the creation time %s", expires, ib_state_time(m->created, when));
+                if (m->expires <= (uint64_t)time(NULL) && !quiet)
+                        fprintf(stderr, "%s: warning: the manifest expires on %s, which has passed: clients will refuse it\n",
+                                prog, ib_state_time(m->expires, when));
+        }
         if (profile_path) {
                 if ((r = ib_read_file(profile_path, 64u << 20, &profile_text, &profile_len)) < 0) {
                         ib_err_set(&e, r, 0, "cannot read profile %s: %s", profile_path, strerror(-r));
@@ -609,6 +658,9 @@ static int cmd_verify(int argc, char **argv) {
         /* Signed is not enough: the manifest must also be well-formed. */
         if (ib_manifest_parse(text, text_len, &m, &e) < 0)
                 return error(path, &e);
+        /* Signed and well-formed, but perhaps no longer to be used: clients refuse an expired manifest. */
+        if (ib_state_judge(NULL, id, m, (uint64_t)time(NULL), 0, NULL, &e) < 0)
+                return error(path, &e);
         if (!quiet)
                 printf("%s: good signature by key sha256:%s\n", path, hex);
         if (optind + 2 == argc) {
@@ -678,7 +730,7 @@ static int cmd_show(int argc, char **argv) {
         _cleanup_(ib_manifest_freep) struct ib_manifest *m = NULL;
         _cleanup_(freep) char *sig_path = NULL, *sig = NULL;
         struct ib_err e = {};
-        char hex[65], h[32], when[64];
+        char hex[65], h[32], when[64], until[40];
         struct tm tm;
         time_t t;
         size_t sig_len;
@@ -702,6 +754,9 @@ static int cmd_show(int argc, char **argv) {
         printf("blocks     %" PRIu64 " of %u bytes\n", m->n_blocks, m->block_size);
         printf("serial     %" PRIu64 "\n", m->serial);
         printf("created    %s\n", when);
+        if (m->expires)
+                printf("expires    %s%s\n", ib_state_time(m->expires, until),
+                       m->expires <= (uint64_t)time(NULL) ? " (expired: clients refuse it)" : "");
         for (size_t i = 0; i < m->n_urls; i++)
                 printf("mirror     %s\n", m->urls[i]);
         for (size_t i = 0; i < m->n_stores; i++)

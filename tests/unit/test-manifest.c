@@ -103,7 +103,41 @@ int main(void) {
         free(btext);
 
         /* One error per class. */
-        expect_edit("unknown version", text, "inetboot-manifest 1", "inetboot-manifest 2", IB_MANIFEST_EVERSION, 1);
+        expect_edit("unknown version", text, "inetboot-manifest 1", "inetboot-manifest 3", IB_MANIFEST_EVERSION, 1);
+
+        /* Version 2: version 1 and an expiry, exactly one 'expires' after 'created'. */
+        {
+                struct ib_manifest *v2 = NULL;
+                char *t2 = edit(text, "inetboot-manifest 1\n", "inetboot-manifest 2\n"), *t3, *again2;
+                size_t l3;
+
+                t3 = edit(t2, "created 1763900000\n", "created 1763900000\nexpires 1766500000\n");
+                REQUIRE("a version 2 manifest parses", ib_manifest_parse(t3, strlen(t3), &v2, &e) == 0);
+                CHECK("its expiry", v2->expires == 1766500000 && v2->created == 1763900000);
+                REQUIRE("format it again", ib_manifest_format(v2, &again2, &l3, &e) == 0);
+                CHECK("canonical: version 2 with its expiry", l3 == strlen(t3) && memcmp(again2, t3, l3) == 0);
+                free(again2);
+                v2->expires = 0;
+                REQUIRE("format without expiry", ib_manifest_format(v2, &again2, &l3, &e) == 0);
+                CHECK("... is version 1 again", l3 == len && memcmp(again2, text, len) == 0);
+                free(again2);
+                v2->expires = v2->created;
+                CHECK("an expiry not after the creation is not formatted",
+                      ib_manifest_format(v2, &again2, &l3, &e) < 0 && e.code == IB_MANIFEST_ERANGE);
+                ib_manifest_free(v2);
+                expect_edit("expires in version 1", text, "created 1763900000\n", "created 1763900000\nexpires 1766500000\n",
+                            IB_MANIFEST_EUNKNOWN, 8);
+                expect_error("version 2 without 'expires'", t2, strlen(t2), IB_MANIFEST_EMISSING, 8);
+                expect_edit("expires twice", t3, "expires 1766500000\n", "expires 1766500000\nexpires 1766600000\n",
+                            IB_MANIFEST_EDUPLICATE, 9);
+                expect_edit("expires before created", t3, "expires 1766500000", "expires 1763800000", IB_MANIFEST_ERANGE, 8);
+                expect_edit("expires out of place", t3, "created 1763900000\nexpires 1766500000\n",
+                            "expires 1766500000\ncreated 1763900000\n", IB_MANIFEST_EMISSING, 7);
+                expect_edit("url before expires", t3, "expires 1766500000\nurl http://127.0.0.1/test.iso\n",
+                            "url http://127.0.0.1/test.iso\nexpires 1766500000\n", IB_MANIFEST_EMISSING, 8);
+                free(t2);
+                free(t3);
+        }
         expect_edit("not a manifest", text, "inetboot-manifest 1", "hello world", IB_MANIFEST_EMAGIC, 1);
         expect_error("empty file", "", 0, IB_MANIFEST_EMAGIC, 0);
         expect_edit("duplicate name", text, "name test.iso\n", "name test.iso\nname other.iso\n", IB_MANIFEST_EDUPLICATE, 3);

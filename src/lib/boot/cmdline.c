@@ -136,6 +136,8 @@ int ib_bootreq_parse(const char *cmdline, struct ib_bootreq *req, struct ib_err 
                                 r = set_once(&req->iscript, w, w + 8, err);
                 } else if (strcmp(w, "inetboot.insecure") == 0 || strcmp(w, "inetboot.insecure=1") == 0)
                         req->insecure = true;
+                else if (strcmp(w, "inetboot.allow-rollback") == 0 || strcmp(w, "inetboot.allow-rollback=1") == 0)
+                        req->allow_rollback = true;
                 else if (strncmp(w, "bootxen=", 8) == 0) {
                         if (strcmp(w + 8, "1") != 0 && strcmp(w + 8, "0") != 0)
                                 r = ib_err_set(err, -EINVAL, 0, "'%s': bootxen= takes 1 or 0", w);

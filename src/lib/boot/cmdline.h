@@ -23,6 +23,9 @@
  *                         default 30); "off": it caches what it reads only
  *   inetboot.insecure     boot without a trusted signature (only if the
  *                         media's policy allows it)
+ *   inetboot.allow-rollback  the machine's owner boots a manifest whose
+ *                         serial is below the one the cache's trust state
+ *                         holds (docs/signatures.md); the floor goes down
  *   inetboot.tpm=POLICY   measured boot: "auto" (default: measure when the
  *                         machine has a TPM, say so when it has none),
  *                         "required" (no TPM, no boot), "off"
@@ -66,6 +69,7 @@ struct ib_bootreq {
         char *cache_fill;       /* NULL: inetboot-httpfs' default; "off" or seconds (checked) */
         char *iscript;          /* NULL: none */
         bool insecure;
+        bool allow_rollback;    /* inetboot.allow-rollback */
         enum ib_tpm_policy tpm;
         enum ib_profile_mode profile;
         bool seed_form;         /* the URL came from netdir= or httpfuse= */

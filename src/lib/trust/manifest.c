@@ -15,7 +15,7 @@
 #include "manifest.h"
 
 enum slot {
-        S_MAGIC, S_NAME, S_SIZE, S_SHA256, S_BLOCK_SIZE, S_SERIAL, S_CREATED,
+        S_MAGIC, S_NAME, S_SIZE, S_SHA256, S_BLOCK_SIZE, S_SERIAL, S_CREATED, S_EXPIRES,
         S_URL, S_STORE,
         S_ENTRY, S_FAMILY, S_KERNEL, S_INITRD, S_CMDLINE, S_HYPERVISOR, S_HYPERVISOR_ARGS,
         S_PROFILE, S_BLOCKS,
@@ -33,6 +33,7 @@ static const struct {
         [S_BLOCK_SIZE]      = { "block-size", 1, 1 },
         [S_SERIAL]          = { "serial", 1, 1 },
         [S_CREATED]         = { "created", 1, 1 },
+        [S_EXPIRES]         = { "expires", 0, 1 },     /* exactly 1 in version 2, none in version 1 */
         [S_URL]             = { "url", 0, IB_MANIFEST_MAX_URLS },
         [S_STORE]           = { "store", 0, IB_MANIFEST_MAX_URLS },
         [S_ENTRY]           = { "entry", 0, IB_MANIFEST_MAX_ENTRIES },
@@ -133,6 +134,7 @@ struct parser {
         struct ib_err *err;
         struct ib_manifest *m;
         enum slot slot;
+        unsigned version;               /* of the magic line */
         unsigned count[_S_MAX];         /* for entry slots: within the current entry */
         size_t profile_tokens;          /* tokens on the previous profile line */
 };
@@ -369,6 +371,17 @@ static int parse_field(struct parser *p, enum slot s, const char *v, size_t len)
                 return parse_number(p, key, v, len, &m->serial);
         case S_CREATED:
                 return parse_number(p, key, v, len, &m->created);
+        case S_EXPIRES:
+                if (p->version != IB_MANIFEST_VERSION_EXPIRES)
+                        return fail(p, IB_MANIFEST_EUNKNOWN, "field 'expires' belongs to manifest version %d, not %u",
+                                    IB_MANIFEST_VERSION_EXPIRES, p->version);
+                r = parse_number(p, key, v, len, &m->expires);
+                if (r < 0)
+                        return r;
+                if (m->expires <= m->created)
+                        return fail(p, IB_MANIFEST_ERANGE, "expires %" PRIu64 " is not after created %" PRIu64,
+                                    m->expires, m->created);
+                return 0;
         case S_URL:
         case S_STORE: {
                 char ***list = s == S_URL ? &m->urls : &m->stores;
@@ -495,9 +508,10 @@ static int parse_magic(struct parser *p, const char *k, size_t klen, const char 
                             IB_MANIFEST_MAGIC, IB_MANIFEST_VERSION);
         if (!v || ib_parse_u64(v, vlen, &version) < 0)
                 return fail(p, IB_MANIFEST_EVERSION, "malformed manifest version");
-        if (version != IB_MANIFEST_VERSION)
-                return fail(p, IB_MANIFEST_EVERSION, "manifest version %" PRIu64 " is not supported (this inetboot reads version %d)",
-                            version, IB_MANIFEST_VERSION);
+        if (version != IB_MANIFEST_VERSION && version != IB_MANIFEST_VERSION_EXPIRES)
+                return fail(p, IB_MANIFEST_EVERSION, "manifest version %" PRIu64 " is not supported (this inetboot reads versions %d and %d)",
+                            version, IB_MANIFEST_VERSION, IB_MANIFEST_VERSION_EXPIRES);
+        p->version = (unsigned)version;
         p->count[S_MAGIC] = 1;
         p->slot = S_MAGIC;
         return 0;
@@ -555,6 +569,10 @@ static int parse_all(struct parser *p) {
                         return fail(p, IB_MANIFEST_EORDER, "field '%s' out of place (after '%s')",
                                     slots[s].key, slots[p->slot].key);
                 } else if (s > p->slot) {
+                        if (s > S_EXPIRES && p->slot <= S_EXPIRES && p->count[S_CREATED] &&
+                            p->version == IB_MANIFEST_VERSION_EXPIRES && !p->count[S_EXPIRES])
+                                return fail(p, IB_MANIFEST_EMISSING, "missing field 'expires' of a version %d manifest (before '%s')",
+                                            IB_MANIFEST_VERSION_EXPIRES, slots[s].key);
                         if (slot_in_entry(s) && !in_entry)
                                 return fail(p, IB_MANIFEST_EORDER, "field '%s' outside an entry", slots[s].key);
                         if (in_entry && !slot_in_entry(s)) {
@@ -675,6 +693,9 @@ int ib_manifest_validate(const struct ib_manifest *m, struct ib_err *err) {
         if (bs < IB_MANIFEST_MIN_BLOCK_SIZE || bs > IB_MANIFEST_MAX_BLOCK_SIZE || (bs & (bs - 1)))
                 return ib_err_set(err, IB_MANIFEST_ERANGE, 0, "block size %u is not a power of two from %u to %u", bs,
                                   IB_MANIFEST_MIN_BLOCK_SIZE, IB_MANIFEST_MAX_BLOCK_SIZE);
+        if (m->expires && m->expires <= m->created)
+                return ib_err_set(err, IB_MANIFEST_ERANGE, 0, "expires %" PRIu64 " is not after created %" PRIu64, m->expires,
+                                  m->created);
         if (m->n_blocks != ib_manifest_block_count(m->size, bs) || !m->blocks)
                 return ib_err_set(err, IB_MANIFEST_ECOUNT, 0, "block list does not match the image size");
         if (m->n_blocks > IB_MANIFEST_MAX_BLOCKS)
@@ -739,7 +760,10 @@ int ib_manifest_format(const struct ib_manifest *m, char **ret, size_t *ret_len,
                 return r;
         ib_hex(m->sha256, 32, hex);
         out_printf(&o, "%s %d\nname %s\nsize %" PRIu64 "\nsha256 %s\nblock-size %u\nserial %" PRIu64 "\ncreated %" PRIu64 "\n",
-                   IB_MANIFEST_MAGIC, IB_MANIFEST_VERSION, m->name, m->size, hex, m->block_size, m->serial, m->created);
+                   IB_MANIFEST_MAGIC, m->expires ? IB_MANIFEST_VERSION_EXPIRES : IB_MANIFEST_VERSION, m->name, m->size, hex,
+                   m->block_size, m->serial, m->created);
+        if (m->expires)
+                out_printf(&o, "expires %" PRIu64 "\n", m->expires);
         for (size_t i = 0; i < m->n_urls; i++)
                 out_printf(&o, "url %s\n", m->urls[i]);
         for (size_t i = 0; i < m->n_stores; i++)

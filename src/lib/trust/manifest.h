@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * manifest.h: the inetboot manifest, format v1 (docs/manifest.md).
+ * manifest.h: the inetboot manifest, format versions 1 and 2 (docs/manifest.md).
  *
  * A manifest describes one image (an ISO): its size and SHA-256, the
  * SHA-256 of every block, the boot entries inside it, where to fetch it,
@@ -17,7 +17,8 @@
 #include "util.h"
 
 #define IB_MANIFEST_MAGIC "inetboot-manifest"
-#define IB_MANIFEST_VERSION 1
+#define IB_MANIFEST_VERSION 1          /* without an expiry */
+#define IB_MANIFEST_VERSION_EXPIRES 2  /* version 1 and an 'expires' line */
 
 /* Limits the parser enforces; documented in docs/manifest.md. */
 #define IB_MANIFEST_MAX_BYTES      (256u << 20)         /* whole file */
@@ -76,6 +77,7 @@ struct ib_manifest {
         uint32_t block_size;
         uint64_t serial;
         uint64_t created;       /* seconds since the epoch, UTC */
+        uint64_t expires;       /* seconds since the epoch; 0: never (version 1), else > created (version 2) */
         char **urls;            /* raw image mirrors */
         size_t n_urls;
         char **stores;          /* block-store base URLs */

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * state.c: the client's memory of accepted manifests: rollback floors per
+ * publisher key and image, and a time floor (state.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "state.h"
+
+#define MAX_LINE 512u
+
+const char *ib_state_time(uint64_t t, char buf[40]) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+
+        if (t > (uint64_t)INT64_MAX || !gmtime_r(&tt, &tm) || !strftime(buf, 40, "%Y-%m-%d %H:%M:%S UTC", &tm))
+                snprintf(buf, 40, "%" PRIu64, t);
+        return buf;
+}
+
+struct ib_state *ib_state_free(struct ib_state *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_recs; i++)
+                free(s->recs[i].name);
+        free(s->recs);
+        free(s);
+        return NULL;
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static int corrupt(struct ib_err *err, unsigned line, const char *what) {
+        ib_err_set(err, IB_STATE_ECORRUPT, line, "damaged trust state, line %u: %s", line, what);
+        return -EBADMSG;
+}
+
+/* The next space-separated field of [*p, end): digits only, canonical. */
+static int field_u64(const char **p, const char *end, uint64_t *ret) {
+        const char *s = *p, *e = memchr(s, ' ', (size_t)(end - s));
+
+        if (!e)
+                e = end;
+        if (ib_parse_u64(s, (size_t)(e - s), ret) < 0)
+                return -EINVAL;
+        *p = e < end ? e + 1 : e;
+        return 0;
+}
+
+static bool valid_name(const char *s, size_t len) {
+        if (len == 0 || len > IB_MANIFEST_MAX_NAME || memchr(s, '/', len) || s[0] == ' ' || s[len - 1] == ' ')
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+                        return false;
+        return !(len == 1 && s[0] == '.') && !(len == 2 && s[0] == '.' && s[1] == '.');
+}
+
+static int parse_rec(struct ib_state *s, const char *l, size_t len, unsigned line, struct ib_err *err) {
+        const char *p = l + strlen("serial "), *end = l + len;
+        struct ib_state_rec r = {};
+
+        if (s->n_recs >= IB_STATE_MAX_RECS)
+                return corrupt(err, line, "too many records");
+        if ((size_t)(end - p) < 65 || p[64] != ' ' || ib_unhex(p, 64, r.key_id, 32) < 0)
+                return corrupt(err, line, "malformed key id");
+        for (size_t i = 0; i < 64; i++)
+                if (p[i] >= 'A' && p[i] <= 'F')
+                        return corrupt(err, line, "malformed key id");
+        p += 65;
+        if (field_u64(&p, end, &r.serial) < 0 || field_u64(&p, end, &r.seen) < 0)
+                return corrupt(err, line, "malformed number");
+        if (!valid_name(p, (size_t)(end - p)))
+                return corrupt(err, line, "malformed image name");
+        for (size_t i = 0; i < s->n_recs; i++)
+                if (memcmp(s->recs[i].key_id, r.key_id, 32) == 0 && strlen(s->recs[i].name) == (size_t)(end - p) &&
+                    memcmp(s->recs[i].name, p, (size_t)(end - p)) == 0)
+                        return corrupt(err, line, "a key and image given twice");
+        if (!(r.name = strndup(p, (size_t)(end - p))))
+                return ib_err_set(err, -ENOMEM, line, "out of memory");
+        if (s->n_recs % 64 == 0) {
+                struct ib_state_rec *n = realloc(s->recs, (s->n_recs + 64) * sizeof(*n));
+
+                if (!n) {
+                        free(r.name);
+                        return ib_err_set(err, -ENOMEM, line, "out of memory");
+                }
+                s->recs = n;
+        }
+        s->recs[s->n_recs++] = r;
+        return 0;
+}
+
+int ib_state_parse(const char *buf, size_t len, struct ib_state **ret, struct ib_err *err) {
+        _cleanup_(ib_state_freep) struct ib_state *s = NULL;
+        const char *p = buf, *end = buf + len;
+        unsigned line = 0;
+        bool floor_seen = false;
+        int r;
+
+        if (len > IB_STATE_MAX_BYTES)
+                return corrupt(err, 0, "larger than 1 MiB");
+        if (!(s = calloc(1, sizeof(*s))))
+                return ib_err_set(err, -ENOMEM, 0, "out of memory");
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t l;
+
+                line++;
+                if (!nl)
+                        return corrupt(err, line, "no final newline");
+                l = (size_t)(nl - p);
+                if (l > MAX_LINE || memchr(p, '\0', l))
+                        return corrupt(err, line, "malformed line");
+                if (line == 1) {
+                        if (l != strlen(IB_STATE_MAGIC) || memcmp(p, IB_STATE_MAGIC, l) != 0)
+                                return corrupt(err, line, "not '" IB_STATE_MAGIC "'");
+                } else if (line == 2) {
+                        size_t k = strlen("time-floor ");
+
+                        if (l <= k || memcmp(p, "time-floor ", k) != 0 || ib_parse_u64(p + k, l - k, &s->time_floor) < 0)
+                                return corrupt(err, line, "not 'time-floor SECONDS'");
+                        floor_seen = true;
+                } else if (l > strlen("serial ") && memcmp(p, "serial ", strlen("serial ")) == 0) {
+                        if ((r = parse_rec(s, p, l, line, err)) < 0)
+                                return r;
+                } else
+                        return corrupt(err, line, "unknown line");
+                p = nl + 1;
+        }
+        if (!floor_seen)
+                return corrupt(err, line, "truncated (no time-floor line)");
+        *ret = s;
+        s = NULL;
+        return 0;
+}
+
+int ib_state_format(const struct ib_state *s, char **ret, size_t *ret_len) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        char hex[65];
+
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "%s\ntime-floor %" PRIu64 "\n", IB_STATE_MAGIC, s->time_floor);
+        for (size_t i = 0; i < s->n_recs; i++) {
+                ib_hex(s->recs[i].key_id, 32, hex);
+                fprintf(f, "serial %s %" PRIu64 " %" PRIu64 " %s\n", hex, s->recs[i].serial, s->recs[i].seen, s->recs[i].name);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
+
+/* ---- the file ----------------------------------------------------------- */
+
+int ib_state_load(const char *dir, struct ib_state **ret, struct ib_err *err) {
+        _cleanup_(freep) char *path = NULL, *buf = NULL;
+        size_t len;
+        int r;
+
+        if (asprintf(&path, "%s/%s", dir, IB_STATE_FILE) < 0)
+                return ib_err_set(err, -ENOMEM, 0, "out of memory");
+        r = ib_read_file(path, IB_STATE_MAX_BYTES, &buf, &len);
+        if (r == -ENOENT) {
+                if (!(*ret = calloc(1, sizeof(**ret))))
+                        return ib_err_set(err, -ENOMEM, 0, "out of memory");
+                return 0;
+        }
+        if (r < 0)
+                return ib_err_set(err, r, 0, "%s: %s", path, r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+        r = ib_state_parse(buf, len, ret, err);
+        if (r < 0) {
+                _cleanup_(freep) char *msg = strdup(err->msg);
+
+                ib_err_set(err, err->code, err->line, "%s: %s", path, msg ?: "damaged");
+        }
+        return r;
+}
+
+int ib_state_save(const struct ib_state *s, const char *dir, struct ib_err *err) {
+        _cleanup_(freep) char *path = NULL, *buf = NULL;
+        size_t len;
+        int r;
+
+        if (asprintf(&path, "%s/%s", dir, IB_STATE_FILE) < 0 || ib_state_format(s, &buf, &len) < 0)
+                return ib_err_set(err, -ENOMEM, 0, "out of memory");
+        r = ib_write_file_replace(path, buf, len, 0644, true);
+        if (r < 0)
+                return ib_err_set(err, r, 0, "cannot write %s: %s", path, strerror(-r));
+        return 0;
+}
+
+/* ---- the judgement -------------------------------------------------------- */
+
+static struct ib_state_rec *find_rec(struct ib_state *s, const uint8_t key_id[32], const char *name) {
+        for (size_t i = 0; i < s->n_recs; i++)
+                if (memcmp(s->recs[i].key_id, key_id, 32) == 0 && strcmp(s->recs[i].name, name) == 0)
+                        return &s->recs[i];
+        return NULL;
+}
+
+/* A new record; at the bound, the one accepted longest ago gives way. */
+static struct ib_state_rec *add_rec(struct ib_state *s, const uint8_t key_id[32], const char *name) {
+        struct ib_state_rec *r;
+        char *n = strdup(name);
+
+        if (!n)
+                return NULL;
+        if (s->n_recs >= IB_STATE_MAX_RECS) {
+                size_t old = 0;
+
+                for (size_t i = 1; i < s->n_recs; i++)
+                        if (s->recs[i].seen < s->recs[old].seen)
+                                old = i;
+                free(s->recs[old].name);
+                r = &s->recs[old];
+        } else {
+                if (s->n_recs % 64 == 0) {
+                        struct ib_state_rec *nr = realloc(s->recs, (s->n_recs + 64) * sizeof(*nr));
+
+                        if (!nr) {
+                                free(n);
+                                return NULL;
+                        }
+                        s->recs = nr;
+                }
+                r = &s->recs[s->n_recs++];
+        }
+        memcpy(r->key_id, key_id, 32);
+        r->name = n;
+        r->serial = 0;
+        r->seen = 0;
+        return r;
+}
+
+int ib_state_judge(struct ib_state *s, const uint8_t key_id[32], const struct ib_manifest *m, uint64_t clock,
+                   unsigned flags, struct ib_state_notes *notes, struct ib_err *err) {
+        struct ib_state_notes dummy;
+        struct ib_state_rec *rec;
+        char t1[40], t2[40];
+        uint64_t now = clock;
+
+        if (!notes)
+                notes = &dummy;
+        *notes = (struct ib_state_notes){ .clock = clock };
+        /* The clock may be wrong; it is never believed before what was already seen signed. */
+        if (s && s->time_floor > now)
+                now = s->time_floor;
+        if (m->created > now)
+                now = m->created;
+        notes->now = now;
+        notes->clock_behind = now != clock;
+        if (m->expires && now >= m->expires) {
+                ib_err_set(err, IB_STATE_EEXPIRED, 0, "manifest of %s expired on %s (the time now is %s%s)", m->name,
+                           ib_state_time(m->expires, t1), ib_state_time(now, t2),
+                           now != clock ? ", by the newest manifest seen; the clock is behind" : ", by the clock");
+                return -EKEYEXPIRED;
+        }
+        if (!s)
+                return 0;
+        rec = find_rec(s, key_id, m->name);
+        if (rec && m->serial < rec->serial) {
+                if (!(flags & IB_STATE_ALLOW_ROLLBACK)) {
+                        ib_err_set(err, IB_STATE_EROLLBACK, 0,
+                                   "manifest of %s has serial %" PRIu64 ", older than serial %" PRIu64 " accepted on %s: "
+                                   "refusing a rollback", m->name, m->serial, rec->serial, ib_state_time(rec->seen, t1));
+                        return -ESTALE;
+                }
+                notes->rolled_back = true;
+                notes->old_serial = rec->serial;
+        }
+        if (!rec && !(rec = add_rec(s, key_id, m->name)))
+                return ib_err_set(err, -ENOMEM, 0, "out of memory");
+        if (rec->serial != m->serial || notes->rolled_back) {
+                rec->serial = m->serial;
+                rec->seen = now;
+                notes->changed = true;
+        }
+        if (m->created > s->time_floor) {
+                s->time_floor = m->created;
+                notes->changed = true;
+        }
+        return 0;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * state.h: what a client remembers of the manifests it accepted, for
+ * rollback and freeze protection (docs/signatures.md, "Old and expired
+ * manifests").
+ *
+ * Per publisher key and image name: the highest serial accepted and when.
+ * And one time floor: the newest creation time of any manifest accepted, a
+ * lower bound for "now" that a dead RTC cannot take back.  Kept as the text
+ * file DIR/trust-state where the block cache lives (the IBCACHE disk,
+ * --cache DIR), replaced whole and durably (temporary file, fsync, rename).
+ *
+ *   inetboot-trust-state 1
+ *   time-floor 1766500000
+ *   serial <key id: 64 hex> <serial> <accepted: seconds> <image name>
+ *
+ * The file is read back from a disk anybody with the machine in hand can
+ * write; the parser is strict and bounded (fuzz-state), and a damaged file
+ * stops the boot rather than silently forgetting the floors.  Deleting it
+ * is the owner's way to forget them all (a TPM floor, if any, remains).
+ */
+#ifndef INETBOOT_STATE_H
+#define INETBOOT_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "manifest.h"
+#include "util.h"
+
+#define IB_STATE_FILE      "trust-state"
+#define IB_STATE_MAGIC     "inetboot-trust-state 1"
+#define IB_STATE_MAX_BYTES (1u << 20)
+#define IB_STATE_MAX_RECS  4096u
+
+/* Error classes (struct ib_err.code) of ib_state_judge. */
+enum {
+        IB_STATE_EEXPIRED = 1100,       /* the manifest's expiry has passed */
+        IB_STATE_EROLLBACK,             /* a lower serial than one accepted before */
+        IB_STATE_ECORRUPT,              /* the state file is damaged */
+};
+
+struct ib_state_rec {
+        uint8_t key_id[32];     /* SHA-256 of the publisher's public key (ib_verify's key id) */
+        char *name;             /* the manifest's image name */
+        uint64_t serial;        /* the highest serial accepted */
+        uint64_t seen;          /* when it was accepted (the client's clock) */
+};
+
+struct ib_state {
+        uint64_t time_floor;    /* newest 'created' of any manifest accepted */
+        struct ib_state_rec *recs;
+        size_t n_recs;
+};
+
+/* Parse the text of a state file (strict; IB_STATE_ECORRUPT with the line on any fault). */
+int ib_state_parse(const char *buf, size_t len, struct ib_state **ret, struct ib_err *err);
+
+/* Canonical text of @s (what ib_state_parse reads). */
+int ib_state_format(const struct ib_state *s, char **ret, size_t *ret_len);
+
+/* DIR/trust-state; a missing file is an empty state. */
+int ib_state_load(const char *dir, struct ib_state **ret, struct ib_err *err);
+
+/* Write DIR/trust-state, durably (the old file stays whole until the rename). */
+int ib_state_save(const struct ib_state *s, const char *dir, struct ib_err *err);
+
+enum {
+        IB_STATE_ALLOW_ROLLBACK = 1 << 0,       /* the owner accepts a lower serial (and lowers the floor) */
+};
+
+/* What ib_state_judge noticed besides its verdict. */
+struct ib_state_notes {
+        bool clock_behind;      /* the clock is before the time floor or the manifest's creation */
+        uint64_t clock;         /* the clock it was given */
+        uint64_t now;           /* the time it judged with: max(clock, time floor, created) */
+        bool rolled_back;       /* IB_STATE_ALLOW_ROLLBACK took a lower serial */
+        uint64_t old_serial;    /* the serial it replaced, when rolled_back */
+        bool changed;           /* @s changed: save it */
+};
+
+/*
+ * Judge @m, whose signature the caller verified with the key @key_id, at
+ * the time @clock (seconds since the epoch, the machine's clock):
+ *  - expired: "now" (the clock, but never before the time floor nor the
+ *    manifest's own creation) is at or after m->expires: -EKEYEXPIRED,
+ *    IB_STATE_EEXPIRED;
+ *  - rollback: m->serial is below the serial accepted for (key, name):
+ *    -ESTALE, IB_STATE_EROLLBACK, unless IB_STATE_ALLOW_ROLLBACK;
+ * else accepts it: raises the record and the time floor in @s (see
+ * notes->changed).  @s may be NULL (no state: the expiry alone is judged).
+ */
+int ib_state_judge(struct ib_state *s, const uint8_t key_id[32], const struct ib_manifest *m, uint64_t clock,
+                   unsigned flags, struct ib_state_notes *notes, struct ib_err *err);
+
+/* "2026-12-07 22:41:56 UTC" */
+const char *ib_state_time(uint64_t t, char buf[40]);
+
+struct ib_state *ib_state_free(struct ib_state *s);
+static inline void ib_state_freep(struct ib_state **s) { ib_state_free(*s); }
+
+#endif
