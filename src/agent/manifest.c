@@ -16,6 +16,7 @@
 #include "fetch.h"
 #include "sig.h"
 #include "state.h"
+#include "tpm.h"
 
 #include "agent.h"
 
@@ -147,26 +148,61 @@ int agent_fetch_manifest(struct agent *a) {
 }
 
 /*
+ * The TPM's floors (TPM 2.0 NV): 1 and merged into @st when there are, 0 when
+ * there is no TPM (or no index yet), -1 when they are damaged (said why).
+ */
+_Static_assert(IB_STATE_NV_SIZE == IB_TPM_NV_SIZE, "the TPM's floors fill inetboot's NV index");
+
+static int tpm_floors(struct agent *a, struct ib_state *st, struct ib_tpm **ret) {
+        uint8_t nv[IB_STATE_NV_SIZE];
+        struct ib_err e = {};
+        int r;
+
+        *ret = NULL;
+        if (a->req.tpm == IB_TPM_OFF || (a->dry_run && !a->tpm_spec) || ib_tpm_open(a->tpm_spec, ret, &e) < 0)
+                return 0;       /* no TPM: measure.c says so, and what the policy makes of it */
+        r = ib_tpm_nv_read(*ret, nv);
+        if (r == -ENOENT || r == -ENODATA)
+                return 0;
+        if (r < 0) {
+                agent_say("warning: rollback floors in the cache only: %s", ib_tpm_error(*ret));
+                ib_tpm_close(*ret);
+                *ret = NULL;
+                return 0;
+        }
+        if (ib_state_nv_import(st, nv, sizeof(nv), &e) < 0)
+                return agent_fail("TPM NV index 0x%08x: %s; the machine's owner can reset it (tpm2_nvundefine 0x%08x)",
+                                  IB_TPM_NV_INDEX, e.msg, IB_TPM_NV_INDEX);
+        return 1;
+}
+
+/*
  * Old and expired manifests (docs/signatures.md): judged against the trust
- * state kept in the block cache (rollback floors, a time floor) before the
- * manifest replaces the cache's copy.  Without a cache, the expiry alone.
+ * state kept in the block cache and the TPM (rollback floors, a time floor)
+ * before the manifest replaces the cache's copy.  Neither: the expiry alone.
  */
 static int judge_manifest(struct agent *a) {
         _cleanup_(ib_state_freep) struct ib_state *st = NULL;
+        _cleanup_(ib_tpm_closep) struct ib_tpm *tpm = NULL;
         struct ib_state_notes n;
         struct ib_err e = {};
         char t1[40], t2[40];
+        uint8_t nv[IB_STATE_NV_SIZE];
 
         if (!a->verified)
                 return 0;
         if (a->cache_dir && ib_state_load(a->cache_dir, &st, &e) < 0)
                 return agent_fail("%s; to forget every floor it holds, remove that file (the machine's owner)", e.msg);
-        if (ib_state_judge(st, a->key_id, a->m, (uint64_t)time(NULL), a->req.allow_rollback ? IB_STATE_ALLOW_ROLLBACK : 0,
-                           &n, &e) < 0) {
+        if (!st && !(st = calloc(1, sizeof(*st))))
+                return agent_fail("out of memory");
+        if (tpm_floors(a, st, &tpm) < 0)
+                return -1;
+        if (ib_state_judge(a->cache_dir || tpm ? st : NULL, a->key_id, a->m, (uint64_t)time(NULL),
+                           a->req.allow_rollback ? IB_STATE_ALLOW_ROLLBACK : 0, &n, &e) < 0) {
                 agent_fail("%s", e.msg);
                 if (e.code == IB_STATE_EROLLBACK)
                         agent_say("to boot it anyway, as the machine's owner: inetboot.allow-rollback");
-                else if (n.clock_behind || n.clock < a->m->created)
+                else if (e.code == IB_STATE_EEXPIRED)
                         agent_say("the publisher must sign the image again with a later expiry");
                 return -1;
         }
@@ -176,8 +212,16 @@ static int judge_manifest(struct agent *a) {
         if (n.rolled_back)
                 agent_say("WARNING: inetboot.allow-rollback: serial %" PRIu64 " accepted below serial %" PRIu64 "; the floor is "
                           "now %" PRIu64, a->m->serial, n.old_serial, a->m->serial);
-        if (st && n.changed && ib_state_save(st, a->cache_dir, &e) < 0)
+        if (a->cache_dir && n.changed && ib_state_save(st, a->cache_dir, &e) < 0)
                 return agent_fail("%s", e.msg);
+        if (tpm && n.nv_changed) {
+                ib_state_nv_export(st, nv);
+                if (ib_tpm_nv_write(tpm, nv) < 0)
+                        agent_say("warning: the TPM keeps no rollback floor: %s", ib_tpm_error(tpm));
+                else
+                        agent_say("rollback floor of %s: serial %" PRIu64 ", kept by the TPM (NV 0x%08x)", a->m->name,
+                                  a->m->serial, IB_TPM_NV_INDEX);
+        }
         if (a->m->expires)
                 agent_say("manifest valid until %s", ib_state_time(a->m->expires, t1));
         return 0;

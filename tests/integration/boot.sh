@@ -210,8 +210,42 @@ if command -v mkfs.vfat >/dev/null && command -v mdir >/dev/null; then
     check "network down: the cached manifest, its signature checked" grep -q 'booting the cached manifest of .*(signature good)' "$d/cache3.txt"
     check "network down: the hook served the image from the cache" grep -q 'serving the image from the cache alone' "$d/cache3.txt"
     check "network down: the late file intact" grep -qE 'MINILIVE-LATE sha256=([0-9a-f]{64}) expected=\1' "$d/cache3.txt"
+    # Fourth boot: an older manifest of the image (a lower serial), as a mirror replaying it would serve
+    # it.  The cache's trust state holds the floor: the preboot refuses it before kexec and keeps its copy.
+    mkdir -p "$d/saved"
+    cp "$d/www/minilive.iso.manifest" "$d/www/minilive.iso.manifest.sig" "$d/saved/"
+    serial=$(sed -n 's/^serial //p' "$d/saved/minilive.iso.manifest")
+    inetboot-sign make -q --key "$TEST_KEY" --serial 1 -o "$d/www/minilive.iso.manifest" "$d/www/minilive.iso"
+    cache_boot cache4 "${nic[@]}"
+    if qemu_wait 'refusing a rollback' 240; then
+        qemu_console > "$d/cache4.txt"
+        check "rollback: the preboot names both serials" grep -q "serial 1, older than serial $serial accepted on" "$d/cache4.txt"
+        check "rollback: and the owner's way out" grep -q 'as the machine.s owner: inetboot.allow-rollback' "$d/cache4.txt"
+        check "rollback: no kexec" bash -c "! grep -q 'MINILIVE' '$d/cache4.txt'"
+    else
+        not_ok "rollback: a lower serial is refused with a cache disk"; qemu_console | tail -n 20
+    fi
+    qemu_stop
+    check "rollback: the cache keeps the manifest of serial $serial" \
+        bash -c "mtype -i '$d/cache.img' ::/manifests/*.manifest | grep -qx 'serial $serial'"
+    check "rollback: the trust state on the cache disk holds serial $serial" \
+        bash -c "mtype -i '$d/cache.img' ::/trust-state | grep -qE '^serial [0-9a-f]{64} $serial [0-9]+ minilive.iso\$'"
+    cp "$d/saved/minilive.iso.manifest" "$d/saved/minilive.iso.manifest.sig" "$d/www/"
 else
     not_ok "cache: mkfs.vfat and mtools are needed (make deps)"
 fi
+# --- an expired manifest: the preboot refuses it ------------------------------------------------
+mkdir -p "$d/www/expired"
+inetboot-sign make -q --key "$TEST_KEY" --created 1577836800 --expires +30 -o "$d/www/expired/minilive.iso.manifest" \
+    --url "$url/minilive.iso" "$d/www/minilive.iso" 2>/dev/null
+boot expired "inetboot.url=$url/expired/minilive.iso.manifest"
+if qemu_wait 'expired on 2020-01-31 00:00:00 UTC' 240; then
+    ok "expired: the preboot refuses a manifest whose expiry has passed"
+    qemu_console > "$d/expired.txt"
+    check "expired: no kexec" bash -c "! grep -q 'MINILIVE' '$d/expired.txt'"
+else
+    not_ok "expired: the preboot refuses an expired manifest"; qemu_console | tail -n 20
+fi
+qemu_stop
 nginx_stop
 finish

@@ -7,7 +7,8 @@
 # unless the owner says --allow-rollback / inetboot.allow-rollback.
 . "$(dirname "$0")/../lib/common.sh"
 . "$IB_SRCDIR/tests/lib/servers.sh"
-requires inetboot-httpfs inetboot-sign inetboot-agent fusermount3 nginx xorriso cpio
+. "$IB_SRCDIR/tests/lib/swtpm.sh"
+requires inetboot-httpfs inetboot-sign inetboot-agent fusermount3 nginx xorriso cpio swtpm tpm2_nvread
 [ -e /dev/fuse ] || { echo "skip - no /dev/fuse"; exit 77; }
 scratch d
 S=inetboot-sign
@@ -46,8 +47,8 @@ agent() {  # agent CACHE URL [WORDS...]: a dry run, with the cache DIR
     local cache=$1 url=$2
     shift 2
     runs=$((runs + 1))
-    inetboot-agent --dry-run --out "$d/out$runs" --work "$d/work$runs" -K "$d/keys" --hook "$hook" --cache "$cache" \
-        --modalias virtio:d00000001v00001AF4 --cmdline "inetboot.url=$url $*"
+    inetboot-agent --dry-run --out "$d/out$runs" --work "$d/work$runs" -K "$d/keys" --hook "$hook" \
+        ${cache:+--cache "$cache"} ${TPM:+--tpm "$TPM"} --modalias virtio:d00000001v00001AF4 --cmdline "inetboot.url=$url $*"
 }
 
 # --- expiry ------------------------------------------------------------------------
@@ -118,5 +119,30 @@ expect_out "agent: inetboot.allow-rollback takes it" 'inetboot.allow-rollback: s
     agent "$d/acache" "$U/new.manifest" inetboot.allow-rollback
 check "agent: ... and the cache now holds it" grep -qx 'serial 100' "$kept"
 cp "$d/new.manifest.saved" "$d/www/new.manifest"; cp "$d/new.manifest.sig.saved" "$d/www/new.manifest.sig"
+
+# --- the TPM keeps the floor: wiping the cache does not reset it -----------------------
+swtpm2_start "$d/tpm" || { not_ok "start swtpm 2.0"; finish; }
+nvidx=0x01494200
+expect_out "TPM: serial 200 accepted, its floor kept in NV" "rollback floor of live.iso: serial 200, kept by the TPM \(NV $nvidx\)" \
+    env TPM="$SWTPM_SPEC" bash -c "$(declare -f agent); d='$d' hook='$hook' runs=100 agent '$d/tcache' '$U/new.manifest'"
+check "TPM: the NV index holds inetboot's floors" \
+    test "$(tpm2_nvread -T "${SWTPM_SPEC#tpm2:}" -s 4 $nvidx 2>/dev/null)" = IBF1
+rm -rf "$d/tcache"
+expect_fail "TPM: with the cache wiped, serial 100 is still refused" \
+    'serial 100, older than serial 200 the TPM keeps as accepted before: refusing a rollback' \
+    env TPM="$SWTPM_SPEC" bash -c "$(declare -f agent); d='$d' hook='$hook' runs=110 agent '$d/tcache' '$U/older.manifest'"
+expect_fail "TPM: ... and without any cache" 'the TPM keeps as accepted before' \
+    env TPM="$SWTPM_SPEC" bash -c "$(declare -f agent); d='$d' hook='$hook' runs=120 agent '' '$U/older.manifest'"
+expect_out "without the TPM and the cache wiped nothing remembers serial 200" 'manifest signature good' \
+    agent "$d/tcache2" "$U/older.manifest"
+expect_out "TPM: the owner's override lowers the TPM's floor" 'serial 100 accepted below serial 200' \
+    env TPM="$SWTPM_SPEC" bash -c "$(declare -f agent); d='$d' hook='$hook' runs=130 agent '' '$U/older.manifest' inetboot.allow-rollback"
+expect_out "TPM: serial 100 is then the floor" 'manifest signature good' \
+    env TPM="$SWTPM_SPEC" bash -c "$(declare -f agent); d='$d' hook='$hook' runs=140 agent '' '$U/older.manifest'"
+printf 'garbage' > "$d/garbage"
+tpm2_nvwrite -T "${SWTPM_SPEC#tpm2:}" -i "$d/garbage" $nvidx 2>/dev/null
+expect_fail "TPM: a damaged NV index stops the boot and says how to reset it" "tpm2_nvundefine $nvidx" \
+    env TPM="$SWTPM_SPEC" bash -c "$(declare -f agent); d='$d' hook='$hook' runs=150 agent '' '$U/older.manifest'"
+swtpm_stop
 nginx_stop
 finish

@@ -108,6 +108,45 @@ int main(void) {
         CHECK("bounded: 4096 records, the oldest dropped", ok && full->n_recs == IB_STATE_MAX_RECS &&
               strcmp(full->recs[0].name, "image-4096.iso") == 0);
         ib_state_free(full);
+
+        /* The TPM's floors: they hold when the cache's state is wiped. */
+        uint8_t nv[IB_STATE_NV_SIZE], nv2[IB_STATE_NV_SIZE];
+        struct ib_state *wiped = calloc(1, sizeof(*wiped)), *again = calloc(1, sizeof(*again));
+
+        ib_state_nv_export(s, nv);
+        CHECK("the TPM's floors start with their magic and hold both images", memcmp(nv, "IBF1", 4) == 0 && nv[12] == 2);
+        CHECK("a wiped state takes the TPM's floors", ib_state_nv_import(wiped, nv, sizeof(nv), &e) == 0 &&
+              wiped->n_nv == 2 && wiped->time_floor == s->time_floor && wiped->n_recs == 0);
+        m.serial = 250;
+        CHECK("... and refuses a lower serial by them", ib_state_judge(wiped, key_a, &m, 1766500000, 0, &n, &e) == -ESTALE &&
+              n.floor_from_tpm && strstr(e.msg, "older than serial 300 the TPM keeps as accepted before"));
+        m.serial = 300;
+        CHECK("the same serial: nothing for the TPM to write", ib_state_judge(wiped, key_a, &m, 1766500000, 0, &n, &e) == 0 &&
+              !n.nv_changed && n.changed);
+        m.serial = 400;
+        CHECK("a higher serial: the TPM's floor rises", ib_state_judge(wiped, key_a, &m, 1766500000, 0, &n, &e) == 0 &&
+              n.nv_changed && wiped->nv[0].serial == 400);
+        ib_state_nv_export(wiped, nv2);
+        CHECK("export, import, export: the same bytes", ib_state_nv_import(again, nv2, sizeof(nv2), &e) == 0 &&
+              (ib_state_nv_export(again, nv), memcmp(nv, nv2, sizeof(nv)) == 0));
+        nv2[12] = 31;
+        CHECK("more than 30 records: damaged", ib_state_nv_import(again, nv2, sizeof(nv2), &e) == -EBADMSG);
+        nv2[12] = 2;
+        nv2[IB_STATE_NV_SIZE - 1] = 1;
+        CHECK("bytes after the records: damaged", ib_state_nv_import(again, nv2, sizeof(nv2), &e) == -EBADMSG);
+        nv2[IB_STATE_NV_SIZE - 1] = 0;
+        memcpy(nv2 + 14 + 16, nv2 + 14, 8);
+        CHECK("a tag twice: damaged", ib_state_nv_import(again, nv2, sizeof(nv2), &e) == -EBADMSG);
+        CHECK("another magic: damaged", ib_state_nv_import(again, (const uint8_t[IB_STATE_NV_SIZE]){ 'X' }, IB_STATE_NV_SIZE, &e) ==
+              -EBADMSG && strstr(e.msg, "not inetboot's"));
+        for (unsigned i = 0; i < IB_STATE_NV_RECS + 5; i++) {
+                snprintf(name, sizeof(name), "nv-%u.iso", i);
+                mm.name = name;
+                ib_state_judge(wiped, key_b, &mm, 2000, 0, &n, &e);
+        }
+        CHECK("the TPM keeps the 30 newest", wiped->n_nv == IB_STATE_NV_RECS);
+        ib_state_free(wiped);
+        ib_state_free(again);
         ib_state_free(s);
         UNIT_EXIT();
 }

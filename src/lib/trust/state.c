@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "state.h"
 
@@ -197,10 +200,101 @@ int ib_state_save(const struct ib_state *s, const char *dir, struct ib_err *err)
 
         if (asprintf(&path, "%s/%s", dir, IB_STATE_FILE) < 0 || ib_state_format(s, &buf, &len) < 0)
                 return ib_err_set(err, -ENOMEM, 0, "out of memory");
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)    /* a cache not used before, as the block cache creates it */
+                return ib_err_set(err, -errno, 0, "cannot create %s: %m", dir);
         r = ib_write_file_replace(path, buf, len, 0644, true);
         if (r < 0)
                 return ib_err_set(err, r, 0, "cannot write %s: %s", path, strerror(-r));
         return 0;
+}
+
+/* ---- the TPM's floors ------------------------------------------------------ */
+
+#define NV_MAGIC "IBF1"
+#define NV_HEADER 14u
+#define NV_REC 16u
+
+static uint64_t get_le64(const uint8_t *p) {
+        uint64_t v = 0;
+
+        for (int i = 7; i >= 0; i--)
+                v = v << 8 | p[i];
+        return v;
+}
+
+static void put_le64(uint8_t *p, uint64_t v) {
+        for (int i = 0; i < 8; i++, v >>= 8)
+                p[i] = (uint8_t)v;
+}
+
+int ib_state_nv_import(struct ib_state *s, const uint8_t *buf, size_t len, struct ib_err *err) {
+        uint64_t floor;
+        size_t n, end;
+
+        if (len != IB_STATE_NV_SIZE || memcmp(buf, NV_MAGIC, 4) != 0)
+                return ib_err_set(err, IB_STATE_ECORRUPT, 0, "the TPM's floors are not inetboot's (no '" NV_MAGIC "')"), -EBADMSG;
+        floor = get_le64(buf + 4);
+        n = (size_t)buf[12] | (size_t)buf[13] << 8;
+        if (n > IB_STATE_NV_RECS)
+                return ib_err_set(err, IB_STATE_ECORRUPT, 0, "the TPM's floors: %zu records, more than %u", n, IB_STATE_NV_RECS),
+                       -EBADMSG;
+        end = NV_HEADER + n * NV_REC;
+        for (size_t i = end; i < len; i++)
+                if (buf[i])
+                        return ib_err_set(err, IB_STATE_ECORRUPT, 0, "the TPM's floors: bytes after the last record"), -EBADMSG;
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (memcmp(buf + NV_HEADER + i * NV_REC, buf + NV_HEADER + j * NV_REC, 8) == 0)
+                                return ib_err_set(err, IB_STATE_ECORRUPT, 0, "the TPM's floors: a record given twice"), -EBADMSG;
+        for (size_t i = 0; i < n; i++) {
+                memcpy(s->nv[i].tag, buf + NV_HEADER + i * NV_REC, 8);
+                s->nv[i].serial = get_le64(buf + NV_HEADER + i * NV_REC + 8);
+        }
+        s->n_nv = n;
+        if (floor > s->time_floor)
+                s->time_floor = floor;
+        return 0;
+}
+
+void ib_state_nv_export(const struct ib_state *s, uint8_t buf[IB_STATE_NV_SIZE]) {
+        memset(buf, 0, IB_STATE_NV_SIZE);
+        memcpy(buf, NV_MAGIC, 4);
+        put_le64(buf + 4, s->time_floor);
+        buf[12] = (uint8_t)s->n_nv;
+        buf[13] = (uint8_t)(s->n_nv >> 8);
+        for (size_t i = 0; i < s->n_nv; i++) {
+                memcpy(buf + NV_HEADER + i * NV_REC, s->nv[i].tag, 8);
+                put_le64(buf + NV_HEADER + i * NV_REC + 8, s->nv[i].serial);
+        }
+}
+
+/* SHA-256(key id || name), its first 8 bytes. */
+static void nv_tag(const uint8_t key_id[32], const char *name, uint8_t tag[8]) {
+        uint8_t h[32] = {};
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+        if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL) || !EVP_DigestUpdate(c, key_id, 32) ||
+            !EVP_DigestUpdate(c, name, strlen(name)) || !EVP_DigestFinal_ex(c, h, NULL))
+                memset(h, 0xff, sizeof(h));     /* cannot happen with OpenSSL's SHA-256; a tag nobody else has */
+        EVP_MD_CTX_free(c);
+        memcpy(tag, h, 8);
+}
+
+static struct ib_state_nvrec *find_nv(struct ib_state *s, const uint8_t tag[8]) {
+        for (size_t i = 0; i < s->n_nv; i++)
+                if (memcmp(s->nv[i].tag, tag, 8) == 0)
+                        return &s->nv[i];
+        return NULL;
+}
+
+/* @tag's floor becomes @serial, the most recent record; the oldest gives way at the bound. */
+static void set_nv(struct ib_state *s, const uint8_t tag[8], uint64_t serial) {
+        struct ib_state_nvrec *r = find_nv(s, tag);
+        size_t at = r ? (size_t)(r - s->nv) : s->n_nv < IB_STATE_NV_RECS ? s->n_nv++ : IB_STATE_NV_RECS - 1;
+
+        memmove(&s->nv[1], &s->nv[0], at * sizeof(s->nv[0]));
+        memcpy(s->nv[0].tag, tag, 8);
+        s->nv[0].serial = serial;
 }
 
 /* ---- the judgement -------------------------------------------------------- */
@@ -250,6 +344,9 @@ int ib_state_judge(struct ib_state *s, const uint8_t key_id[32], const struct ib
                    unsigned flags, struct ib_state_notes *notes, struct ib_err *err) {
         struct ib_state_notes dummy;
         struct ib_state_rec *rec;
+        struct ib_state_nvrec *nvrec;
+        uint8_t tag[8];
+        uint64_t floor;
         char t1[40], t2[40];
         uint64_t now = clock;
 
@@ -272,15 +369,32 @@ int ib_state_judge(struct ib_state *s, const uint8_t key_id[32], const struct ib
         if (!s)
                 return 0;
         rec = find_rec(s, key_id, m->name);
-        if (rec && m->serial < rec->serial) {
+        nv_tag(key_id, m->name, tag);
+        nvrec = find_nv(s, tag);
+        floor = rec ? rec->serial : 0;
+        if (nvrec && nvrec->serial > floor) {
+                floor = nvrec->serial;
+                notes->floor_from_tpm = true;
+        }
+        if (m->serial < floor) {
                 if (!(flags & IB_STATE_ALLOW_ROLLBACK)) {
-                        ib_err_set(err, IB_STATE_EROLLBACK, 0,
-                                   "manifest of %s has serial %" PRIu64 ", older than serial %" PRIu64 " accepted on %s: "
-                                   "refusing a rollback", m->name, m->serial, rec->serial, ib_state_time(rec->seen, t1));
+                        if (notes->floor_from_tpm)
+                                ib_err_set(err, IB_STATE_EROLLBACK, 0,
+                                           "manifest of %s has serial %" PRIu64 ", older than serial %" PRIu64 " the TPM keeps "
+                                           "as accepted before: refusing a rollback", m->name, m->serial, floor);
+                        else
+                                ib_err_set(err, IB_STATE_EROLLBACK, 0,
+                                           "manifest of %s has serial %" PRIu64 ", older than serial %" PRIu64 " accepted on %s: "
+                                           "refusing a rollback", m->name, m->serial, floor, ib_state_time(rec->seen, t1));
                         return -ESTALE;
                 }
                 notes->rolled_back = true;
-                notes->old_serial = rec->serial;
+                notes->old_serial = floor;
+        }
+        /* TPM NV wears: written when a floor changes, not on every boot. */
+        if (!nvrec || nvrec->serial != m->serial) {
+                set_nv(s, tag, m->serial);
+                notes->nv_changed = true;
         }
         if (!rec && !(rec = add_rec(s, key_id, m->name)))
                 return ib_err_set(err, -ENOMEM, 0, "out of memory");
@@ -291,7 +405,7 @@ int ib_state_judge(struct ib_state *s, const uint8_t key_id[32], const struct ib
         }
         if (m->created > s->time_floor) {
                 s->time_floor = m->created;
-                notes->changed = true;
+                notes->changed = notes->nv_changed = true;
         }
         return 0;
 }

@@ -48,11 +48,34 @@ struct ib_state_rec {
         uint64_t seen;          /* when it was accepted (the client's clock) */
 };
 
+/*
+ * The floors a TPM keeps besides (TPM 2.0 NV, IB_STATE_NV_SIZE bytes), so
+ * that wiping the cache does not reset them: the newest records only, each
+ * named by a tag, the first 8 bytes of SHA-256(key id || image name).
+ *
+ *   "IBF1" | time floor (u64 LE) | count (u16 LE, <= 30) | count x (tag[8] | serial u64 LE) | zeros
+ */
+#define IB_STATE_NV_SIZE 512u
+#define IB_STATE_NV_RECS 30u
+
+struct ib_state_nvrec {
+        uint8_t tag[8];
+        uint64_t serial;
+};
+
 struct ib_state {
         uint64_t time_floor;    /* newest 'created' of any manifest accepted */
         struct ib_state_rec *recs;
         size_t n_recs;
+        struct ib_state_nvrec nv[IB_STATE_NV_RECS];     /* the TPM's floors, most recent first */
+        size_t n_nv;
 };
+
+/* Take the TPM's floors (strict: -EBADMSG, IB_STATE_ECORRUPT on any fault); raises the time floor. */
+int ib_state_nv_import(struct ib_state *s, const uint8_t *buf, size_t len, struct ib_err *err);
+
+/* The TPM's floors of @s, in their canonical IB_STATE_NV_SIZE bytes. */
+void ib_state_nv_export(const struct ib_state *s, uint8_t buf[IB_STATE_NV_SIZE]);
 
 /* Parse the text of a state file (strict; IB_STATE_ECORRUPT with the line on any fault). */
 int ib_state_parse(const char *buf, size_t len, struct ib_state **ret, struct ib_err *err);
@@ -78,6 +101,8 @@ struct ib_state_notes {
         bool rolled_back;       /* IB_STATE_ALLOW_ROLLBACK took a lower serial */
         uint64_t old_serial;    /* the serial it replaced, when rolled_back */
         bool changed;           /* @s changed: save it */
+        bool nv_changed;        /* its TPM floors changed: write them */
+        bool floor_from_tpm;    /* a refusal came from the TPM's floor (the cache's state had less) */
 };
 
 /*

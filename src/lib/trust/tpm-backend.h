@@ -17,6 +17,9 @@ struct ib_tpm_ops {
         int (*ak_public)(struct ib_tpm *t, const char *ak_path, char **ret_pem);
         int (*quote)(struct ib_tpm *t, const char *ak_path, uint32_t mask,
                      const uint8_t *nonce, size_t nonce_len, struct ib_quote *ret);
+        /* inetboot's NV index (NULL: the backend has none, -EOPNOTSUPP) */
+        int (*nv_read)(struct ib_tpm *t, uint8_t *buf, size_t len);
+        int (*nv_write)(struct ib_tpm *t, const uint8_t *buf, size_t len);
 };
 
 struct ib_tpm {

@@ -140,6 +140,20 @@ int ib_tpm_quote(struct ib_tpm *t, const char *ak_path, uint32_t mask,
         return t->ops->quote(t, ak_path, mask, nonce, nonce_len, ret);
 }
 
+int ib_tpm_nv_read(struct ib_tpm *t, uint8_t buf[IB_TPM_NV_SIZE])
+{
+        if (!t->ops->nv_read)
+                return ib_tpm_fail(t, -EOPNOTSUPP, "this TPM %s keeps no inetboot NV index", t->family == IB_TPM_12 ? "1.2" : "");
+        return t->ops->nv_read(t, buf, IB_TPM_NV_SIZE);
+}
+
+int ib_tpm_nv_write(struct ib_tpm *t, const uint8_t buf[IB_TPM_NV_SIZE])
+{
+        if (!t->ops->nv_write)
+                return ib_tpm_fail(t, -EOPNOTSUPP, "this TPM %s keeps no inetboot NV index", t->family == IB_TPM_12 ? "1.2" : "");
+        return t->ops->nv_write(t, buf, IB_TPM_NV_SIZE);
+}
+
 char *ib_tpm_pubkey_pem(EVP_PKEY *k)
 {
         BIO *bio = BIO_new(BIO_s_mem());

@@ -92,6 +92,22 @@ void ib_quote_free(struct ib_quote *q);       /* frees the members, not @q */
  */
 int ib_tpm_ak_public(struct ib_tpm *t, const char *ak_path, char **ret_pem);
 
+/*
+ * inetboot's NV index (TPM 2.0 only: -EOPNOTSUPP on 1.2): IB_TPM_NV_SIZE
+ * bytes at IB_TPM_NV_INDEX, an ordinary index read and written with its own
+ * empty authorization (no dictionary-attack lockout), so that the preboot
+ * needs no owner password once it exists.  ib_tpm_nv_read: -ENOENT when the
+ * index was never defined; -EEXIST when something else lives at that handle
+ * (another size or other attributes: never touched).  ib_tpm_nv_write
+ * defines the index first when needed (the owner hierarchy's authorization
+ * must then be empty, as it is on most machines; else -EACCES).  What it
+ * holds is the trust state's floors (state.h).
+ */
+#define IB_TPM_NV_INDEX 0x01494200u     /* owner range; "IB" */
+#define IB_TPM_NV_SIZE 512u
+int ib_tpm_nv_read(struct ib_tpm *t, uint8_t buf[IB_TPM_NV_SIZE]);
+int ib_tpm_nv_write(struct ib_tpm *t, const uint8_t buf[IB_TPM_NV_SIZE]);
+
 /* Quote the PCRs in @mask over @nonce (1..32 bytes; 1.2 takes exactly 20). */
 int ib_tpm_quote(struct ib_tpm *t, const char *ak_path, uint32_t mask,
                  const uint8_t *nonce, size_t nonce_len, struct ib_quote *ret);

@@ -407,6 +407,108 @@ static int tpm2_quote(struct ib_tpm *t, const char *ak_path, uint32_t mask,
         return 0;
 }
 
+/* ---- inetboot's NV index --------------------------------------------------- */
+
+/* Read and write with the index's own (empty) authorization; the owner may too. */
+#define NV_ATTRS (TPMA_NV_AUTHREAD | TPMA_NV_AUTHWRITE | TPMA_NV_OWNERREAD | TPMA_NV_OWNERWRITE | TPMA_NV_NO_DA)
+
+/* A response code without its layer nor, for format-one codes, the handle/parameter/session number. */
+static TSS2_RC rc_base(TSS2_RC rc)
+{
+        rc &= ~TSS2_RC_LAYER_MASK;
+        return rc & TPM2_RC_FMT1 ? rc & (TPM2_RC_FMT1 | 0x3f) : rc;
+}
+
+/* The ESYS handle of our index: 0; -ENOENT when it is not defined; -EEXIST when it is not ours. */
+static int nv_handle(struct ib_tpm *t, size_t len, ESYS_TR *ret)
+{
+        struct tpm2 *p = t->priv;
+        _cleanup_(esys_freep) TPM2B_NV_PUBLIC *pub = NULL;
+        ESYS_TR h = ESYS_TR_NONE;
+        TSS2_RC rc;
+
+        tpm2_run_startup(p, rc, Esys_TR_FromTPMPublic(p->esys, IB_TPM_NV_INDEX, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                      ESYS_TR_NONE, &h));
+        if (rc_base(rc) == TPM2_RC_HANDLE)
+                return -ENOENT;
+        if (rc != TSS2_RC_SUCCESS)
+                return ib_tpm_fail(t, -EIO, "NV index 0x%08x: %s", IB_TPM_NV_INDEX, Tss2_RC_Decode(rc));
+        rc = Esys_NV_ReadPublic(p->esys, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
+        if (rc != TSS2_RC_SUCCESS) {
+                Esys_TR_Close(p->esys, &h);
+                return ib_tpm_fail(t, -EIO, "TPM2_NV_ReadPublic of 0x%08x: %s", IB_TPM_NV_INDEX, Tss2_RC_Decode(rc));
+        }
+        if (pub->nvPublic.dataSize != len || (pub->nvPublic.attributes & NV_ATTRS) != NV_ATTRS ||
+            (pub->nvPublic.attributes & TPMA_NV_TPM2_NT_MASK) != (TPM2_NT_ORDINARY << TPMA_NV_TPM2_NT_SHIFT)) {
+                Esys_TR_Close(p->esys, &h);
+                return ib_tpm_fail(t, -EEXIST, "NV index 0x%08x exists but is not inetboot's (%u bytes, attributes 0x%08x)",
+                                   IB_TPM_NV_INDEX, pub->nvPublic.dataSize, pub->nvPublic.attributes);
+        }
+        *ret = h;
+        return 0;
+}
+
+static int tpm2_nv_read(struct ib_tpm *t, uint8_t *buf, size_t len)
+{
+        struct tpm2 *p = t->priv;
+        _cleanup_(esys_freep) TPM2B_MAX_NV_BUFFER *data = NULL;
+        ESYS_TR h;
+        TSS2_RC rc;
+        int r = nv_handle(t, len, &h);
+
+        if (r < 0)
+                return r == -ENOENT ? ib_tpm_fail(t, r, "NV index 0x%08x is not defined", IB_TPM_NV_INDEX) : r;
+        rc = Esys_NV_Read(p->esys, h, h, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, (UINT16)len, 0, &data);
+        Esys_TR_Close(p->esys, &h);
+        if (rc != TSS2_RC_SUCCESS)
+                return ib_tpm_fail(t, rc_base(rc) == TPM2_RC_NV_UNINITIALIZED ? -ENODATA : -EIO,
+                                   "TPM2_NV_Read of 0x%08x: %s", IB_TPM_NV_INDEX, Tss2_RC_Decode(rc));
+        if (data->size != len)
+                return ib_tpm_fail(t, -EIO, "TPM2_NV_Read of 0x%08x gave %u bytes, not %zu", IB_TPM_NV_INDEX, data->size, len);
+        memcpy(buf, data->buffer, len);
+        return 0;
+}
+
+static int tpm2_nv_write(struct ib_tpm *t, const uint8_t *buf, size_t len)
+{
+        struct tpm2 *p = t->priv;
+        TPM2B_MAX_NV_BUFFER data = { .size = (UINT16)len };
+        ESYS_TR h;
+        TSS2_RC rc;
+        int r;
+
+        if (len > sizeof(data.buffer))
+                return ib_tpm_fail(t, -EINVAL, "%zu bytes exceed an NV write", len);
+        r = nv_handle(t, len, &h);
+        if (r == -ENOENT) {
+                TPM2B_AUTH auth = { .size = 0 };
+                TPM2B_NV_PUBLIC pub = {
+                        .nvPublic = {
+                                .nvIndex = IB_TPM_NV_INDEX,
+                                .nameAlg = TPM2_ALG_SHA256,
+                                .attributes = NV_ATTRS,
+                                .dataSize = (UINT16)len,
+                        },
+                };
+
+                rc = Esys_NV_DefineSpace(p->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                         &auth, &pub, &h);
+                if (rc != TSS2_RC_SUCCESS)
+                        return ib_tpm_fail(t, rc_base(rc) == TPM2_RC_BAD_AUTH || rc_base(rc) == TPM2_RC_AUTH_FAIL ? -EACCES : -EIO,
+                                           "cannot define NV index 0x%08x (TPM2_NV_DefineSpace, owner hierarchy): %s",
+                                           IB_TPM_NV_INDEX, Tss2_RC_Decode(rc));
+                r = 0;
+        }
+        if (r < 0)
+                return r;
+        memcpy(data.buffer, buf, len);
+        rc = Esys_NV_Write(p->esys, h, h, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data, 0);
+        Esys_TR_Close(p->esys, &h);
+        if (rc != TSS2_RC_SUCCESS)
+                return ib_tpm_fail(t, -EIO, "TPM2_NV_Write of 0x%08x: %s", IB_TPM_NV_INDEX, Tss2_RC_Decode(rc));
+        return 0;
+}
+
 static void tpm2_close(void *priv)
 {
         tpm2_free(priv);
@@ -418,6 +520,8 @@ static const struct ib_tpm_ops tpm2_ops = {
         .pcr_read = tpm2_pcr_read,
         .ak_public = tpm2_ak_public,
         .quote = tpm2_quote,
+        .nv_read = tpm2_nv_read,
+        .nv_write = tpm2_nv_write,
 };
 
 /*
