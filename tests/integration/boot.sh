@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-tests: parallel
 # End to end in QEMU (TCG): the preboot (Debian kernel + miniroot) boots with
 # inetboot.url= pointing at the signed minilive ISO served by nginx on the
 # host's 127.0.0.1 (10.0.2.2 from the guest).  inetboot-agent kexecs the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-tests: parallel
 # A real Debian 12 live ISO (tests/lib/mkdebianlive: debootstrap + live-boot +
 # systemd, cached outside the repo by its recipe) boots through inetboot in
 # QEMU to its login prompt, with its own initrd unmodified and our hook

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-tests: parallel
 # A real Debian 13 live ISO (tests/lib/mkdebian13live: debootstrap trixie +
 # live-boot + systemd 257, kernel 6.12 whose modules are all .ko.xz, cached by
 # recipe) boots through inetboot to login: with every check of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-tests: parallel
 # A Fedora-style live ISO (tests/lib/mkdracutlive: debootstrap + dracut's
 # dmsquash-live with systemd in its initrd, cached outside the repo by its
 # recipe) boots through inetboot in QEMU to its login prompt, with its own

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-tests: parallel
 # inetboot from iPXE in QEMU (TCG): initramfs/mkipxe makes the iPXE folder
 # (inetboot.ipxe + the test preboot of build/initramfs-test) from a menu written
 # here: a first entry whose image is not served, the minilive served by nginx

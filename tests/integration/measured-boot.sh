@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-tests: parallel
 # Measured boot end to end, TPM 2.0 and then TPM 1.2 (TrouSerS' tcsd in the
 # preboot and in the booted system): QEMU with swtpm boots the preboot with
 # inetboot.tpm=required; the agent measures the minilive's manifest, kernel,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-tests: parallel
 # The boot media in QEMU (TCG): initramfs/mkmedia makes a hybrid GRUB image of
 # the test preboot (build/initramfs-test) with a menu written here: a first
 # entry whose image is not served, the minilive served by nginx on the host's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-tests: parallel
 # The minilive test ISO (tests/lib/mkminilive) boots from a virtual CD-ROM
 # under QEMU the way a live distribution does: the initrd finds the medium by
 # its volume id, loop-mounts the squashfs under an overlay, switch_roots, and

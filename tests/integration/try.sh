@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-tests: parallel
 # inetboot-try: a publisher boots a published image in QEMU through the
 # preboot.  The minilive, signed with the test key and served by nginx on
 # 127.0.0.1, boots with --until (the URL rewritten to 10.0.2.2 for the guest)

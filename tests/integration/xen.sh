@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-tests: parallel
 # A Xen boot end to end in QEMU (TCG) with swtpm (TPM 2.0): the preboot
 # boots with inetboot.url= and the seeds' bootxen=1; the agent picks the
 # minilive's Xen GRUB entry (multiboot /boot/xen.gz; module /live/vmlinuz;
