@@ -40,7 +40,7 @@ static const char *prog = "inetboot-attest";
 static void usage(FILE *f)
 {
         fprintf(f,
-                "Usage: %s predict [OPTIONS] MANIFEST-URL\n"
+                "Usage: %s predict [OPTIONS] MANIFEST-URL | MANIFEST-FILE IMAGE-FILE\n"
                 "       %s pcrread [--tpm SPEC]\n"
                 "       %s ak [--tpm SPEC] [--ak-blob FILE] [-o FILE]\n"
                 "       %s quote --nonce HEX [--tpm SPEC] [--eventlog FILE] [--ak-blob FILE] [-o FILE]\n"
@@ -51,7 +51,9 @@ static void usage(FILE *f)
                 "Measured boot and attestation of inetboot boots (docs/measurements.md).\n"
                 "\n"
                 "predict: the event log a boot of MANIFEST-URL must produce, from\n"
-                "inetboot-agent --dry-run with the same inputs; prints PCRs 8 and 9.\n"
+                "inetboot-agent --dry-run with the same inputs; prints PCRs 8 and 9.  With a\n"
+                "local MANIFEST-FILE (and its .sig) and IMAGE-FILE, before publishing: the same\n"
+                "log a boot of them from any URL produces (the image is checked whole first).\n"
                 "  -o, --out FILE          write the predicted event log (for verify --expect)\n"
                 "      --cmdline ARGS      the preboot's kernel command line (console=, ip=, ...)\n"
                 "      --entry LABEL       the boot entry (default: the first)\n"
@@ -185,16 +187,24 @@ static int cmd_predict(int argc, char **argv)
                 default: return 2;
                 }
         }
-        if (optind + 1 != argc)
-                return fprintf(stderr, "%s: predict takes one MANIFEST-URL\nTry '%s --help'.\n", prog, prog), 2;
+        if (optind + 1 != argc && optind + 2 != argc)
+                return fprintf(stderr, "%s: predict takes a MANIFEST-URL, or a MANIFEST-FILE and an IMAGE-FILE\n"
+                               "Try '%s --help'.\n", prog, prog), 2;
+        if (optind + 2 == argc) {
+                args[na++] = "--manifest";
+                args[na++] = argv[optind];
+                args[na++] = "--image";
+                args[na++] = argv[optind + 1];
+        }
         if (!agent)
                 agent = agent_default = ib_sibling_program("inetboot-agent", "inetboot-agent");
         if (!agent)
                 return fail("out of memory");
         if (!mkdtemp(tmp))
                 return fail("cannot create a scratch directory: %m");
-        if (asprintf(&full, "%s%sinetboot.url=%s%s%s", cmdline, *cmdline ? " " : "", argv[optind],
-                     entry ? " inetboot.entry=" : "", entry ? entry : "") < 0 ||
+        /* The preboot's command line: its own words, the URL (a local manifest has none), the entry. */
+        if (asprintf(&full, "%s%s%s%s%s", cmdline, optind + 1 == argc ? " inetboot.url=" : "",
+                     optind + 1 == argc ? argv[optind] : "", entry ? " inetboot.entry=" : "", entry ? entry : "") < 0 ||
             asprintf(&odir, "%s/out", tmp) < 0 || asprintf(&wdir, "%s/work", tmp) < 0 ||
             asprintf(&logp, "%s/eventlog", odir) < 0) {
                 r = fail("out of memory");

@@ -49,6 +49,8 @@ struct choice {
 struct agent {
         /* options */
         const char *keys, *out, *work, *hook_path, *httpfs, *ca_file, *cmdline_arg, *cache_dir, *modules_from;
+        const char *manifest_file;      /* --manifest: a local manifest (and FILE.sig) instead of inetboot.url= */
+        const char *image_file;         /* --image: a dry run reads this local copy, checked whole, instead of a mount */
         const char *tpm_spec;           /* --tpm; NULL: the machine's (none in a dry run) */
         uint16_t bank;                  /* --bank: the log's bank when no TPM is used */
         bool dry_run, allow_insecure, verbose, kexec_load;
@@ -99,6 +101,10 @@ int agent_write_text(const char *dir, const char *name, const void *buf, size_t 
 /* Run @argv (PATH searched), @quiet: its output to /dev/null; its exit status, 128 killed, or -errno. */
 int agent_run(char *const argv[], bool quiet);
 
+/* manifest.c: --manifest FILE (and FILE.sig) read and verified; 0 or -1 said why. */
+int agent_read_manifest(struct agent *a);
+/* serve.c: --image FILE checked whole against the manifest and used in place of the mounted image. */
+int agent_local_image(struct agent *a);
 /* manifest.c: fetch the manifest and its signature (or the cached copy) and verify them; 0 or -1 said why. */
 int agent_fetch_manifest(struct agent *a);
 /* Parse the fetched manifest into a->m and gather the image's mirrors; 0 or -1 said why. */

@@ -88,6 +88,11 @@ static void usage(FILE *f) {
                 "      --hook FILE         the hook payload archive (default %s/hook.cpio.zst)\n"
                 "      --httpfs PATH       the inetboot-httpfs program (default: beside this one)\n"
                 "      --cache DIR         block cache directory (overrides inetboot.cache=)\n"
+                "      --manifest FILE     a local manifest (its signature FILE.sig) instead of\n"
+                "                          inetboot.url= (with --dry-run: a publisher's prediction)\n"
+                "      --image FILE        with --dry-run and --manifest: read this local copy of\n"
+                "                          the image (checked whole against the manifest first)\n"
+                "                          instead of serving it over HTTP\n"
                 "      --ca-file FILE      extra CA certificates for HTTPS\n"
                 "      --allow-insecure    the media's policy lets inetboot.insecure boot unsigned images\n"
                 "      --modalias STR      carry the driver for this device (repeatable; default:\n"
@@ -116,7 +121,8 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
         enum { O_CMDLINE = 256, O_DRY, O_OUT, O_WORK, O_HOOK, O_HTTPFS, O_CACHE, O_CA, O_INSECURE, O_MODALIAS,
-               O_MODFROM, O_LISTMOD, O_MODDIR, O_KEXEC_LOAD, O_TPM, O_BANK, O_TIMESTAMPS, O_FORDEV, O_SYSFS, O_LOAD };
+               O_MODFROM, O_LISTMOD, O_MODDIR, O_KEXEC_LOAD, O_TPM, O_BANK, O_TIMESTAMPS, O_FORDEV, O_SYSFS, O_LOAD,
+               O_MANIFEST, O_IMAGE };
         static const struct option opts[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "cmdline", required_argument, NULL, O_CMDLINE },
@@ -139,6 +145,8 @@ int main(int argc, char **argv) {
                 { "for-devices", no_argument, NULL, O_FORDEV },
                 { "sysfs", required_argument, NULL, O_SYSFS },
                 { "load", no_argument, NULL, O_LOAD },
+                { "manifest", required_argument, NULL, O_MANIFEST },
+                { "image", required_argument, NULL, O_IMAGE },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -187,6 +195,8 @@ int main(int argc, char **argv) {
                 case O_FORDEV: for_devices = true; break;
                 case O_SYSFS: sysfs = optarg; break;
                 case O_LOAD: load = true; break;
+                case O_MANIFEST: a.manifest_file = optarg; break;
+                case O_IMAGE: a.image_file = optarg; break;
                 case 'v': a.verbose = true; break;
                 case 'h': usage(stdout); return 0;
                 default: fprintf(stderr, "Try '%s --help'.\n", prog); return 2;
@@ -205,6 +215,10 @@ int main(int argc, char **argv) {
         }
         if (optind != argc) {
                 fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help'.\n", prog, argv[optind], prog);
+                return 2;
+        }
+        if ((a.image_file && (!a.dry_run || !a.manifest_file)) || (a.manifest_file && !a.dry_run)) {
+                fprintf(stderr, "%s: --manifest and --image are for --dry-run (--image needs --manifest)\n", prog);
                 return 2;
         }
         if (a.dry_run != !!a.out) {
@@ -236,7 +250,7 @@ int main(int argc, char **argv) {
                 }
                 a.cache_dir = a.req.cache;
         }
-        if (a.req.n_urls == 0 && !a.req.iscript) {
+        if (a.req.n_urls == 0 && !a.req.iscript && !a.manifest_file) {
                 agent_fail("nothing to boot: no inetboot.url= (or netdir=, httpfuse=) on the kernel command line");
                 ret = 3;
                 goto out;
@@ -251,13 +265,14 @@ int main(int argc, char **argv) {
         }
         if (a.req.iscript && agent_run_iscript(&a) < 0)
                 goto out;
-        if (a.req.n_urls == 0) {
+        if (a.req.n_urls == 0 && !a.manifest_file) {
                 ret = 0;
                 goto out;
         }
 
         /* 1-2: manifest, signature, mirrors, the image served */
-        if (agent_fetch_manifest(&a) < 0 || agent_parse_manifest(&a) < 0 || agent_start_httpfs(&a) < 0)
+        if ((a.manifest_file ? agent_read_manifest(&a) : agent_fetch_manifest(&a)) < 0 || agent_parse_manifest(&a) < 0 ||
+            (a.image_file ? agent_local_image(&a) : agent_start_httpfs(&a)) < 0)
                 goto out;
         if (!a.dry_run)
                 agent_mount_iso(&a);

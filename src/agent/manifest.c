@@ -79,6 +79,24 @@ static int cached_manifest(struct agent *a) {
         return -1;
 }
 
+int agent_read_manifest(struct agent *a) {
+        _cleanup_(freep) char *sp = NULL;
+        struct ib_err e = {};
+        int r;
+
+        if (asprintf(&sp, "%s.sig", a->manifest_file) < 0)
+                return agent_fail("out of memory");
+        if ((r = ib_read_file(a->manifest_file, IB_MANIFEST_MAX_BYTES, &a->manifest, &a->manifest_len)) < 0)
+                return agent_fail("cannot read the manifest %s: %s", a->manifest_file, strerror(-r));
+        if ((r = ib_read_file(sp, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len)) < 0)
+                return agent_fail("cannot read its signature %s: %s", sp, strerror(-r));
+        if (ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, a->key_id, &e) < 0)
+                return agent_fail("%s: %s", sp, e.msg);
+        a->verified = true;
+        agent_say("manifest %s: signature good (%s)", a->manifest_file, a->keys);
+        return 0;
+}
+
 int agent_fetch_manifest(struct agent *a) {
         struct ib_err e = {};
         int last = -1;

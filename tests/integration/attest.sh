@@ -49,6 +49,17 @@ check "tpm2_eventlog replays the log to the predicted PCRs" \
     bash -c "tpm2_eventlog '$d/good.log' 2>/dev/null | grep -q '8  : 0x$p8' && tpm2_eventlog '$d/good.log' 2>/dev/null | grep -q '9  : 0x$p9'"
 expect_out "predict for TPM 1.2: the SHA-1 bank" '^PCR  8 sha1   [0-9a-f]{40}$' pred --tpm-version 1.2 "$url"
 expect_fail "predict: an entry the manifest lacks is an error" 'no entry|unknown|entries' pred --entry nosuch "$url"
+# Before publishing: the local manifest and image, no server.
+expect_out "predict from a local manifest and image" '^PCR  9 sha256 [0-9a-f]{64}$' \
+    pred --entry live -o "$d/local.log" "$d/www/minilive.iso.manifest" "$d/www/minilive.iso"
+check "... the same event log as a boot from its URL, byte for byte" cmp -s "$d/local.log" "$d/good.log"
+mkdir -p "$d/bent"
+cp "$d/www/minilive.iso" "$d/bent/"
+flip_byte "$d/bent/minilive.iso" 1000000
+expect_fail "predict: a local image that is not the signed one is refused" 'block 3 \(byte 786432\) differs from the manifest' \
+    pred --entry live "$d/www/minilive.iso.manifest" "$d/bent/minilive.iso"
+expect_fail "predict: a local manifest without its signature is refused" 'cannot read its signature' \
+    pred --entry live "$d/www/other/minilive.iso" "$d/www/minilive.iso"
 
 # --- a measured boot (dry run into swtpm) ----------------------------------------
 swtpm2_start "$d/tpm" || { not_ok "swtpm starts"; finish; }
