@@ -329,6 +329,30 @@ static void test_syslinux(void) {
         }
         ib_bootcfg_entries_free(e, n);
 
+        /*
+         * PXELINUX's entries are not the image's: those whichsys.c32 reaches
+         * under PXE only ("-pxe- NAME": NAME's CONFIG is not followed), and
+         * files from the TFTP server's root ("::/path").
+         */
+        {
+                const struct mem_file pxe[] = {
+                        { "/boot/syslinux/syslinux.cfg",
+                          "DEFAULT select\nLABEL select\nCOM32 whichsys.c32\nAPPEND -pxe- net -sys- sys -iso- sys\n"
+                          "LABEL net\nCONFIG net.cfg\nLABEL sys\nCONFIG sys.cfg\n", 0, 0 },
+                        { "/boot/syslinux/net.cfg", "LABEL nbd\nLINUX /vmlinuz\nAPPEND nbd_srv=${pxeserver}\n", 0, 0 },
+                        { "/boot/syslinux/sys.cfg",
+                          "LABEL tftp\nLINUX ::/vmlinuz\nAPPEND t\nLABEL iso\nLINUX /vmlinuz\nINITRD /a,/b\nAPPEND i\n", 0, 0 },
+                        {},
+                };
+
+                e = NULL;
+                n = 0;
+                r = ib_bootcfg_parse_syslinux(mem_read, (void *)pxe, "/boot/syslinux/syslinux.cfg", &e, &n, &err);
+                CHECK("whichsys: the -pxe- label's CONFIG and ::/ entries left out", r == 0 && n == 1 &&
+                      strcmp(e[0].cmdline, "i") == 0 && e[0].n_initrds == 2);
+                ib_bootcfg_entries_free(e, n);
+        }
+
         {
                 const struct mem_file mb[] = {
                         { "/syslinux.cfg",

@@ -65,6 +65,7 @@ struct sl_label {
 struct sl_state {
         struct sl_label cur;
         char *global_append;
+        char *pxe_label;        /* the label whichsys.c32 runs under PXELINUX only ("-pxe- NAME") */
 };
 
 static void sl_label_reset(struct sl_label *l) {
@@ -179,6 +180,34 @@ static int sl_initrd_list(struct ctx *c, struct sl_label *l, const char *v, stru
 }
 
 /* Finish the current LABEL: build its entry, or drop it. */
+/*
+ * whichsys.c32 (archiso: "APPEND -pxe- pxe -sys- sys -iso- sys") runs the
+ * label after "-pxe-" under PXELINUX only: remember it in *@pxe, its CONFIG
+ * is not the image's.  -ENOMEM or 0.
+ */
+static int whichsys_pxe(const struct sl_label *l, char **pxe) {
+        const char *k = l->kernel + strspn(l->kernel, " \t"), *slash, *a;
+        size_t kl = strcspn(k, " \t"), n;
+
+        slash = memrchr(k, '/', kl);
+        if (slash)
+                kl -= (size_t)(slash + 1 - k), k = slash + 1;
+        if (kl != 12 || strncasecmp(k, "whichsys.c32", 12) != 0 || !l->append)
+                return 0;
+        for (a = l->append; *(a += strspn(a, " \t")); a += strcspn(a, " \t"))
+                if (strncmp(a, "-pxe-", 5) == 0 && (a[5] == ' ' || a[5] == '\t')) {
+                        a += 5;
+                        a += strspn(a, " \t");
+                        n = strcspn(a, " \t");
+                        if (n == 0 || a[0] == '-')
+                                return 0;
+                        free(*pxe);
+                        *pxe = ib_strndup(a, n);
+                        return *pxe ? 0 : -ENOMEM;
+                }
+        return 0;
+}
+
 static int sl_finish(struct ctx *c, struct sl_state *st) {
         struct sl_label *l = &st->cur;
         struct pending p = {};
@@ -191,9 +220,19 @@ static int sl_finish(struct ctx *c, struct sl_state *st) {
 
         if (!l->active || !l->kernel || l->skip)
                 goto out;
+        if (l->module && whichsys_pxe(l, &st->pxe_label) < 0)
+                goto oom;
         kname = l->kernel + strspn(l->kernel, " \t");
         klen = strcspn(kname, " \t");
         if (klen == 0)
+                goto out;
+        /*
+         * "::/path" is PXELINUX's: the file from the TFTP server's root, an
+         * entry for a network boot that isolinux never reaches (archiso's
+         * NBD/NFS/HTTP entries, behind whichsys.c32's "-pxe-"): booted from
+         * the image it would look for its server (archiso_nbd_srv=${pxeserver}).
+         */
+        if (klen >= 2 && kname[0] == ':' && kname[1] == ':')
                 goto out;
         {
                 _cleanup_(freep) char *k = ib_strndup(kname, klen);
@@ -361,6 +400,8 @@ static int sl_line(struct ctx *c, struct sl_state *st, const char *path, unsigne
                         return ib_err_set(c->err, -ENOMEM, 0, "out of memory");
                 return 0;
         }
+        if (word_is(kw, kl, "config") && l->active && l->tag && st->pxe_label && strcmp(l->tag, st->pxe_label) == 0)
+                return 0;
         if (word_is(kw, kl, "include") || word_is(kw, kl, "config"))
                 return sl_include(c, st, path, line, rest, rl);
         /*
@@ -436,5 +477,6 @@ int bc_sl_top(struct ctx *c, const char *path) {
                 r = sl_finish(c, &st);
         sl_label_reset(&st.cur);
         free(st.global_append);
+        free(st.pxe_label);
         return r;
 }
