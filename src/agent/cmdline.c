@@ -88,8 +88,12 @@ static const struct family_hint {
           "root=live:/dev/loop0" },
         /* kiwi-live takes root=live:CDLABEL= only; the loop device's by-label link serves it. */
         { "opensuse", { }, { "mediacheck", "mediacheck=*", "rd.live.check", "rd.live.check=*" }, NULL },
-        /* stage-1 mounts root= (the config's init= stays: it names the system to start). */
-        { "nixos", { }, { }, "root=/dev/loop0" },
+        /*
+         * stage-1 mounts root= (the config's init= stays: it names the system
+         * to start); its copytoram (the ISO's "(copytoram)" entry) copies
+         * nix-store.squashfs into a tmpfs.
+         */
+        { "nixos", { }, { "copytoram" }, "root=/dev/loop0" },
         /* nlplug-findfs probes every block device, loop ones too, for its boot repository: nothing to say. */
         { "alpine", { }, { }, NULL },
 };

@@ -144,6 +144,12 @@ static const struct {
           "root=LABEL=nixos-minimal-24.11-x86_64 boot.shell_on_fail console=ttyS0,115200n8", NULL, NULL,
           "init=/nix/store/sv6cm9pbzsnlk3vmpsaqjsaz0xvc5m4b-nixos-system-nixos-24.11/init "
           "boot.shell_on_fail console=ttyS0,115200n8 root=/dev/loop0" HOOK },
+        /* Its "(copytoram)" entry: stage 1 copies nix-store.squashfs into a tmpfs. */
+        { "NixOS: copytoram dropped", "nixos",
+          "init=/nix/store/sv6cm9pbzsnlk3vmpsaqjsaz0xvc5m4b-nixos-system-nixos-24.11/init "
+          "root=LABEL=nixos-minimal-24.11-x86_64 boot.shell_on_fail copytoram", NULL, NULL,
+          "init=/nix/store/sv6cm9pbzsnlk3vmpsaqjsaz0xvc5m4b-nixos-system-nixos-24.11/init "
+          "boot.shell_on_fail root=/dev/loop0" HOOK },
 
         /* Alpine: nlplug-findfs probes every block device, /dev/loop0 too. */
         { "Alpine: nothing added", "alpine", "modules=loop,squashfs,sd-mod,usb-storage quiet modloop=/boot/modloop-lts",
