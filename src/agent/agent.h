@@ -100,6 +100,8 @@ _printf_(3, 4) bool agent_pathf(char *buf, size_t size, const char *fmt, ...);
 int agent_write_text(const char *dir, const char *name, const void *buf, size_t len);
 /* Run @argv (PATH searched), @quiet: its output to /dev/null; its exit status, 128 killed, or -errno. */
 int agent_run(char *const argv[], bool quiet);
+/* The same, no file it writes larger than @max_file bytes (0: no bound; past it the program is killed, 128). */
+int agent_run_limited(char *const argv[], bool quiet, uint64_t max_file);
 
 /* manifest.c: --manifest FILE (and FILE.sig) read and verified; 0 or -1 said why. */
 int agent_read_manifest(struct agent *a);

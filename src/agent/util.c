@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "agent.h"
@@ -37,6 +38,10 @@ int agent_write_text(const char *dir, const char *name, const void *buf, size_t 
 }
 
 int agent_run(char *const argv[], bool quiet) {
+        return agent_run_limited(argv, quiet, 0);
+}
+
+int agent_run_limited(char *const argv[], bool quiet, uint64_t max_file) {
         pid_t p;
         int status;
 
@@ -52,6 +57,13 @@ int agent_run(char *const argv[], bool quiet) {
                                 dup2(fd, 1);
                                 dup2(fd, 2);
                         }
+                }
+                if (max_file) {
+                        struct rlimit rl = { .rlim_cur = max_file, .rlim_max = max_file };
+
+                        /* A file written past it kills the program (SIGXFSZ): a bound on what it extracts. */
+                        if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+                                _exit(126);
                 }
                 execvp(argv[0], argv);
                 _exit(127);
