@@ -858,7 +858,7 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
                 goto out;
         }
         agent_say("%zu kernel modules for the hook: %zu from the image's initrd, %zu carried%s", n - missing, n - carried - missing, carried,
-            carried ? (from_image ? " from the image's root file system" : " from --modules-from") : "");
+            carried ? (from_image ? " from the image's squashfs" : " from --modules-from") : "");
         r = 0;
 out:
         ib_strv_free(paths, n);

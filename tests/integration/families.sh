@@ -179,6 +179,18 @@ family alpine "Linux lts" alpine /boot/vmlinuz-lts
 from_squashfs alpine /boot/modloop-lts "modules/$rel"
 golden alpine 1 "modules=loop,squashfs,sd-mod,usb-storage quiet rdinit=/inetboot/hook" \
     "kernel modules for $rel: from the image's /boot/modloop-lts" /boot/initramfs-lts -- "${carried[@]}"
+# A hostile image: its modloop's fuse.ko.gz a link to the preboot's /etc/passwd.  The
+# link resolves inside the image's tree (openat2 RESOLVE_IN_ROOT), where there is no such file.
+extract "$d/www/alpine.iso" /boot/modloop-lts "$d/ml.sq"
+unsquashfs -q -n -d "$d/ml" "$d/ml.sq" >/dev/null 2>&1
+ln -sf /etc/passwd "$d/ml/modules/$rel/kernel/fs/fuse/fuse.ko.gz"
+mksquashfs "$d/ml" "$d/evil.sq" -quiet -no-progress -all-root -noappend >/dev/null
+xorriso -indev "$d/www/alpine.iso" -outdev "$d/www/evil.iso" -map "$d/evil.sq" /boot/modloop-lts >/dev/null 2>&1
+inetboot-sign make -q --key "$TEST_KEY" -o "$d/www/evil.iso.manifest" "$d/www/evil.iso" >/dev/null 2>&1
+if dryrun evil 1; then not_ok "a module linked out of the image: the dry run stops"; else ok "a module linked out of the image: the dry run stops"; fi
+check "... and says which module and why" grep -qxF \
+    "inetboot: error: module kernel/fs/fuse/fuse.ko.gz: cannot read modules/$rel/kernel/fs/fuse/fuse.ko.gz: No such file or directory" "$d/evil.log"
+check "... writing nothing" test ! -e "$d/evil.out/initrd"
 ok "six families' dry runs in $((SECONDS - t0)) s"
 nginx_stop
 finish
