@@ -96,6 +96,13 @@ static const struct family_hint {
         { "nixos", { }, { "copytoram" }, "root=/dev/loop0" },
         /* nlplug-findfs probes every block device, loop ones too, for its boot repository: nothing to say. */
         { "alpine", { }, { }, NULL },
+        /*
+         * KNOPPIX's minirt (findknoppix) scans CD and disk devices, not loop
+         * ones, for KNOPPIX/KNOPPIX; fromhd=DEVICE (its cheat code for a
+         * partition tohd= filled) makes it look at DEVICE alone.  toram and
+         * tohd= copy the whole medium, testcd checks every file of it.
+         */
+        { "knoppix", { { "fromhd=/dev/loop0", NULL } }, { "toram", "tohd=*", "testcd", "testdvd" }, NULL },
 };
 
 /* The hint row of @family, NULL when it has none (generic). */

@@ -77,7 +77,8 @@ int agent_choose_entry(struct agent *a, int fd) {
         } else {
                 const struct ib_bootcfg_entry *b = &a->scanned[pick];
 
-                a->c = (struct choice) { .label = b->label, .family = ib_bootcfg_family(b->cmdline, b->kernel),
+                a->c = (struct choice) { .label = b->label,
+                                         .family = ib_bootcfg_entry_family(b->cmdline, b->kernel, b->initrds, b->n_initrds),
                                          .cmdline = b->cmdline, .kernel = b->kernel,
                                          .initrds = (const char *const *)b->initrds, .n_initrds = b->n_initrds,
                                          .hypervisor = b->hypervisor,

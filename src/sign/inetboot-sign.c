@@ -218,7 +218,7 @@ static int build_entries(struct ib_iso *iso, bool scan, struct entry_opt *eo, si
                 initrds = o && o->n_initrds ? o->initrds : b ? b->initrds : NULL;
                 n_initrds = o && o->n_initrds ? o->n_initrds : b ? b->n_initrds : 0;
                 cmdline = o && o->cmdline ? o->cmdline : b && b->cmdline ? b->cmdline : "";
-                family = o && o->family ? o->family : ib_bootcfg_family(cmdline, kernel);
+                family = o && o->family ? o->family : ib_bootcfg_entry_family(cmdline, kernel, initrds, n_initrds);
                 if (!(o && o->family) && strcmp(family, "generic") == 0 && !quiet)
                         fprintf(stderr,
                                 "%s: warning: entry '%s': family generic: its initrd may not find its medium on /dev/loop0,\n"

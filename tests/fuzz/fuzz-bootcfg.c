@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (ib_bootcfg_scan(image_read, &img, &e, &n, &err) == 0) {
                 for (size_t i = 0; i < n; i++)
-                        (void)ib_bootcfg_family(e[i].cmdline, e[i].kernel);
+                        (void)ib_bootcfg_entry_family(e[i].cmdline, e[i].kernel, e[i].initrds, e[i].n_initrds);
                 ib_bootcfg_entries_free(e, n);
         } else if (e || n || err.msg[0] == 0 || err.code >= 0)
                 abort();        /* outputs written on failure, or no message */

@@ -155,6 +155,17 @@ static const struct {
         { "Alpine: nothing added", "alpine", "modules=loop,squashfs,sd-mod,usb-storage quiet modloop=/boot/modloop-lts",
           NULL, NULL, "modules=loop,squashfs,sd-mod,usb-storage quiet modloop=/boot/modloop-lts" HOOK },
 
+        /* KNOPPIX 9.1 (boot/isolinux/isolinux.cfg; initrd=minirt.gz is taken off by the parser). */
+        { "KNOPPIX: fromhd=/dev/loop0", "knoppix",
+          "ramdisk_size=100000 lang=en vt.default_utf8=0 apm=power-off vga=791 nomce libata.force=noncq "
+          "hpsa.hpsa_allow_any=1 loglevel=1 tz=localtime", NULL, carry_one,
+          "ramdisk_size=100000 lang=en vt.default_utf8=0 apm=power-off vga=791 nomce libata.force=noncq "
+          "hpsa.hpsa_allow_any=1 loglevel=1 tz=localtime console=ttyS0,115200 fromhd=/dev/loop0" HOOK },
+        { "KNOPPIX: toram, tohd= and testcd dropped", "knoppix", "lang=en toram tohd=/dev/sda1 testcd tz=localtime",
+          NULL, NULL, "lang=en tz=localtime fromhd=/dev/loop0" HOOK },
+        { "KNOPPIX, its own fromhd= kept", "knoppix", "lang=en fromhd=/dev/sda1", NULL, NULL,
+          "lang=en fromhd=/dev/sda1" HOOK },
+
         /* live-boot's own whole-image readers (families.md); agent.sh's golden dry runs have none. */
         { "debian-live, toram and fetch= dropped", "debian-live", "boot=live toram fetch=http://x/f.squashfs quiet", NULL,
           NULL, "boot=live quiet live-media=/dev/loop0 rootfstype=ramfs" HOOK },

@@ -616,6 +616,57 @@ static void test_family(void) {
         CHECK("family casper by layout (Ubuntu >= 20.04)", strcmp(ib_bootcfg_family("--- quiet splash", "/casper/vmlinuz"), "casper") == 0);
         CHECK("family by layout yields to boot=live", strcmp(ib_bootcfg_family("boot=live", "/casper/vmlinuz"), "debian-live") == 0);
         CHECK("family tabs", strcmp(ib_bootcfg_family("\tboot=live\t", NULL), "debian-live") == 0);
+        CHECK("family knoppix by knoppix_dir=", strcmp(ib_bootcfg_family("lang=en knoppix_dir=KNOPPIX", NULL), "knoppix") == 0);
+        CHECK("family knoppix by knoppix_name=", strcmp(ib_bootcfg_family("knoppix_name=KNOPPIX1 quiet", NULL), "knoppix") == 0);
+        CHECK("family knoppix words are whole", strcmp(ib_bootcfg_family("myknoppix_dir=x knoppix", NULL), "generic") == 0);
+}
+
+/* ib_bootcfg_entry_family(): a generic entry whose initrd is KNOPPIX's minirt is knoppix. */
+static void test_entry_family(void) {
+        char *minirt[] = { "/boot/isolinux/minirt.gz" };
+        char *dsl[] = { "/boot/isolinux/minirt24.gz" };
+        char *two[] = { "/boot/ucode.img", "/boot/isolinux/minirt.gz" };
+        char *other[] = { "/boot/isolinux/initrd.gz" };
+        char *dir[] = { "/minirt/initrd.gz" };
+        const char *knoppix = "ramdisk_size=100000 lang=en vt.default_utf8=0 apm=power-off vga=791 nomce tz=localtime";
+
+        CHECK("entry family: KNOPPIX's minirt.gz",
+              strcmp(ib_bootcfg_entry_family(knoppix, "/boot/isolinux/linux64", minirt, 1), "knoppix") == 0);
+        CHECK("entry family: DSL's minirt24.gz", strcmp(ib_bootcfg_entry_family("lang=us", "/boot/isolinux/linux24", dsl, 1),
+                                                         "knoppix") == 0);
+        CHECK("entry family: minirt as a later initrd", strcmp(ib_bootcfg_entry_family("", "/boot/linux", two, 2), "knoppix") == 0);
+        CHECK("entry family: another initrd is generic",
+              strcmp(ib_bootcfg_entry_family(knoppix, "/boot/isolinux/linux", other, 1), "generic") == 0);
+        CHECK("entry family: a minirt directory is not the name",
+              strcmp(ib_bootcfg_entry_family("", "/boot/linux", dir, 1), "generic") == 0);
+        CHECK("entry family: the command line's family first",
+              strcmp(ib_bootcfg_entry_family("boot=live", "/live/vmlinuz", minirt, 1), "debian-live") == 0);
+        CHECK("entry family: no initrd", strcmp(ib_bootcfg_entry_family(knoppix, "/boot/isolinux/linux", NULL, 0), "generic") == 0 &&
+              strcmp(ib_bootcfg_entry_family(NULL, NULL, NULL, 0), "generic") == 0);
+        {
+                /* KNOPPIX 9.1's layout: names relative to /boot/isolinux/, the minirt in APPEND's initrd=. */
+                const struct mem_file files[] = {
+                        { "/boot/isolinux/isolinux.cfg",
+                          "DEFAULT linux\nTIMEOUT 300\n"
+                          "LABEL linux\nKERNEL linux\nAPPEND ramdisk_size=100000 lang=en vga=791 initrd=minirt.gz nomce loglevel=1\n"
+                          "LABEL linux64\nKERNEL linux64\nAPPEND ramdisk_size=100000 lang=en initrd=minirt.gz nomce toram\n", 0, 0 },
+                        {},
+                };
+                struct ib_bootcfg_entry *e = NULL;
+                struct ib_err err = {};
+                size_t n = 0;
+                int r = ib_bootcfg_scan(mem_read, (void *)files, &e, &n, &err);
+
+                CHECK("KNOPPIX isolinux.cfg: two entries, /boot/isolinux/linux + minirt.gz",
+                      r == 0 && n == 2 && strcmp(e[0].kernel, "/boot/isolinux/linux") == 0 && e[0].n_initrds == 1 &&
+                      strcmp(e[0].initrds[0], "/boot/isolinux/minirt.gz") == 0 &&
+                      strcmp(e[0].cmdline, "ramdisk_size=100000 lang=en vga=791 nomce loglevel=1") == 0);
+                CHECK("KNOPPIX isolinux.cfg: both entries knoppix",
+                      r == 0 && n == 2 && strcmp(ib_bootcfg_entry_family(e[0].cmdline, e[0].kernel, e[0].initrds, e[0].n_initrds),
+                                                 "knoppix") == 0 &&
+                      strcmp(ib_bootcfg_entry_family(e[1].cmdline, e[1].kernel, e[1].initrds, e[1].n_initrds), "knoppix") == 0);
+                ib_bootcfg_entries_free(e, n);
+        }
 }
 
 int main(int argc, char **argv) {
@@ -643,5 +694,6 @@ int main(int argc, char **argv) {
         test_scan();
         test_limits();
         test_family();
+        test_entry_family();
         UNIT_EXIT();
 }

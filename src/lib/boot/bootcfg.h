@@ -65,9 +65,16 @@ int ib_bootcfg_parse_grub(ib_bootcfg_read_fn read, void *userdata, const char *p
 /*
  * Distro family from a kernel command line and (may be NULL) the kernel's
  * path: debian-live, casper, dracut-live, arch, miso, opensuse, nixos,
- * alpine, generic.
+ * alpine, knoppix, generic.
  */
 const char *ib_bootcfg_family(const char *cmdline, const char *kernel);
+
+/*
+ * The family of an entry: ib_bootcfg_family() of its command line and
+ * kernel, or, when that is generic, "knoppix" if one of its @n_initrds
+ * initrds (paths, may be NULL when 0) is KNOPPIX's minirt (minirt*).
+ */
+const char *ib_bootcfg_entry_family(const char *cmdline, const char *kernel, char *const *initrds, size_t n_initrds);
 
 void ib_bootcfg_entries_free(struct ib_bootcfg_entry *e, size_t n);
 

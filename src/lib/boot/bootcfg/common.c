@@ -608,5 +608,28 @@ const char *ib_bootcfg_family(const char *cmdline, const char *kernel) {
         if (has_arg(cmdline, "modloop=", true) || has_arg(cmdline, "alpine_dev=", true) ||
             has_arg(cmdline, "modules=loop,squashfs", true))
                 return "alpine";
+        /* KNOPPIX's own words for its cloop file, which multi-boot tools add to its entries. */
+        if (has_arg(cmdline, "knoppix_dir=", true) || has_arg(cmdline, "knoppix_name=", true))
+                return "knoppix";
         return "generic";
+}
+
+/* Whether the file at @path is named as KNOPPIX names its initrd: minirt.gz (DSL: minirt24.gz). */
+static bool knoppix_minirt(const char *path) {
+        const char *base = path ? strrchr(path, '/') : NULL;
+
+        base = base ? base + 1 : path;
+        return base && strncmp(base, "minirt", 6) == 0;
+}
+
+const char *ib_bootcfg_entry_family(const char *cmdline, const char *kernel, char *const *initrds, size_t n_initrds) {
+        const char *family = ib_bootcfg_family(cmdline, kernel);
+
+        if (strcmp(family, "generic") != 0)
+                return family;
+        /* KNOPPIX's entries have no word of their own (ramdisk_size=, lang=): its minirt tells. */
+        for (size_t i = 0; i < n_initrds; i++)
+                if (knoppix_minirt(initrds[i]))
+                        return "knoppix";
+        return family;
 }
