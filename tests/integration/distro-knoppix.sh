@@ -20,7 +20,7 @@
 . "$IB_SRCDIR/tests/lib/qemu.sh"
 . "$IB_SRCDIR/tests/lib/distro.sh"
 requires gcc make
-name=knoppix host=inetboot-knoppix what="KNOPPIX-style cloop live" ram=512
+name=knoppix host=inetboot-knoppix what="KNOPPIX-style cloop live" ram=256
 distro_serve mkknoppix "$name"
 d=$D
 if distro_boot "$ram" "$host login:" 480; then ok "$what boots through inetboot to login: in $ram MiB ($LOGIN_S s)"
