@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-tests: parallel
 # A KNOPPIX-style live ISO (tests/lib/mkknoppix: a Debian 12 root compressed
 # with Debian's cloop-utils into /KNOPPIX/KNOPPIX, cloop.ko built from
 # Debian's cloop-src, a minirt whose /init does what KNOPPIX's does; cached
