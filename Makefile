@@ -182,7 +182,7 @@ DEPS_BUILD := build-essential pkg-config clang libssl-dev libarchive-dev libcurl
 DEPS_TEST  := xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools busybox-static \
               cpio linux-image-amd64 openssl python3 ca-certificates fuse3 nginx curl \
               squashfs-tools strace xz-utils zstd lz4 kexec-tools qemu-system-x86 ipxe-qemu ovmf file dosfstools debootstrap patchelf \
-              swtpm swtpm-tools tpm2-tools trousers
+              swtpm swtpm-tools tpm2-tools trousers groff-base
 DEPS_BENCH := nbdkit libnbd-bin
 DEPS_bookworm := libtss2-tcti-swtpm0 libtss2-tcti-device0 httpfs2
 DEPS_trixie   := libtss2-tcti-swtpm0t64 libtss2-tcti-device0t64
