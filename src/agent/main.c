@@ -52,6 +52,45 @@
 
 static const char *prog = "inetboot-agent";
 
+/* @text from column @col (< 26) on, wrapped at 79 columns onto lines that start at column 26. */
+static void wrap(FILE *f, const char *text, size_t col) {
+        for (size_t pad = 26 - col; *text; pad = 26) {
+                size_t cut = strlen(text);
+
+                if (cut > 79 - 26) {
+                        for (cut = 79 - 26; cut > 0 && text[cut] != ' '; cut--)
+                                ;
+                        if (cut == 0)
+                                cut = strcspn(text, " ");
+                }
+                fprintf(f, "%*s%.*s\n", (int)pad, "", (int)cut, text);
+                text += cut + strspn(text + cut, " ");
+        }
+}
+
+/* The words of the command line, from the one table of them (cmdline.c). */
+static void usage_words(FILE *f) {
+        for (size_t i = 0; i < ib_cmdline_n_words; i++) {
+                const struct ib_cmdline_word *w = &ib_cmdline_words[i];
+                char head[64];
+                int n;
+
+                if (w->carried)
+                        continue;
+                n = snprintf(head, sizeof(head), "  %s%s%s%s", w->name, w->value ? "=" : "", w->value ? w->value : "",
+                             w->readers & IB_WORD_AGENT ? "" : " (preboot)");
+                if (n < 0)
+                        continue;
+                fputs(head, f);
+                if ((size_t)n >= 25) {
+                        fputc('\n', f);
+                        n = 0;
+                }
+                wrap(f, w->what, (size_t)n);
+        }
+        fputs("  console=, ip=, earlyprintk=, loglevel=  carried over to the booted kernel\n", f);
+}
+
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: %s [OPTIONS]\n"
@@ -61,21 +100,10 @@ static void usage(FILE *f) {
                 "manifest, serve the image with inetboot-httpfs, take the chosen entry's kernel\n"
                 "and initrd, append the inetboot hook, measure them into the TPM, and kexec.\n"
                 "\n"
-                "Kernel command line (or --cmdline):\n"
-                "  inetboot.url=URL        manifest or image URL; repeat it for mirrors\n"
-                "  inetboot.entry=LABEL    boot entry by label or 1-based number (default: first)\n"
-                "  inetboot.cache=DIR      persistent block cache (the preboot mounts devices)\n"
-                "  inetboot.profile=MODE   the booted system's boot profile: prefetch (default),\n"
-                "                          off, record (to /dev/.inetboot/profile)\n"
-                "  inetboot.cachefill=S    the booted system fetches the rest of the image into\n"
-                "                          the cache after S s without a read (default 30); off\n"
-                "  inetboot.insecure       boot an unsigned image (only with --allow-insecure)\n"
-                "  inetboot.allow-rollback boot a lower serial than the cache's trust state has\n"
-                "                          seen for this image (the machine's owner; lowers it)\n"
-                "  inetboot.tpm=POLICY     auto (measure if there is a TPM), required, off\n"
-                "  netdir=URL, httpfuse=URL  the seeds' forms of inetboot.url=URL\n"
-                "  iscript=URL             run a preboot script first, only if signed\n"
-                "  bootxen=1               the seeds' form: the first entry with a hypervisor\n"
+                "Kernel command line (or --cmdline; docs/cmdline.md):\n",
+                prog, prog);
+        usage_words(f);
+        fprintf(f,
                 "\n"
                 "Options:\n"
                 "  -K, --keys DIR          trusted publisher keys (default %s)\n"
@@ -116,7 +144,7 @@ static void usage(FILE *f) {
                 "                          the kernel's console lines (where a boot's time goes)\n"
                 "  -v, --verbose           say more\n"
                 "  -h, --help              this text\n",
-                prog, prog, IB_KEYS_DIR, IB_DATA_DIR);
+                IB_KEYS_DIR, IB_DATA_DIR);
 }
 
 int main(int argc, char **argv) {
@@ -242,6 +270,8 @@ int main(int argc, char **argv) {
                 agent_fail("the kernel command line: %s", e.msg);
                 return 2;
         }
+        for (size_t i = 0; i < a.req.n_notes; i++)
+                agent_say("warning: %s", a.req.notes[i]);
         if (!a.cache_dir && a.req.cache) {
                 if (a.req.cache[0] != '/') {
                         agent_fail("inetboot.cache=%s: the preboot resolves devices to a directory; the agent needs --cache DIR",

@@ -15,7 +15,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (!s)
                 return 0;
+        ib_cmdline_suggest(s, strlen(s));       /* any key, of any length */
         if (ib_bootreq_parse(s, &r, &err) == 0) {
+                if (r.n_notes > IB_CMDLINE_MAX_NOTES)
+                        abort();
                 for (size_t i = 0; i < r.n_urls; i++) {
                         char *m = NULL, *img = NULL;
 

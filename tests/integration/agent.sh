@@ -119,6 +119,20 @@ expect_fail "no URL at all: exit 3 and a clear message" "nothing to boot" agent 
 agent "$d/o10" "quiet" >/dev/null 2>&1
 check "no URL at all: exit status 3" test $? = 3
 
+# --- the words of the command line (docs/cmdline.md) --------------------------------
+out=$(agent "$d/o31" "inetboot.url=$base/minilive.iso.manifest inetboot.entrry=3 inetboot.entrry=4 inetboot.shell=1 quiet" 2>&1)
+check "a misspelt word: said, with the word meant" \
+    grep -qx 'inetboot: warning: unknown option inetboot.entrry; did you mean inetboot.entry?' <<<"$out"
+check "... once" test "$(grep -c entrry <<<"$out")" = 1
+check "a known word in a form it does not take: said" \
+    grep -qx "inetboot: warning: 'inetboot.shell=1': inetboot.shell takes no value; ignored" <<<"$out"
+check "... and the boot goes on, with the first entry" \
+    bash -c 'grep -q "^inetboot: boot entry 1: " <<<"$1" && test -s "$2/kernel"' _ "$out" "$d/o31"
+expect_fail "a misspelt inetboot.tpm stops the boot" 'unknown option inetboot.tmp; did you mean inetboot.tpm\?' \
+    agent "$d/o32" "inetboot.url=$base/minilive.iso.manifest inetboot.tmp=required"
+out=$(agent "$d/o33" "inetboot.url=$base/minilive.iso.manifest inetboot.shell inetboot.menu=url inetboot.kexec=load inetboot.cache=off ip=dhcp quiet" 2>&1)
+check "the preboot's words and the kernel's: nothing said" bash -c '! grep -q warning <<<"$1"' _ "$out"
+
 # --- the progress line -------------------------------------------------------------
 out=$(agent "$d/o14" "inetboot.url=$base/minilive.iso.manifest" 2>&1)
 check "progress: a summary of the kernel's read, with the mirror and the cache" \

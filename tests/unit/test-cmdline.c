@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
 #include <errno.h>
+#include <glob.h>
+#include <regex.h>
 
 #include "cmdline.h"
 #include "unit.h"
@@ -139,9 +142,280 @@ static void test_url_pair(void) {
         free(i);
 }
 
+/* The suggestion for @key, or "" when there is none. */
+static const char *suggest(const char *key) {
+        const struct ib_cmdline_word *w = ib_cmdline_suggest(key, strlen(key));
+
+        return w ? w->name : "";
+}
+
+static void test_table(void) {
+        bool unique = true, described = true, ids = true, read = true, strict_ours = true, choices = true;
+
+        for (size_t i = 0; i < ib_cmdline_n_words; i++) {
+                const struct ib_cmdline_word *w = &ib_cmdline_words[i];
+
+                for (size_t k = i + 1; k < ib_cmdline_n_words; k++)
+                        unique = unique && strcmp(w->name, ib_cmdline_words[k].name) != 0 && w->id != ib_cmdline_words[k].id;
+                described = described && w->what && strlen(w->what) > 10 && w->what[strlen(w->what) - 1] == '.';
+                ids = ids && ib_cmdline_word_find(w->name, strlen(w->name)) == w;
+                read = read && w->readers != 0;
+                strict_ours = strict_ours && (!w->strict || strncmp(w->name, "inetboot.", 9) == 0);
+                choices = choices && (!w->choices || w->choices[0]);
+        }
+        CHECK("words: each name and id once", unique);
+        CHECK("words: each has a sentence", described);
+        CHECK("words: each is found by its name", ids);
+        CHECK("words: each has a reader", read);
+        CHECK("words: the strict ones are ours", strict_ours);
+        CHECK("words: no empty choice list", choices);
+        CHECK("words: found by the key alone", ib_cmdline_word_find("inetboot.entry=3", 14) &&
+              ib_cmdline_word_find("inetboot.entry=3", 14)->id == IB_W_ENTRY);
+        CHECK("words: a prefix is not a word", !ib_cmdline_word_find("inetboot.ent", 12));
+        CHECK("words: the preboot's are known", ib_cmdline_word_find("inetboot.shell", 14) &&
+              ib_cmdline_word_find("inetboot.menu", 13) && ib_cmdline_word_find("inetboot.kexec", 14));
+        CHECK("words: the hook's ip= is known", ib_cmdline_word_find("ip", 2) &&
+              (ib_cmdline_word_find("ip", 2)->readers & IB_WORD_HOOK));
+        CHECK("words: the TPM policy is strict", ib_cmdline_word_find("inetboot.tpm", 12)->strict);
+}
+
+static void test_suggest(void) {
+        CHECK("suggest: entrry -> entry", strcmp(suggest("inetboot.entrry"), "inetboot.entry") == 0);
+        CHECK("suggest: a swap is one edit (tmp -> tpm)", strcmp(suggest("inetboot.tmp"), "inetboot.tpm") == 0);
+        CHECK("suggest: case aside (URL -> url)", strcmp(suggest("inetboot.URL"), "inetboot.url") == 0);
+        CHECK("suggest: a letter short (cach -> cache)", strcmp(suggest("inetboot.cach"), "inetboot.cache") == 0);
+        CHECK("suggest: the nearest (cachefil -> cachefill, not cache)", strcmp(suggest("inetboot.cachefil"), "inetboot.cachefill") == 0);
+        CHECK("suggest: two edits in a long name (profle -> profile)", strcmp(suggest("inetboot.proffle"), "inetboot.profile") == 0 &&
+              strcmp(suggest("inetboot.prfoile"), "inetboot.profile") == 0);
+        CHECK("suggest: a short name takes one edit only (ip is not tpm)", !*suggest("inetboot.ip"));
+        CHECK("suggest: a prefix (ent -> entry)", strcmp(suggest("inetboot.ent"), "inetboot.entry") == 0);
+        CHECK("suggest: a name and more (cachesize -> cache)", strcmp(suggest("inetboot.cachesize"), "inetboot.cache") == 0);
+        CHECK("suggest: too short a prefix is none (in)", !*suggest("inetboot.in"));
+        CHECK("suggest: the prefix misspelt (inetbot.url)", strcmp(suggest("inetbot.url"), "inetboot.url") == 0 &&
+              strcmp(suggest("inetboot_entry"), "inetboot.entry") == 0);
+        CHECK("suggest: nothing near (key)", !*suggest("inetboot.key"));
+        CHECK("suggest: a name with a dash (allowrollback -> allow-rollback)",
+              strcmp(suggest("inetboot.allowrollback"), "inetboot.allow-rollback") == 0);
+        CHECK("suggest: the kernel's words are not ours", !*suggest("root") && !*suggest("quiet") && !*suggest("console") &&
+              !*suggest("init") && !*suggest("rd.live.image"));
+        CHECK("suggest: a long key is near nothing", !*suggest("inetboot.entryaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+}
+
+static void test_notes(void) {
+        struct ib_bootreq r;
+        struct ib_err e = {};
+        char many[1024] = "";
+
+        REQUIRE("notes: a typo does not stop the boot", ib_bootreq_parse("inetboot.url=http://h/x.iso inetboot.entrry=3 "
+                                                                         "inetboot.entrry=4", &r, &e) == 0);
+        CHECK("notes: the typo is reported once, with the word meant", r.n_notes == 1 &&
+              strcmp(r.notes[0], "unknown option inetboot.entrry; did you mean inetboot.entry?") == 0);
+        CHECK("notes: the typo is not taken for the word (entry 1 boots)", !r.entry);
+        ib_bootreq_clear(&r);
+        REQUIRE("notes: an unknown word without a near one", ib_bootreq_parse("inetboot.frobnicate=1", &r, &e) == 0);
+        CHECK("notes: ... says where the known ones are", r.n_notes == 1 && strstr(r.notes[0], "unknown option inetboot.frobnicate (") &&
+              strstr(r.notes[0], "--help"));
+        ib_bootreq_clear(&r);
+        REQUIRE("notes: the prefix misspelt", ib_bootreq_parse("inetbot.url=http://h/x.iso", &r, &e) == 0);
+        CHECK("notes: ... is reported, not taken", r.n_notes == 1 && r.n_urls == 0 &&
+              strcmp(r.notes[0], "unknown option inetbot.url; did you mean inetboot.url?") == 0);
+        ib_bootreq_clear(&r);
+        REQUIRE("notes: the kernel's and the preboot's words", ib_bootreq_parse("BOOT_IMAGE=/vmlinuz quiet splash ro root=/dev/sda "
+                                                                                 "rd.live.image init=/bin/sh inetboot.shell "
+                                                                                 "inetboot.menu=url inetboot.kexec=load "
+                                                                                 "inetboot.cache=off inetboot.insecure=1 "
+                                                                                 "inetboot.allow-rollback "
+                                                                                 "console=ttyS0 ip=dhcp", &r, &e) == 0);
+        CHECK("notes: ... none", r.n_notes == 0 && r.insecure && r.allow_rollback && r.n_carry == 2);
+        ib_bootreq_clear(&r);
+        REQUIRE("notes: forms a word does not take", ib_bootreq_parse("inetboot.shell=1 inetboot.entry inetboot.kexec=lod "
+                                                                      "inetboot.insecure=0 console", &r, &e) == 0);
+        CHECK("notes: a flag with a value", r.n_notes == 4 && strcmp(r.notes[0], "'inetboot.shell=1': inetboot.shell takes no value; ignored") == 0);
+        CHECK("notes: a word without its value", r.n_notes == 4 &&
+              strcmp(r.notes[1], "'inetboot.entry' takes a value: inetboot.entry=LABEL; ignored") == 0 && !r.entry);
+        CHECK("notes: a preboot word's value not among its choices", r.n_notes == 4 &&
+              strcmp(r.notes[2], "'inetboot.kexec=lod': inetboot.kexec= takes load; ignored") == 0);
+        CHECK("notes: inetboot.insecure=0 is not insecure", r.n_notes == 4 && !r.insecure && strstr(r.notes[3], "(or =1)"));
+        CHECK("notes: 'console' alone is not carried", r.n_carry == 0);
+        ib_bootreq_clear(&r);
+        for (unsigned i = 0; i < 2 * IB_CMDLINE_MAX_NOTES; i++)
+                snprintf(many + strlen(many), sizeof(many) - strlen(many), "inetboot.x%u=1 ", i);
+        REQUIRE("notes: many unknown words", ib_bootreq_parse(many, &r, &e) == 0);
+        CHECK("notes: ... at most IB_CMDLINE_MAX_NOTES", r.n_notes == IB_CMDLINE_MAX_NOTES);
+        ib_bootreq_clear(&r);
+
+        CHECK("notes: a misspelt TPM policy stops the boot", ib_bootreq_parse("inetboot.url=http://h/x inetboot.tmp=required", &r, &e) == -EINVAL &&
+              strstr(e.msg, "unknown option inetboot.tmp; did you mean inetboot.tpm?") && strstr(e.msg, "stops the boot"));
+        CHECK("notes: ... as does its prefix misspelt", ib_bootreq_parse("inetbot.tpm=required", &r, &e) == -EINVAL);
+        CHECK("notes: ... and the word without its value", ib_bootreq_parse("inetboot.tpm", &r, &e) == -EINVAL &&
+              strstr(e.msg, "takes a value: inetboot.tpm=POLICY"));
+}
+
+/* @path under $IB_SRCDIR (else the working directory) into @buf. */
+static const char *src_path(char *buf, size_t size, const char *path) {
+        const char *src = getenv("IB_SRCDIR");
+
+        snprintf(buf, size, "%s%s%s", src ? src : "", src ? "/" : "", path);
+        return buf;
+}
+
+/* The file at @path, roff's "\-" read as "-" (a man page's inetboot.allow\-rollback). */
+static char *read_text(const char *path) {
+        char *text = NULL, *to;
+        size_t len;
+
+        if (ib_read_file(path, 4u << 20, &text, &len) < 0)
+                return NULL;
+        to = text;
+        for (const char *p = text; *p; p++)
+                if (!(p[0] == '\\' && p[1] == '-'))
+                        *to++ = *p;
+        *to = 0;
+        return text;
+}
+
+/* The row of docs/cmdline.md's table for @w. */
+static void doc_row(const struct ib_cmdline_word *w, char *buf, size_t size) {
+        static const char *const reader_names[] = { "agent", "preboot", "hook" };
+        char value[256] = "", readers[64] = "";
+        size_t k;
+
+        if (w->choices) {
+                k = (size_t)snprintf(value, sizeof(value), "%s", w->value ? "" : "none, or ");
+                for (size_t i = 0; w->choices[i] && k < sizeof(value); i++)
+                        k += (size_t)snprintf(value + k, sizeof(value) - k, "%s`%s`", i == 0 ? "" : w->choices[i + 1] ? ", " : " or ",
+                                              w->choices[i]);
+        } else
+                snprintf(value, sizeof(value), "%s", w->value ? "any" : "none");
+        k = 0;
+        for (size_t i = 0; i < ELEMENTSOF(reader_names); i++)
+                if (w->readers & (1u << i))
+                        k += (size_t)snprintf(readers + k, sizeof(readers) - k, "%s%s", k ? ", " : "", reader_names[i]);
+        snprintf(buf, size, "| `%s%s%s` | %s | %s | %s%s%s |", w->name, w->value ? "=" : "", w->value ? w->value : "", value,
+                 readers, w->what, w->carried ? " The agent passes it on to the booted kernel." : "",
+                 w->strict ? " A misspelling of it stops the boot." : "");
+}
+
+/* docs/cmdline.md's table is the table, row for row; on a difference the rows expected are printed. */
+static void test_docs_table(void) {
+        char path[4096], row[2048];
+        char *text = read_text(src_path(path, sizeof(path), "docs/cmdline.md"));
+        const char *p, *end;
+        size_t i = 0;
+        bool same = true;
+
+        REQUIRE("docs: docs/cmdline.md is there", text);
+        p = strstr(text, "\n| word |");
+        REQUIRE("docs: docs/cmdline.md has the table of the words", p);
+        p = strchr(strchr(p + 1, '\n') + 1, '\n');      /* past the header and its rule */
+        for (p = p ? p + 1 : NULL; p && *p == '|'; p = end + 1, i++) {
+                end = strchr(p, '\n');
+                if (!end)
+                        end = p + strlen(p);
+                if (i >= ib_cmdline_n_words)
+                        break;
+                doc_row(&ib_cmdline_words[i], row, sizeof(row));
+                if (strlen(row) != (size_t)(end - p) || strncmp(row, p, (size_t)(end - p)) != 0) {
+                        printf("# docs/cmdline.md row %zu differs from ib_cmdline_words[]:\n#   doc:   %.*s\n#   table: %s\n", i + 1,
+                               (int)(end - p), p, row);
+                        same = false;
+                }
+                if (!*end)
+                        break;
+        }
+        if (!same || i != ib_cmdline_n_words) {
+                printf("# docs/cmdline.md has %zu rows, the table %zu; the rows, from the table:\n", i, ib_cmdline_n_words);
+                for (size_t k = 0; k < ib_cmdline_n_words; k++) {
+                        doc_row(&ib_cmdline_words[k], row, sizeof(row));
+                        printf("%s\n", row);
+                }
+        }
+        CHECK("docs: docs/cmdline.md's table is ib_cmdline_words[], row for row", same && i == ib_cmdline_n_words);
+        free(text);
+}
+
+/*
+ * Every inetboot.NAME that the docs, the man pages and the preboot's scripts
+ * mention is a word of the table (file names aside), and the agent's man page
+ * describes each word of ours.
+ */
+static void test_docs_mention(void) {
+        static const char *const patterns[] = { "README.md", "docs/*.md", "initramfs/*", "src/*/*.1", "attest/*.1", "src/try/inetboot-try" };
+        static const char *const files[] = { "inetboot.iso", "inetboot.ipxe" };
+        char path[4096], *man;
+        regex_t re;
+        size_t n_files = 0;
+        bool known = true, described = true;
+
+        REQUIRE("docs: the regex", regcomp(&re, "inetboot\\.[A-Za-z_]+(-[A-Za-z_]+)*", REG_EXTENDED) == 0);
+        for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
+                glob_t g;
+
+                if (glob(src_path(path, sizeof(path), patterns[i]), 0, NULL, &g) != 0)
+                        continue;
+                for (size_t f = 0; f < g.gl_pathc; f++) {
+                        size_t pl = strlen(g.gl_pathv[f]);
+                        char *text;
+                        regmatch_t m;
+
+                        /* docs/cmdline.md shows misspellings; its table is checked row for row above. */
+                        if (pl >= 15 && strcmp(g.gl_pathv[f] + pl - 15, "docs/cmdline.md") == 0)
+                                continue;
+                        text = read_text(g.gl_pathv[f]);
+                        if (!text)
+                                continue;
+                        n_files++;
+                        for (const char *p = text; regexec(&re, p, 1, &m, 0) == 0; p += m.rm_eo) {
+                                size_t len = (size_t)(m.rm_eo - m.rm_so);
+                                bool file = false;
+
+                                for (size_t k = 0; k < ELEMENTSOF(files); k++)
+                                        file = file || (strlen(files[k]) == len && strncmp(p + m.rm_so, files[k], len) == 0);
+                                char before = p + m.rm_so > text ? p[m.rm_so - 1] : ' ';
+
+                                if (isalnum((unsigned char)before) || before == '_')
+                                        continue;       /* libinetboot.a */
+                                if (!file && !ib_cmdline_word_find(p + m.rm_so, len)) {
+                                        printf("# %s mentions %.*s, which is no word of ib_cmdline_words[]\n", g.gl_pathv[f],
+                                               (int)len, p + m.rm_so);
+                                        known = false;
+                                }
+                        }
+                        free(text);
+                }
+                globfree(&g);
+        }
+        regfree(&re);
+        CHECK("docs: the files to look through are there", n_files >= 10);
+        CHECK("docs: every inetboot.NAME the docs, man pages and scripts mention is a known word", known);
+        man = read_text(src_path(path, sizeof(path), "src/agent/inetboot-agent.1"));
+        REQUIRE("docs: the agent's man page", man);
+        for (size_t i = 0; i < ib_cmdline_n_words; i++) {
+                char bi[128], b[128];
+                const struct ib_cmdline_word *w = &ib_cmdline_words[i];
+
+                if (w->carried)
+                        continue;
+                /* ".BI inetboot.url= URL", ".B inetboot.kexec=load", ".B inetboot.shell" */
+                snprintf(bi, sizeof(bi), "\n.BI %s= ", w->name);
+                snprintf(b, sizeof(b), "\n.B %s%s", w->name, w->value ? "=" : "\n");
+                if (!strstr(man, b) && !(w->value && strstr(man, bi))) {
+                        printf("# inetboot-agent.1 has no item for %s\n", w->name);
+                        described = false;
+                }
+        }
+        CHECK("docs: inetboot-agent(1) has an item for each word", described);
+        free(man);
+}
+
 int main(void) {
         test_split();
         test_bootreq();
         test_url_pair();
+        test_table();
+        test_suggest();
+        test_notes();
+        test_docs_table();
+        test_docs_mention();
         UNIT_EXIT();
 }
