@@ -91,6 +91,36 @@ static void usage_words(FILE *f) {
         fputs("  console=, ip=, earlyprintk=, loglevel=  carried over to the booted kernel\n", f);
 }
 
+/*
+ * Path options as absolute paths, taken once while the working directory is
+ * known: inetboot-httpfs, which the agent starts on them, runs in / once it
+ * daemonizes, and mount(8) and kexec(8) get them too.
+ */
+static char *abs_paths[12];
+static size_t n_abs_paths;
+
+static bool make_absolute(const char *what, const char **path) {
+        char *p;
+        int r;
+
+        if (!*path || (*path)[0] == '/')
+                return true;
+        r = n_abs_paths < ELEMENTSOF(abs_paths) ? ib_path_absolute(*path, &p) : -E2BIG;
+        if (r < 0) {
+                fprintf(stderr, "%s: %s %s: cannot make the path absolute: %s\n", prog, what, *path, strerror(-r));
+                return false;
+        }
+        abs_paths[n_abs_paths++] = p;
+        *path = p;
+        return true;
+}
+
+static void free_absolute(void) {
+        for (size_t i = 0; i < n_abs_paths; i++)
+                free(abs_paths[i]);
+        n_abs_paths = 0;
+}
+
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: %s [OPTIONS]\n"
@@ -229,6 +259,14 @@ int main(int argc, char **argv) {
                 case 'h': usage(stdout); return 0;
                 default: fprintf(stderr, "Try '%s --help'.\n", prog); return 2;
                 }
+        atexit(free_absolute);
+        if (!make_absolute("--keys", &a.keys) || !make_absolute("--out", &a.out) || !make_absolute("--work", &a.work) ||
+            !make_absolute("--hook", &a.hook_path) || !make_absolute("--httpfs", &a.httpfs) ||
+            !make_absolute("--cache", &a.cache_dir) || !make_absolute("--ca-file", &a.ca_file) ||
+            !make_absolute("--modules-from", &a.modules_from) || !make_absolute("--modules-dir", &moddir) ||
+            !make_absolute("--sysfs", &sysfs) || !make_absolute("--manifest", &a.manifest_file) ||
+            !make_absolute("--image", &a.image_file))
+                return 1;
         if (list_mod) {
                 if (!moddir || (optind >= argc && !for_devices)) {
                         fprintf(stderr, "%s: --list-modules needs --modules-dir DIR and module names or --for-devices\n",

@@ -425,6 +425,30 @@ static size_t default_ram_cache(void) {
         return sixteenth >= (64u << 20) ? (size_t)64 << 20 : sixteenth < (16u << 20) ? (size_t)16 << 20 : (size_t)sixteenth;
 }
 
+/*
+ * The daemon runs in / (fuse_daemonize): a relative path it was given would
+ * name another file there (a relative --ca-file made every HTTPS fetch fail).
+ * Each path option is made absolute at once; URLs stay as they are.
+ */
+static char *abs_paths[8];
+static size_t n_abs_paths;
+
+static bool make_absolute(const char *what, const char **path) {
+        char *p;
+        int r;
+
+        if (!*path || (*path)[0] == '/' || ib_is_url(*path))
+                return true;
+        r = n_abs_paths < ELEMENTSOF(abs_paths) ? ib_path_absolute(*path, &p) : -E2BIG;
+        if (r < 0) {
+                fprintf(stderr, "%s: %s %s: cannot make the path absolute: %s\n", prog, what, *path, strerror(-r));
+                return false;
+        }
+        abs_paths[n_abs_paths++] = p;
+        *path = p;
+        return true;
+}
+
 static void become_root_daemon(char **argv) {
         pthread_attr_t attr;
 
@@ -613,6 +637,10 @@ int main(int argc, char **argv) {
         manifest_src = argv[optind];
         mountpoint = argv[optind + 1];
         g.mountpoint = realpath(mountpoint, NULL); /* the daemon runs in / */
+        if (!make_absolute("MANIFEST", &manifest_src) || !make_absolute("--keys", &keys) || !make_absolute("--sig", &sig_src) ||
+            !make_absolute("--cache", &bo.cache_dir) || !make_absolute("--record-profile", &bo.record_profile) ||
+            !make_absolute("--ca-file", &bo.ca_file))
+                return 1;
         /*
          * Request buffers (up to max_run blocks) are allocated and freed all the
          * time; above glibc's mmap threshold each one would be fresh pages, every
@@ -746,6 +774,8 @@ out:
         free(text);
         free(sig);
         free(sig_default);
+        for (size_t i = 0; i < n_abs_paths; i++)
+                free(abs_paths[i]);
         if (g.log_file)
                 fclose(g.log_file);
         return ret;

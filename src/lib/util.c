@@ -322,6 +322,29 @@ int ib_strv_push(char ***v, size_t *n, const char *s) {
         return 0;
 }
 
+int ib_path_absolute(const char *path, char **ret) {
+        _cleanup_(freep) char *cwd = NULL;
+        char *p;
+
+        if (!*path)
+                return -EINVAL;
+        if (path[0] == '/')
+                p = strdup(path);
+        else if (!(p = realpath(path, NULL))) {
+                if (errno != ENOENT)
+                        return -errno;
+                cwd = getcwd(NULL, 0);
+                if (!cwd)
+                        return -errno;
+                if (asprintf(&p, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", path) < 0)
+                        p = NULL;
+        }
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
 bool ib_is_url(const char *s) {
         return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }

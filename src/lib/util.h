@@ -106,6 +106,14 @@ void ib_strv_free(char **v, size_t n);
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t ib_now_ms(void);
 
+/*
+ * @path as an absolute path, for a program about to leave its working
+ * directory (a daemon's chdir("/")): an absolute @path as it is, a relative
+ * one that exists resolved (realpath), else joined to the working directory
+ * (a file yet to be made).  0 or -errno.
+ */
+int ib_path_absolute(const char *path, char **ret);
+
 /* True when @s starts with http:// or https://, the only schemes inetboot speaks. */
 bool ib_is_url(const char *s);
 

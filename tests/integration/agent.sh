@@ -133,6 +133,14 @@ expect_fail "a misspelt inetboot.tpm stops the boot" 'unknown option inetboot.tm
 out=$(agent "$d/o33" "inetboot.url=$base/minilive.iso.manifest inetboot.shell inetboot.menu=url inetboot.kexec=load inetboot.cache=off ip=dhcp quiet" 2>&1)
 check "the preboot's words and the kernel's: nothing said" bash -c '! grep -q warning <<<"$1"' _ "$out"
 
+# --- relative paths: made absolute at once (inetboot-httpfs gets them) ------------------------
+out=$(cd "$d" && inetboot-agent --dry-run --out rel-out --work rel-work -K keys --hook "$hook" "${nic[@]}" --cache rel-cache \
+      --cmdline "inetboot.url=$base/minilive.iso.manifest" 2>&1)
+check "relative --out, --work, -K and --cache: a dry run" test -s "$d/rel-out/kernel"
+check "... the cache fills ($(find "$d/rel-cache/blocks" -type f 2>/dev/null | wc -l) blocks)" \
+    test "$(find "$d/rel-cache/blocks" -type f 2>/dev/null | wc -l)" -gt 10
+check "... nothing is left mounted" bash -c "! grep -q ' $d/rel-work' /proc/mounts"
+
 # --- the progress line -------------------------------------------------------------
 out=$(agent "$d/o14" "inetboot.url=$base/minilive.iso.manifest" 2>&1)
 check "progress: a summary of the kernel's read, with the mirror and the cache" \

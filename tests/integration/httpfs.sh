@@ -415,6 +415,21 @@ check "HTTPS mirror with the server's CA" mount_fs "$d/m16" --keys "$d/keys" --c
 check "HTTPS: exact bytes" cmp -s "$d/m16/live.iso" "$d/www/live.iso"
 check "HTTPS: spoken over HTTP/2" grep -q ' HTTP/2.0 [0-9.]*$' "$NGINX_ACCESS_LOG"
 umount_fs "$d/m16"
+# Daemonized (no -f), it runs in /: relative paths are taken before that (a relative --ca-file
+# made every fetch fail with EIO, a relative --cache cached nothing).
+mkdir -p "$d/rel/m"
+rel_blocks() { find "$d/rel/cache/blocks" -type f 2>/dev/null | wc -l; }
+check "daemonized, with relative --keys, --cache, --ca-file, --record-profile and MANIFEST" \
+    bash -c 'cd "$1/rel" && cp ../www/live.iso.manifest ../www/live.iso.manifest.sig . && cp ../tls.crt ca.crt &&
+             inetboot-httpfs --log "$1/httpfs.log" --timeout 10 --cache-fill off --keys ../keys --cache cache --ca-file ca.crt \
+                 --record-profile profile --no-manifest-mirrors --mirror "$2/live.iso" live.iso.manifest m' _ "$d" "$T"
+cleanup_add "fusermount3 -u -z '$d/rel/m' 2>/dev/null"
+check "daemonized, relative paths: exact bytes over HTTPS" timeout 60 cmp -s "$d/rel/m/live.iso" "$d/www/live.iso"
+for i in $(seq 100); do [ "$(rel_blocks)" -ge $(( (size + 65535) / 65536 - 5 )) ] && break; sleep 0.1; done
+check "daemonized, relative paths: the cache fills ($(rel_blocks) blocks)" test "$(rel_blocks)" -ge $(( (size + 65535) / 65536 - 5 ))
+check "daemonized, relative paths: the profile is recorded ($(wc -l < "$d/rel/profile" 2>/dev/null) blocks)" \
+    test "$(wc -l < "$d/rel/profile" 2>/dev/null || echo 0)" -ge $(( (size + 65535) / 65536 - 5 ))
+fusermount3 -u "$d/rel/m"
 expect_fail "HTTPS without the CA: refused (certificate verification)" 'certificate|SSL' \
     inetboot-httpfs -f --keys "$d/keys" --sig "$d/www/live.iso.manifest.sig" --no-manifest-mirrors --mirror "$T/live.iso" \
     "$d/www/live.iso.manifest" "$d/m17"

@@ -6,6 +6,30 @@
 #include "unit.h"
 #include "util.h"
 
+/* ib_path_absolute() in a scratch directory @dir (real, no symlinks) made the working directory. */
+static void test_path_absolute(const char *dir) {
+        char want[256], *p = NULL, *cwd = getcwd(NULL, 0);
+
+        REQUIRE("absolute: into the scratch directory", cwd && chdir(dir) == 0 && mkdir("sub", 0755) == 0);
+        CHECK("absolute: an absolute path stays as it is", ib_path_absolute("/no/such/x", &p) == 0 && strcmp(p, "/no/such/x") == 0);
+        free(p);
+        snprintf(want, sizeof(want), "%s/sub", dir);
+        CHECK("absolute: an existing relative directory is resolved", ib_path_absolute("./sub/../sub/", &p) == 0 && strcmp(p, want) == 0);
+        free(p);
+        snprintf(want, sizeof(want), "%s/sub/new-file", dir);
+        CHECK("absolute: a file yet to be made is joined to the working directory",
+              ib_path_absolute("sub/new-file", &p) == 0 && strcmp(p, want) == 0);
+        free(p);
+        CHECK("absolute: the working directory itself", ib_path_absolute(".", &p) == 0 && strcmp(p, dir) == 0);
+        free(p);
+        CHECK("absolute: an empty path is refused", ib_path_absolute("", &p) == -EINVAL);
+        CHECK("absolute: back in the working directory", chdir(cwd) == 0);
+        CHECK("absolute: the file yet to be made is not made", access(want, F_OK) != 0 && errno == ENOENT);
+        snprintf(want, sizeof(want), "%s/sub", dir);
+        CHECK("absolute: the scratch directory cleaned", rmdir(want) == 0);
+        free(cwd);
+}
+
 int main(void) {
         uint64_t v = 0;
         uint8_t b[4], *d = NULL;
@@ -64,6 +88,7 @@ int main(void) {
         CHECK("write into missing dir fails", ib_write_file_atomic(path, "x", 1, 0644) == -ENOENT);
         snprintf(path, sizeof(path), "%s/f", dir);
         unlink(path);
+        test_path_absolute(dir);
         CHECK("no temp files left", rmdir(dir) == 0);
         UNIT_EXIT();
 }
