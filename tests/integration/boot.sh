@@ -95,7 +95,7 @@ refused lockdown "lockdown=integrity inetboot.url=$url/minilive.iso.manifest" "k
 check "kernel lockdown: kexec-tools was tried too" grep -q 'trying kexec-tools' "$d/lockdown.txt"
 
 # --- the seeds' form, a static ip=, kexec-tools -----------------------------------------------
-boot netdir "netdir=$url/minilive.iso type=iso ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off inetboot.kexec=load"
+boot netdir "netdir=$url/minilive.iso type=iso ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off inetboot.kexec=load inetboot.entrry=1"
 if qemu_wait 'MINILIVE-DONE' 240; then
     qemu_console > "$d/netdir.txt"
     check "netdir=URL.iso boots the minilive" grep -q 'INETBOOT-MINILIVE-OK' "$d/netdir.txt"
@@ -104,6 +104,8 @@ if qemu_wait 'MINILIVE-DONE' 240; then
         test "$(grep -c 'network: eth0 10.0.2.15 (static, ip=)' "$d/netdir.txt")" = 2
     check "the preboot loop-mounted the image read-only" grep -q 'image loop-mounted read-only at /run/inetboot/iso' "$d/netdir.txt"
     check "kexec-tools' kexec_load boots too (inetboot.kexec=load)" grep -q 'with kexec-tools (kexec_load), as asked' "$d/netdir.txt"
+    check "a misspelt word is reported on the console, and the boot goes on" \
+        grep -q 'inetboot: warning: unknown option inetboot.entrry; did you mean inetboot.entry?' "$d/netdir.txt"
 else
     not_ok "netdir=URL.iso boots the minilive"; qemu_console | tail -n 20
 fi
