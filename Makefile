@@ -26,6 +26,10 @@
 
 PREFIX   ?= /usr/local
 BUILD    ?= build
+# One spelling of every build path: the compiler's dependency files (*.d) name
+# their targets as make saw them, so "build/x.o" and "/abs/build/x.o" would be
+# two targets and a header change would not rebuild the other's objects.
+override BUILD := $(abspath $(BUILD))
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
 
@@ -88,6 +92,13 @@ $(BUILD)/bin/inetboot-try: src/try/inetboot-try
 $(BUILD)/%.o: %.c | deps-build
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# What was compiled before BUILD was made absolute (its *.d named relative
+# targets, so no header change reached it) is removed once, and rebuilt.
+ifeq ($(wildcard $(BUILD)/.deps-abs),)
+$(shell find $(BUILD) \( -name '*.o' -o -name '*.a' -o -name '*.d' \) -delete 2>/dev/null; \
+        rm -rf $(BUILD)/bin $(BUILD)/tests $(BUILD)/fuzz; mkdir -p $(BUILD) && touch $(BUILD)/.deps-abs)
+endif
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)

@@ -740,6 +740,7 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
         struct modfiles tree = {};
         _cleanup_(freep) char *order = NULL;
         size_t n = 0, ol = 0, carried = 0, n_required = 0, missing = 0;
+        char carried_names[1024] = "";
         char **paths = NULL;
         struct ib_err e = {};
         bool from_image = false, need_tree = true;
@@ -843,6 +844,9 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
                         }
                         agent_pathf(line, sizeof(line), "/%s\n", dst);
                         carried++;
+                        /* Their names, for the console (what a user reads to see why a driver is there). */
+                        if (strlen(carried_names) + strlen(name) + 2 < sizeof(carried_names))
+                                strcat(strcat(carried_names, carried_names[0] ? " " : ""), name);
                 }
                 no = realloc(order, ol + strlen(line) + 1);
                 if (!no) {
@@ -859,6 +863,8 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
         }
         agent_say("%zu kernel modules for the hook: %zu from the image's initrd, %zu carried%s", n - missing, n - carried - missing, carried,
             carried ? (from_image ? " from the image's squashfs" : " from --modules-from") : "");
+        if (carried)
+                agent_say("carried: %s", carried_names);
         r = 0;
 out:
         ib_strv_free(paths, n);

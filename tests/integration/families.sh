@@ -85,6 +85,9 @@ golden() {
     mkdir -p "$d/$f.x"
     tail -c +$(($(stat -c %s "$d/$f.want") + 1)) "$d/$f.out/initrd" | (cd "$d/$f.x" && cpio -idm --quiet 2>/dev/null)
     check "$f: the hook's modules, in load order" test "$(cat "$d/$f.x/inetboot/modules.order" 2>/dev/null)" = "$order"
+    check "$f: the console names the carried modules, in load order" \
+        test "$(grep -o '^inetboot: carried: .*' "$d/$f.log")" = \
+             "inetboot: carried: $(sed -n 's|^/inetboot/modules/\(.*\)\.ko$|\1|p' "$d/$f.x/inetboot/modules.order" | tr '\n' ' ' | sed 's/ $//')"
     for i in "${mods[@]}"; do
         check "$f: ${i%%=*} is ${i#*=} decompressed, byte for byte" cmp -s "$d/$f.x/inetboot/modules/${i%%=*}" "$d/src/$f/${i#*=}"
     done

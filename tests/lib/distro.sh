@@ -201,6 +201,9 @@ distro_check_modules() {
         test -n "$carried" -a "${carried##*initrd, }" != "0 carried from the image's squashfs"
     check "... and the hook loaded them into Linux 6.12 ($(grep -aoE 'hook: [0-9]+ modules loaded for Linux [^ ]+' "$D/boot.txt" | head -n 1))" \
         grep -aqE 'hook: [1-9][0-9]* modules loaded for Linux 6\.12' "$D/boot.txt"
+    # (the NIC is virtio-net: its driver is a module of Debian 13's kernel that the initrds lack)
+    check "... the NIC's driver among them ($(grep -aoE 'inetboot: carried: .*' "$D/boot.txt" | head -n 1 | tr -d '\r'))" \
+        grep -aqE 'inetboot: carried: (.* )?virtio_net( |$)' "$D/boot.txt"
 }
 
 # After the first boot's poweroff: the preboot and the hook mounted the cache, and block files are on it.
