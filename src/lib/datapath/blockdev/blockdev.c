@@ -94,6 +94,7 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
         bd->state = calloc(n, 1);
         bd->failed = calloc(n, 1);
         bd->attempts = calloc(n, 1);
+        bd->recheck = calloc(n, 1);
         bd->from_disk = calloc(n, 1);
         bd->waiters = calloc(n, sizeof(uint16_t));
         bd->slot_of = malloc(n * sizeof(int32_t));
@@ -103,7 +104,7 @@ int ib_blockdev_new(const struct ib_manifest *m, const struct ib_blockdev_opts *
         bd->slot_ref = calloc(bd->n_slots, 1);
         bd->slot_busy = calloc(bd->n_slots, sizeof(uint16_t));
         bd->profile_fd = -1;
-        if (!bd->state || !bd->failed || !bd->attempts || !bd->from_disk || !bd->waiters || !bd->slot_of || !bd->deadline_ms ||
+        if (!bd->state || !bd->failed || !bd->attempts || !bd->recheck || !bd->from_disk || !bd->waiters || !bd->slot_of || !bd->deadline_ms ||
             !bd->slot_data || !bd->slot_block || !bd->slot_ref || !bd->slot_busy) {
                 ib_blockdev_free(bd);
                 return ib_err_set(err, -ENOMEM, 0, "out of memory for %zu cache slots", bd->n_slots);
@@ -317,7 +318,7 @@ void ib_blockdev_stats(struct ib_blockdev *bd, FILE *f) {
                 fprintf(f, "mirror %s bytes=%" PRIu64 " requests=%" PRIu64 " errors=%" PRIu64 " verify-failures=%" PRIu64
                         " latency-ms=%.1f rate-MBps=%.1f kind=%s state=%s\n", mi->url, mi->bytes, mi->requests, mi->errors,
                         mi->verify_failures, mi->latency_ms, mi->rate / 1e6, mi->src->name,
-                        mi->broken ? "failed" : mi->down_until_ms > ib_now_ms() ? "backing-off" : "ok");
+                        mi->distrusted ? "distrusted" : mi->broken ? "failed" : mi->down_until_ms > ib_now_ms() ? "backing-off" : "ok");
         }
         pthread_mutex_unlock(&bd->lock);
 }
@@ -361,6 +362,7 @@ struct ib_blockdev *ib_blockdev_free(struct ib_blockdev *bd) {
         free(bd->state);
         free(bd->failed);
         free(bd->attempts);
+        free(bd->recheck);
         free(bd->asked);
         free(bd->planned);
         if (bd->profile_fd >= 0)

@@ -29,8 +29,8 @@
  * bd->lock, never the other way round, and never one inside the other.
  *
  *   bd->lock (cond: a block arrived or failed; readers wait on it): the
- *     block states and queues (state, failed, attempts, waiters, deadline_ms,
- *     from_disk, asked, planned, demand, background), the RAM cache's index
+ *     block states and queues (state, failed, attempts, recheck, waiters,
+ *     deadline_ms, from_disk, asked, planned, demand, background), the RAM cache's index
  *     (slot_of, slot_block, slot_ref, slot_busy, hand, slots_reserved), the
  *     mirrors' health and statistics, inflight, disk_jobs, the readahead
  *     streams, the cache fill's state, stop and the statistics.  A function
@@ -45,8 +45,8 @@
  *     in flight (its easy handle, buffers, got, status, checked) until the
  *     transfer ends (ib_bd_request_received() hands it to the hashers);
  *     schedule() and fill_schedule(), which start requests, are its calls;
- *   - a hasher owns the block of a request it checks (good[i]), and a
- *     finished request whole;
+ *   - a hasher owns the block of a request it checks (good[i], sha[i]), and
+ *     a finished request whole;
  *   - a slot's bytes (slot_data) are written by the request that reserved it
  *     and read by the readers that hold it: a busy slot (slot_busy) is never
  *     evicted, and slot_of[b] of a held block cannot change, so neither needs
@@ -69,6 +69,8 @@
 
 #define MAX_MIRRORS 64
 #define MAX_ATTEMPTS_PER_MIRROR 3       /* integrity failures of one block on one mirror before we give up on it */
+#define MAX_LIES_IN_ROW 8               /* blocks of a mirror failing verification, none verified between: distrusted */
+#define MIRROR_SUSPECTS 8               /* blocks of a mirror that failed verification once, remembered */
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
 #define MAX_HASHERS 4                   /* threads verifying blocks and finishing requests (at most one per CPU) */
@@ -137,12 +139,36 @@ struct ib_source_ops {
 
 extern const struct ib_source_ops ib_source_range, ib_source_store;
 
+/*
+ * A mirror's copy of a block that failed verification once: what it sent.
+ * The block is fetched once more from the same mirror, past any cache
+ * (request.no_cache); the same wrong bytes again mean the mirror holds them,
+ * other bytes that they were damaged on the way.
+ */
+struct suspect {
+        uint64_t block;
+        uint8_t sha[32];
+        bool used;
+};
+
+/*
+ * A mirror.  Network errors (no answer, a refused connection, an HTTP
+ * error, a short body) make it back off and retry; bytes that fail
+ * verification do not: they are judged (mirror_lied() in sched.c), and a
+ * mirror that serves bytes the publisher did not sign is distrusted for the
+ * image (broken, distrusted): not used again, so that with no other mirror
+ * a read fails at once rather than after a back-off loop.
+ */
 struct mirror {
         char *url;
         const struct ib_source_ops *src;        /* what kind of source the URL is */
         bool h2;                        /* answered over HTTP/2: requests share a connection */
         char *etag, *last_modified;     /* pinned from the first good answer */
         char *broken;                   /* permanent fault, e.g. ignores Range; NULL if usable */
+        bool distrusted;                /* broken because it serves bytes the publisher did not sign */
+        unsigned lies_in_row;           /* its blocks that failed verification since its last verified one */
+        struct suspect suspects[MIRROR_SUSPECTS];
+        unsigned next_suspect;          /* the entry a new suspect takes (round robin) */
         uint64_t down_until_ms;
         unsigned backoff_ms, inflight, failures_in_row;
         double latency_ms, rate;        /* moving averages; rate in bytes/s; 0 = not measured */
@@ -173,6 +199,8 @@ struct request {
         CURLcode result;
         uint8_t *plain;                 /* the blocks a source decoded (a store's, decompressed); NULL: in buf or slots */
         bool *good;                     /* per block: SHA-256 matches (computed outside the lock) */
+        uint8_t (*sha)[32];             /* per block: the SHA-256 of the bytes received (NULL: not kept) */
+        bool no_cache;                  /* a second fetch of a block that failed verification: past every cache */
         /*
          * A raw mirror's blocks are verified one by one as their last byte
          * arrives: on_body() hands each to a hasher (block_jobs) while its
@@ -231,6 +259,12 @@ struct ib_blockdev {
         pthread_cond_t cond;
 
         uint8_t *state, *failed, *attempts;
+        /*
+         * Per block: 1 + the mirror whose copy failed verification once and
+         * that is asked for it once more (its next request for the block goes
+         * to that mirror, past caches); 0: none.
+         */
+        uint8_t *recheck;
         uint8_t *asked;                 /* with a profile recorder: a reader has asked for the block */
         int profile_fd;                 /* the recorder, -1 for none */
         uint8_t *from_disk;             /* per block: its copy in RAM came from the disk cache, not a mirror */

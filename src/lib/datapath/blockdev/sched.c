@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,83 @@ void ib_bd_mirror_broken(struct ib_blockdev *bd, unsigned i, const char *why) {
         }
 }
 
+/*
+ * Distrust mirror @i for the image: it serves bytes the publisher did not
+ * sign.  Said once, with @why; the mirror is not used again, so that with no
+ * other mirror every read of a block not yet fetched fails at once (EIO).
+ */
+static void mirror_distrust(struct ib_blockdev *bd, unsigned i, const char *why) {
+        struct mirror *mi = &bd->mirrors[i];
+
+        mi->errors++;
+        if (mi->broken)
+                return;
+        mi->broken = strdup("serves bytes the publisher did not sign");
+        mi->distrusted = true;
+        ib_bd_log(bd, "mirror %s serves bytes the publisher did not sign (%s): not using it again for image %s", mi->url, why,
+                  bd->m->name);
+}
+
+/*
+ * Judge mirror @i after its copy of block @b failed verification; @sha:
+ * the SHA-256 of what it sent.  Not a network error, so no back-off: a
+ * first bad copy is fetched once more from the same mirror, past any cache
+ * (bd->recheck).  The same wrong bytes twice are the mirror's copy, not
+ * damage on the way (a flipped bit never flips the same way twice):
+ * distrusted.  So is a mirror whose last MAX_LIES_IN_ROW blocks all failed,
+ * whatever it sent.  A single damaged transfer costs one round trip.
+ * Called with bd->lock held.
+ */
+static void mirror_lied(struct ib_blockdev *bd, unsigned i, uint64_t b, const uint8_t sha[32]) {
+        struct mirror *mi = &bd->mirrors[i];
+        struct suspect *sp = NULL;
+        char why[256], hex[17], want[17];
+
+        if (mi->broken)
+                return;         /* (said already, or another fault: its blocks go elsewhere) */
+        mi->lies_in_row++;
+        ib_hex(sha, 8, hex);
+        ib_hex(bd->m->blocks[b], 8, want);
+        for (unsigned k = 0; k < MIRROR_SUSPECTS; k++)
+                if (mi->suspects[k].used && mi->suspects[k].block == b)
+                        sp = &mi->suspects[k];
+        if (sp && memcmp(sp->sha, sha, 32) == 0) {
+                snprintf(why, sizeof(why), "block %" PRIu64 " came twice, the second time past any cache, as the same bytes "
+                         "(SHA-256 %s..., the manifest says %s...): its copy of the image is not the signed one", b, hex, want);
+                mirror_distrust(bd, i, why);
+                return;
+        }
+        if (mi->lies_in_row >= MAX_LIES_IN_ROW) {
+                snprintf(why, sizeof(why), "%u blocks in a row failed verification, the last block %" PRIu64, mi->lies_in_row, b);
+                mirror_distrust(bd, i, why);
+                return;
+        }
+        ib_bd_log(bd, "block %" PRIu64 " from %s: SHA-256 does not match the manifest (%s..., not %s...); %s", b, mi->url, hex,
+                  want, sp ? "other wrong bytes than the first time: damaged on the way? fetching it again"
+                            : "fetching it once more from the same mirror, past any cache");
+        if (!sp) {
+                sp = &mi->suspects[mi->next_suspect];
+                mi->next_suspect = (mi->next_suspect + 1) % MIRROR_SUSPECTS;
+        }
+        *sp = (struct suspect){ .block = b, .used = true };
+        memcpy(sp->sha, sha, 32);
+        bd->recheck[b] = (uint8_t)(i + 1);
+}
+
+/* Block @b from mirror @i matched the manifest.  Called with bd->lock held. */
+static void mirror_verified(struct ib_blockdev *bd, unsigned i, uint64_t b) {
+        struct mirror *mi = &bd->mirrors[i];
+
+        mi->lies_in_row = 0;
+        if (bd->recheck[b] == i + 1)
+                ib_bd_log(bd, "block %" PRIu64 " from %s: matches the manifest when fetched again: the first copy was damaged on "
+                          "the way, not the mirror's", b, mi->url);
+        bd->recheck[b] = 0;
+        for (unsigned k = 0; k < MIRROR_SUSPECTS; k++)
+                if (mi->suspects[k].used && mi->suspects[k].block == b)
+                        mi->suspects[k].used = false;
+}
+
 /* Expected time to fetch @bytes from the mirror: unmeasured mirrors keep their order. */
 static double mirror_cost(const struct mirror *mi, unsigned order, size_t bytes) {
         if (mi->rate <= 0)
@@ -109,6 +187,9 @@ int ib_bd_pick_mirror(struct ib_blockdev *bd, uint64_t b, uint64_t now, bool *an
                 if (mi->down_until_ms > now || mi->inflight >= per_mirror)
                         continue;
                 c = mirror_cost(mi, i, ib_manifest_block_len(bd->m, b));
+                /* A block whose copy failed verification once goes back to that mirror first (mirror_lied()). */
+                if (bd->recheck[b] == i + 1)
+                        c -= 2e7;
                 /* After integrity failures, rotate to the next mirror. */
                 if (bd->attempts[b] && bd->n_mirrors > 1 && (bd->attempts[b] % bd->n_mirrors) == (i + 1) % bd->n_mirrors)
                         c -= 1e7;
@@ -211,32 +292,36 @@ void ib_bd_finish_request(struct ib_blockdev *bd, struct request *rq, CURLcode c
                                 bd->fill_bytes += ib_manifest_block_len(bd->m, b);
                         }
                         bd->attempts[b] = 0;
+                        mirror_verified(bd, rq->mirror, b);
                         good++;
                         continue;
                 }
                 bd->verify_failures++;
                 mi->verify_failures++;
                 bd->attempts[b]++;
-                ib_bd_log(bd, "block %" PRIu64 " from %s: SHA-256 does not match the manifest", b, mi->url);
+                mirror_lied(bd, rq->mirror, b, rq->sha[b - rq->first]);
                 if (bd->attempts[b] >= MAX_ATTEMPTS_PER_MIRROR * bd->n_mirrors)
                         fail_block(bd, b, "no mirror gave a copy that matches the manifest");
                 else
                         requeue(bd, b, 1, rq->fill);
         }
         mi->bytes += rq->got;
-        if (good == rq->count) {
-                mi->backoff_ms = BACKOFF_MIN_MS;
-                mi->failures_in_row = 0;
-                curl_easy_getinfo(rq->easy, CURLINFO_TOTAL_TIME, &t_total);
-                curl_easy_getinfo(rq->easy, CURLINFO_STARTTRANSFER_TIME, &t_first);
-                if (t_total > 0) {
-                        double rate = (double)rq->got / t_total;
+        /*
+         * The mirror answered: the network works, whatever its blocks were
+         * worth (bad ones were judged above, with no back-off).
+         */
+        mi->backoff_ms = BACKOFF_MIN_MS;
+        mi->failures_in_row = 0;
+        if (good < rq->count)
+                return;
+        curl_easy_getinfo(rq->easy, CURLINFO_TOTAL_TIME, &t_total);
+        curl_easy_getinfo(rq->easy, CURLINFO_STARTTRANSFER_TIME, &t_first);
+        if (t_total > 0) {
+                double rate = (double)rq->got / t_total;
 
-                        mi->rate = mi->rate > 0 ? 0.7 * mi->rate + 0.3 * rate : rate;
-                        mi->latency_ms = mi->latency_ms > 0 ? 0.7 * mi->latency_ms + 0.3 * t_first * 1000 : t_first * 1000;
-                }
-        } else
-                mirror_down(bd, rq->mirror, "sent blocks that do not match the manifest");
+                mi->rate = mi->rate > 0 ? 0.7 * mi->rate + 0.3 * rate : rate;
+                mi->latency_ms = mi->latency_ms > 0 ? 0.7 * mi->latency_ms + 0.3 * t_first * 1000 : t_first * 1000;
+        }
 }
 
 /* Start requests while there is room; called with the lock held. */

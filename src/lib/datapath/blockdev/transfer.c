@@ -112,6 +112,7 @@ void ib_bd_request_free(struct request *rq) {
         free(rq->slots);
         free(rq->plain);
         free(rq->good);
+        free(rq->sha);
         free(rq->block_jobs);
         free(rq);
 }
@@ -137,6 +138,10 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
         if (!rq->slots)
                 rq->buf = malloc(rq->len);
         rq->easy = curl_easy_init();
+        rq->sha = calloc(count, sizeof(*rq->sha));
+        /* A block that failed verification once from this mirror: fetched again past every cache. */
+        for (uint64_t b = first; b < first + count; b++)
+                rq->no_cache |= bd->recheck[b] == mi + 1;
         if (src->stream_status) {
                 /* A raw mirror's blocks are verified as they arrive (hand_out_blocks()). */
                 rq->good = calloc(count, sizeof(*rq->good));
@@ -144,7 +149,14 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
                 for (uint64_t i = 0; rq->block_jobs && i < count; i++)
                         rq->block_jobs[i] = (struct job){ .rq = rq, .block = i };
         }
-        if ((!rq->buf && !rq->slots) || !rq->easy || (src->stream_status && (!rq->good || !rq->block_jobs)) ||
+        if (rq->no_cache) {
+                struct curl_slist *h = curl_slist_append(NULL, "Cache-Control: no-cache");
+
+                rq->headers = h ? curl_slist_append(h, "Pragma: no-cache") : NULL;
+                if (h && !rq->headers)
+                        curl_slist_free_all(h);
+        }
+        if ((!rq->buf && !rq->slots) || !rq->easy || !rq->sha || (rq->no_cache && !rq->headers) || (src->stream_status && (!rq->good || !rq->block_jobs)) ||
             src->locate(bd->mirrors[mi].url, bd->m, rq, &url, range, sizeof(range)) < 0) {
                 ib_bd_release_slots(bd, rq);
                 ib_bd_request_free(rq);
@@ -154,6 +166,8 @@ static struct request *request_new(struct ib_blockdev *bd, unsigned mi, uint64_t
         free(url);
         if (range[0])
                 curl_easy_setopt(rq->easy, CURLOPT_RANGE, range);
+        if (rq->headers)
+                curl_easy_setopt(rq->easy, CURLOPT_HTTPHEADER, rq->headers);
         curl_easy_setopt(rq->easy, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(rq->easy, CURLOPT_WRITEDATA, rq);
         curl_easy_setopt(rq->easy, CURLOPT_HEADERFUNCTION, on_header);

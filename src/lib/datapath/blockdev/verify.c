@@ -14,10 +14,14 @@ const uint8_t *ib_bd_request_block(struct ib_blockdev *bd, const struct request 
         return rq->plain ? rq->plain + i * bd->m->block_size : ib_bd_rq_at(rq, i * bd->m->block_size);
 }
 
-/* Whether block @i of a request's data is the manifest's block (a store's: once decompressed). */
-static bool block_matches(struct ib_blockdev *bd, const struct request *rq, uint64_t i) {
+/*
+ * Whether block @i of a request's data is the manifest's block (a store's:
+ * once decompressed).  Its SHA-256 stays in rq->sha[i]: a mismatch is judged
+ * by what was sent (ib_bd_finish_request()).
+ */
+static bool block_matches(struct ib_blockdev *bd, struct request *rq, uint64_t i) {
         uint64_t b = rq->first + i;
-        uint8_t sha[32];
+        uint8_t tmp[32], *sha = rq->sha ? rq->sha[i] : tmp;
 
         return ib_sha256(ib_bd_request_block(bd, rq, i), ib_manifest_block_len(bd->m, b), sha) == 0 &&
                memcmp(sha, bd->m->blocks[b], 32) == 0;
@@ -58,6 +62,12 @@ void ib_bd_verify_request(struct ib_blockdev *bd, struct request *rq) {
         if (rq->result != CURLE_OK || rq->overflow || !bd->mirrors[rq->mirror].src->decode(rq, status)) {
                 free(rq->good);
                 rq->good = NULL;
+                /*
+                 * What came instead of blocks (a store's file that is no block of
+                 * ours) is judged as bad blocks are, by its SHA-256.
+                 */
+                for (uint64_t i = 0; rq->result == CURLE_OK && !rq->overflow && rq->buf && rq->sha && i < rq->count; i++)
+                        ib_sha256(rq->buf, rq->got, rq->sha[i]);
                 return;
         }
         for (uint64_t i = rq->checked; i < rq->count; i++)
