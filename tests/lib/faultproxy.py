@@ -26,7 +26,7 @@ Usage:
 
   faultproxy.py --upstream [HOST:]PORT [--listen 127.0.0.1:PORT] [--port-file FILE]
                 [--faults LIST] [--rate P] [--seed N] [--stall-seconds S] [--stall-after N]
-                [--max-faults N] [--match SUBSTRING]
+                [--max-faults N] [--clean-first N] [--match SUBSTRING]
                 [--stats FILE] [--log FILE] [--max-connections N]
 
   --upstream     the server to forward to (HOST defaults to 127.0.0.1)
@@ -47,10 +47,13 @@ Usage:
   --stall-after  where "stall" stops a body: after N bytes (default: a random
                  point of the body)
   --max-faults   inject at most N faults, then relay cleanly (default: no limit)
+  --clean-first  relay the first N requests cleanly (e.g. a client's start-up
+                 probe), counting from the proxy's start (default 0)
   --match        only requests whose target contains SUBSTRING get faults
   --stats        JSON file of counters (see below)
   --log          one line per request: time, connection, method, target, Range,
-                 status, fault, body bytes sent
+                 Cache-Control (when the request has one), status, fault,
+                 body bytes sent
   --max-connections  client connections at once (default 64; more are closed)
 
 Stats: a flat JSON object, one key a line: "requests", "responses" (responses
@@ -207,6 +210,8 @@ class Proxy:
         if not self.faults or not self.fault_budget_left():
             return None
         if self.args.match is not None and self.args.match not in target:
+            return None
+        if self.stats["requests"] <= self.args.clean_first:
             return None
         if self.rng.random() >= self.rate:
             return None
@@ -378,6 +383,8 @@ class Proxy:
     async def serve(self, conn, writer, method, target, headers, body, keep):
         rng_hdr = hget(headers, "range")
         desc = "conn=%d %s %s range=%s" % (conn["id"], method, target, json.dumps(rng_hdr or "-"))
+        if hget(headers, "cache-control") is not None:
+            desc += " cache-control=%s" % json.dumps(hget(headers, "cache-control"))
         fault = self.pick_request_fault(method, target, headers)
         if fault == "reset":
             self.count_fault(fault)
@@ -635,6 +642,7 @@ def parse_args(argv):
     p.add_argument("--stall-seconds", type=float, default=30.0)
     p.add_argument("--stall-after", type=int)
     p.add_argument("--max-faults", type=int)
+    p.add_argument("--clean-first", type=int, default=0)
     p.add_argument("--match")
     p.add_argument("--stats")
     p.add_argument("--log")
@@ -655,6 +663,8 @@ def parse_args(argv):
         p.error("--stall-seconds must be between 0 and 3600")
     if a.stall_after is not None and a.stall_after < 0:
         p.error("--stall-after must be 0 or more")
+    if a.clean_first < 0:
+        p.error("--clean-first must be 0 or more")
     if not 1 <= a.max_connections <= 4096:
         p.error("--max-connections must be between 1 and 4096")
     if a.seed is None:
