@@ -3,7 +3,8 @@
 # real nginx (tests/lib/servers.sh).  At --rate 0 Range requests through it
 # give exactly the right bytes and keep-alive works on both sides; at --rate 1
 # each fault kind is seen by curl and counted in the stats; SIGUSR2 "down"
-# mode refuses connections and closes a stalled one; busybox httpd and
+# mode refuses connections and closes a stalled one; --clean-first spares the
+# first requests; busybox httpd and
 # python3 -m http.server start too.  Everything on 127.0.0.1, under a minute.
 . "$(dirname "$0")/../lib/common.sh"
 . "$IB_SRCDIR/tests/lib/servers.sh"
@@ -75,6 +76,14 @@ if fault_proxy flip; then
     x=$((8#${a:-0} ^ 8#${b:-0}))
     check "flip: exactly one bit of the body differs" test "$(wc -l <<<"$diff")" = 1 -a "$x" -ne 0 -a $((x & (x - 1))) -eq 0
     check "flip: counted" stat_is flip 1
+    faultproxy_stop
+fi
+
+if fault_proxy flip --clean-first 1; then
+    check "--clean-first 1: the first request is relayed cleanly" range_ok 0 65535
+    "${C[@]}" -f -r 0-65535 -H 'Cache-Control: no-cache' -o "$d/out" "$URL"
+    if cmp -s "$d/out" <(expected 0 65535); then not_ok "--clean-first 1: the second gets its fault"; else ok "--clean-first 1: the second gets its fault"; fi
+    check "the log shows a request's Cache-Control" grep -q 'range="bytes=0-65535" cache-control="no-cache" -> 206 fault=flip' "$FAULTPROXY_LOG"
     faultproxy_stop
 fi
 
