@@ -26,6 +26,11 @@
 #                                   into the cache (inetboot-httpfs --cache-fill); sets FILL_S
 #   distro_check_poweroff [WHICH]   (d) poweroff ends the machine cleanly; sets POWEROFF_S, SHUTDOWN_REQS
 #   distro_check_modules initrd|carried   where the hook's modules came from (first boot)
+#   distro_outage SECS              before distro_boot: the next boot's server goes away for SECS s
+#                                   after kexec, while the booted system reads its squashfs
+#                                   (the fault proxy, DISTRO_PORT, refuses every connection)
+#   distro_check_outage             (f) after login: the outage came while the squashfs was read,
+#                                   the system read it on afterwards, and no I/O error in its log
 #   distro_check_cache_filled       (e) after the first boot: the hook used the cache, block
 #                                   files are on the FAT disk; sets FIRST_BYTES, LOGIN1_S
 #   distro_check_cache_only         (e) the second boot asked the network for the manifest
@@ -59,7 +64,7 @@ distro_boot() {
     LOG_MARK=$(wc -l < "$NGINX_ACCESS_LOG")
     T0=$SECONDS
     qemu_start "$D/boot$BOOTS.log" -m "$mem" -kernel "$PRE/vmlinuz" -initrd "$PRE/miniroot.img" \
-        -append "console=ttyS0 panic=-1 inetboot.url=http://10.0.2.2:$NGINX_PORT/$ISO.manifest inetboot.cache=LABEL=IBCACHE" \
+        -append "console=ttyS0 panic=-1 inetboot.url=http://10.0.2.2:${DISTRO_PORT:-$NGINX_PORT}/$ISO.manifest inetboot.cache=LABEL=IBCACHE" \
         -drive "file=$D/cache.img,if=virtio,format=raw" -netdev user,id=n0 -device virtio-net-pci,netdev=n0
     qemu_wait "$prompt" "$secs" || { qemu_console | tail -n 40; return 1; }
     LOGIN_S=$((SECONDS - T0))
@@ -248,9 +253,61 @@ distro_explain_fetches() {
 }
 
 distro_summary() {
-    echo "# $1 through inetboot: login: after ${LOGIN1_S:-$LOGIN_S} s under this machine's load;" \
+    echo "# $1 through inetboot: login: after ${LOGIN1_S:-$LOGIN_S} s under this machine's load${OUTAGE_S:+ (a $OUTAGE_S s server outage included)};" \
          "ISO bytes fetched to login: ${BOOT1_BYTES:-$BOOT_BYTES} of $ISOSIZE, in all ${FIRST_BYTES:-?};" \
          "poweroff to QEMU exit ${POWEROFF_S:-?} s, ${SHUTDOWN1_REQS:-?} requests of the ISO meanwhile"
     [ -z "${FIRST_BYTES:-}" ] ||
         echo "# $1, second boot from the cache disk (${CACHE_FILES:-?} block files): login: after $LOGIN_S s, ISO bytes $(distro_iso_bytes)"
+}
+
+# distro_outage SECS: the server goes away for SECS seconds in the middle of the next boot, after
+# kexec, while the booted system reads its squashfs: the boot goes through the fault proxy
+# (DISTRO_PORT, started here in front of nginx, no faults), and a watcher in the background waits
+# for the hook's hand-over line on the console, then for 8 Range requests inside
+# /live/filesystem.squashfs since (the booted system reading it through the daemon), then takes
+# the proxy down (every connection closed, every new one refused, as a server gone) for SECS s.
+# $D/outage: the access log's line counts when it went down and came back.
+distro_outage() {
+    local secs=$1 log=$D/boot$((BOOTS + 1)).log
+    read -r SQ_FROM SQ_TO < <(xorriso -indev "$D/www/$ISO" -find /live/filesystem.squashfs -exec report_lba 2>/dev/null |
+        awk -F' *, *' '/filesystem.squashfs/ { printf "%d %d\n", $2 * 2048, $2 * 2048 + $4 }')
+    [ -n "$SQ_TO" ] || { not_ok "(f) where /live/filesystem.squashfs lies in $ISO"; return 1; }
+    faultproxy_start "$NGINX_PORT" --rate 0 || { not_ok "(f) the fault proxy starts"; return 1; }
+    DISTRO_PORT=$FAULTPROXY_PORT OUTAGE_S=$secs
+    rm -f "$D/outage"
+    (
+        for i in $(seq 3000); do grep -aq 'hook: .* is /dev/loop0' "$log" 2>/dev/null && break; sleep 0.2; done
+        mark=$(wc -l < "$NGINX_ACCESS_LOG")
+        for i in $(seq 3000); do [ "$(distro_squashfs_reads "$mark")" -ge 8 ] && break; sleep 0.1; done
+        down=$(wc -l < "$NGINX_ACCESS_LOG")
+        faultproxy_down || exit 1
+        sleep "$secs"
+        faultproxy_up || exit 1
+        echo "$mark $down $(wc -l < "$NGINX_ACCESS_LOG")" > "$D/outage"
+    ) &
+    cleanup_add "kill $! 2>/dev/null"
+}
+
+# distro_squashfs_reads MARK [END]: the Range requests inside the squashfs after access-log line
+# MARK (up to line END).
+distro_squashfs_reads() {
+    awk -v from="$1" -v to="${2:-0}" -v iso="/$ISO" -v a="$SQ_FROM" -v b="$SQ_TO" \
+        'NR > from && (to == 0 || NR <= to) && $2 == iso && split($5, r, /[=-]/) == 3 && r[2] + 0 >= a && r[2] + 0 < b' \
+        "$NGINX_ACCESS_LOG" | wc -l
+}
+
+distro_check_outage() {
+    local mark down up before after errs waits
+    read -r mark down up < "$D/outage" 2>/dev/null
+    before=$( [ -n "$down" ] && distro_squashfs_reads "$mark" "$down")
+    check "(f) the server went away for $OUTAGE_S s after kexec, while the booted system read its squashfs (${before:-no} Range requests in it just before)" \
+        test -n "$up" -a "${before:-0}" -ge 8
+    [ -n "$up" ] || return 0
+    after=$(distro_squashfs_reads "$up")
+    check "(f) ... and the booted system read on from it once the server was back ($after Range requests in the squashfs)" test "$after" -gt 0
+    run_in OUTAGE "dmesg | grep -ciE 'I/O error|SQUASHFS error|read fails with EIO'; dmesg | grep -c 'inetboot-httpfs: mirror .*retrying'"
+    errs=$(between OUTAGE | grep -E '^[0-9]+$' | sed -n 1p) waits=$(between OUTAGE | grep -E '^[0-9]+$' | sed -n 2p)
+    check "(f) ... its daemon waited for the server meanwhile (${waits:-?} retries in the kernel log)" test "${waits:-0}" -gt 0
+    check "(f) ... and no I/O error in the guest's kernel log (${errs:-?} lines)" test "${errs:-1}" = 0
+    [ "${errs:-1}" = 0 ] || { run_in OUTERR "dmesg | grep -iE 'I/O error|SQUASHFS error|read fails with EIO' | head -n 5"; between OUTERR | sed 's/^/# /'; }
 }
