@@ -84,6 +84,11 @@ int agent_choose_entry(struct agent *a, int fd) {
                                          .hypervisor = b->hypervisor,
                                          .hypervisor_args = b->hypervisor_args ? b->hypervisor_args : "" };
         }
+        /* The seeds' type= names the family: it wins over the manifest's (and the configs' guess). */
+        if (a->req.family && strcmp(a->req.family, a->c.family) != 0) {
+                agent_say("family %s (type=%s on the command line), not %s", a->req.family, a->req.family, a->c.family);
+                a->c.family = a->req.family;
+        }
         agent_say("boot entry %zu: %s (%s%s%s)", pick + 1, a->c.label, a->c.family, a->c.hypervisor ? ", hypervisor " : "",
             a->c.hypervisor ? a->c.hypervisor : "");
         return 0;

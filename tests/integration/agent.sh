@@ -103,6 +103,10 @@ expect_out "entry by number" "boot entry 1: minilive" agent "$d/o3" "inetboot.ur
 expect_fail "unknown entry: the menu is listed" "^  1  minilive" \
     agent "$d/o4" "inetboot.url=$base/minilive.iso.manifest inetboot.entry=nosuch"
 expect_out "the seeds' netdir=URL.iso form" "dry run" agent "$d/o5" "netdir=$base/minilive.iso type=iso"
+check "type=iso changes nothing: the minilive's command line" bash -c "! grep -q live-media '$d/o5/cmdline'"
+expect_out "type=casper names the family, over the manifest's" 'family casper \(type=casper on the command line\), not generic' \
+    agent "$d/o5c" "netdir=$base/minilive.iso type=casper"
+check "... and its hint is added" grep -q ' live-media=/dev/loop0 fsck.mode=skip' "$d/o5c/cmdline"
 expect_out "an image URL finds URL.manifest beside it" "fetching the manifest $base/minilive.iso.manifest" \
     agent "$d/o6" "inetboot.url=$base/minilive.iso"
 cp "$d/www/minilive.iso" "$d/www/bare.iso"

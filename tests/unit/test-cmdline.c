@@ -53,6 +53,14 @@ static void test_bootreq(void) {
 
         REQUIRE("bootreq: seeds' netdir", ib_bootreq_parse("netdir=http://10.0.2.2/knoppix.iso type=iso", &r, &e) == 0);
         CHECK("bootreq: netdir is a URL, seed form", r.n_urls == 1 && r.seed_form && !r.insecure);
+        CHECK("bootreq: the seeds' type=iso names no family", r.family == NULL);
+        ib_bootreq_clear(&r);
+        REQUIRE("bootreq: type=casper", ib_bootreq_parse("netdir=http://h/u.iso type=casper", &r, &e) == 0);
+        CHECK("bootreq: type= names the family", r.family && strcmp(r.family, "casper") == 0);
+        ib_bootreq_clear(&r);
+        CHECK("bootreq: type= with a family we do not know is an error naming the families",
+              ib_bootreq_parse("netdir=http://h/u.iso type=ubuntu", &r, &e) < 0 && strstr(e.msg, "type=") &&
+              strstr(e.msg, "knoppix"));
         ib_bootreq_clear(&r);
         REQUIRE("bootreq: seeds' httpfuse", ib_bootreq_parse("httpfuse=http://h/i.iso", &r, &e) == 0);
         CHECK("bootreq: httpfuse is a URL", r.n_urls == 1 && r.seed_form);

@@ -107,13 +107,19 @@ const struct ib_cmdline_word ib_cmdline_words[] = {
         { "inetboot.kexec", IB_W_KEXEC, "load", CHOICES("load"), IB_WORD_PREBOOT, false, false,
           "Load the kernel with kexec-tools (kexec_load), not with kexec_file_load." },
         { "netdir", IB_W_NETDIR, "URL", NULL, IB_WORD_AGENT, false, false,
-          "The seeds' form of inetboot.url= (the type= beside it is not needed)." },
+          "The seeds' form of inetboot.url=." },
         { "httpfuse", IB_W_HTTPFUSE, "URL", NULL, IB_WORD_AGENT, false, false,
           "The seeds' form of inetboot.url=." },
         { "iscript", IB_W_ISCRIPT, "URL", NULL, IB_WORD_AGENT, false, false,
           "A preboot script, run before the boot, only if URL.sig is a good signature by a trusted key." },
         { "bootxen", IB_W_BOOTXEN, "FLAG", CHOICES("1", "0"), IB_WORD_AGENT, false, false,
           "The seeds' form: 1 boots the first entry with a hypervisor (Xen) when inetboot.entry= names none." },
+        { "type", IB_W_TYPE, "FAMILY",
+          CHOICES("iso", "debian-live", "casper", "dracut-live", "arch", "miso", "opensuse", "nixos", "alpine", "knoppix",
+                  "generic"),
+          IB_WORD_AGENT, false, false,
+          "The seeds' form: iso (theirs, an ISO image: nothing changes) or the image's family (docs/distros.md), how its "
+          "initrd is told where its medium is, which wins over the family the manifest names." },
         { "console", IB_W_CONSOLE, "TTY", NULL, IB_WORD_AGENT, true, false,
           "The kernel's console; not passed on under a hypervisor (its entry names the console)." },
         { "ip", IB_W_IP, "CONFIG", NULL, IB_WORD_AGENT | IB_WORD_PREBOOT | IB_WORD_HOOK, true, false,
@@ -360,6 +366,9 @@ static int take_word(struct ib_bootreq *req, const struct ib_cmdline_word *k, co
                 return 0;
         case IB_W_BOOTXEN:
                 req->bootxen = choice_index(k->choices, v) == 0;
+                return 0;
+        case IB_W_TYPE:
+                req->family = choice_index(k->choices, v) > 0 ? k->choices[choice_index(k->choices, v)] : NULL;
                 return 0;
         case IB_W_PROFILE:
                 req->profile = (enum ib_profile_mode)choice_index(k->choices, v);

@@ -46,7 +46,7 @@ enum {
 enum ib_word_id {
         IB_W_URL, IB_W_ENTRY, IB_W_CACHE, IB_W_CACHEFILL, IB_W_PROFILE, IB_W_INSECURE, IB_W_ALLOW_ROLLBACK, IB_W_TPM,
         IB_W_SHELL, IB_W_MENU, IB_W_KEXEC,
-        IB_W_NETDIR, IB_W_HTTPFUSE, IB_W_ISCRIPT, IB_W_BOOTXEN,
+        IB_W_NETDIR, IB_W_HTTPFUSE, IB_W_ISCRIPT, IB_W_BOOTXEN, IB_W_TYPE,
         IB_W_CONSOLE, IB_W_IP, IB_W_EARLYPRINTK, IB_W_LOGLEVEL,
 };
 
@@ -98,6 +98,7 @@ struct ib_bootreq {
         enum ib_profile_mode profile;
         bool seed_form;         /* the URL came from netdir= or httpfuse= */
         bool bootxen;           /* bootxen=1: prefer an entry with a hypervisor */
+        const char *family;     /* type=FAMILY (static: one of the word's choices); NULL: the entry's */
         char **carry;           /* console=, ip=, … to pass on to the booted kernel */
         size_t n_carry;
         char **notes;           /* what the words got wrong but that does not stop the boot: */
