@@ -103,6 +103,14 @@ static const struct family_hint {
          * tohd= copy the whole medium, testcd checks every file of it.
          */
         { "knoppix", { { "fromhd=/dev/loop0", NULL } }, { "toram", "tohd=*", "testcd", "testdvd" }, NULL },
+        /*
+         * Slax's find_data_try (livekitlib) walks blkid's devices but loop,
+         * ram and zram ones; a from=/dev/DEV/DIR replaces the device of each
+         * round, so /dev/loop0 is tried once the walk has any other device
+         * with a file system (a disk, the cache).  Its from=http:// reads the
+         * ISO unverified (httpfs2), toram copies all of it.
+         */
+        { "slax", { { "from=/dev/loop0/slax", NULL } }, { "toram", "from=*" }, NULL },
 };
 
 /* The hint row of @family, NULL when it has none (generic). */

@@ -125,6 +125,7 @@ static const struct source conventions[] = {
         { "/arch/x86_64/airootfs.sfs", LAYOUT_ROOT, false, -1 },
         { "/manjaro/x86_64/rootfs.sfs", LAYOUT_ROOT, false, -1 },
         { "/nix-store.squashfs", LAYOUT_NIXSTORE, false, -1 },
+        { "/slax/01-core.sb", LAYOUT_ROOT, false, -1 },         /* Slax: its first bundle holds the kernel's tree */
 };
 
 /* The bound on one file unsquashfs writes for us (a module list, a module). */
@@ -668,7 +669,7 @@ static bool initrd_has(const struct initrd_mods *im, const char *path) {
  * be there; the others are welcome.
  */
 static int resolve_hook_modules(struct agent *a, const struct modfiles *f, bool quiet, char ***paths, size_t *n,
-                                size_t *n_required) {
+                                size_t *n_required, bool *ret_unmatched) {
         struct ib_kmods *k = NULL;
         char **names = NULL;
         size_t nn = 0;
@@ -684,11 +685,17 @@ static int resolve_hook_modules(struct agent *a, const struct modfiles *f, bool 
                         goto out;
                 }
         *n_required = *n;
-        for (size_t i = 0; i < a->n_modaliases; i++)
+        for (size_t i = 0; i < a->n_modaliases; i++) {
+                size_t before = nn;
+
                 if (ib_kmods_match(k, a->modaliases[i], &names, &nn) < 0) {
                         agent_fail("out of memory");
                         goto out;
                 }
+                /* (a device these lists know no driver for: another tree may, or it is built in) */
+                if (nn == before && ret_unmatched)
+                        *ret_unmatched = true;
+        }
         for (size_t i = 0; i < nn; i++)
                 if (ib_kmods_add(k, names[i], paths, n, &e) < 0)
                         agent_say("warning: the driver %s: %s", names[i], e.msg);
@@ -741,7 +748,8 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
         _cleanup_(freep) char *order = NULL;
         size_t n = 0, ol = 0, carried = 0, n_required = 0, missing = 0;
         char carried_names[1024] = "";
-        char **paths = NULL;
+        char **paths = NULL, **initrd_paths = NULL;
+        size_t initrd_n = 0, initrd_required = 0;
         struct ib_err e = {};
         bool from_image = false, need_tree = true;
         int r;
@@ -760,10 +768,24 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
         }
         r = -1;
         if (im.files.text[0]) {
-                if (resolve_hook_modules(a, &im.files, true, &paths, &n, &n_required) == 0) {
+                bool unmatched = false;
+
+                if (resolve_hook_modules(a, &im.files, true, &paths, &n, &n_required, &unmatched) == 0) {
                         need_tree = false;
                         for (size_t i = 0; i < n; i++)
                                 need_tree = need_tree || !initrd_has(&im, paths[i]);
+                        /*
+                         * The initrd has the hook's modules but no driver for a
+                         * network device (Slax's has the ethernet ones, not
+                         * virtio_net): the image's tree may have it.  If it has
+                         * no tree, the initrd's list stands (a built-in driver).
+                         */
+                        if (!need_tree && unmatched) {
+                                initrd_paths = paths, initrd_n = n, initrd_required = n_required;
+                                paths = NULL;
+                                n = 0;
+                                need_tree = true;
+                        }
                 }
                 if (need_tree) {
                         ib_strv_free(paths, n);
@@ -777,7 +799,14 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
                         goto out;
                 from_image = r > 0;
                 r = -1;
-                if (!from_image) {
+                if (!from_image && initrd_paths) {
+                        agent_say("no driver in the image's initrd for a network device, and no module tree in the image: "
+                                  "the hook takes what the initrd has");
+                        paths = initrd_paths, n = initrd_n, n_required = initrd_required;
+                        initrd_paths = NULL;
+                        initrd_n = 0;
+                        need_tree = false;
+                } else if (!from_image) {
                         if (!a->modules_from) {
                                 agent_fail("the image has no kernel modules for its kernel %s (in its initrd or its root file system "
                                      "images) and no --modules-from tree was given: the hook needs fuse, loop and the NIC driver",
@@ -792,7 +821,7 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
                         agent_say("kernel modules for %s: from %s", a->release, t.base);
                 }
                 if ((from_image ? tree_modfiles_read(t.dir, t.base + strlen(t.dir) + 1, &tree) : agent_modfiles_read(t.base, &tree)) < 0 ||
-                    resolve_hook_modules(a, &tree, false, &paths, &n, &n_required) < 0)
+                    resolve_hook_modules(a, &tree, false, &paths, &n, &n_required, NULL) < 0)
                         goto out;
         }
         /* Extracted trees: the modules to carry, from the squashfs that had the lists, then the layers below it. */
@@ -868,6 +897,7 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
         r = 0;
 out:
         ib_strv_free(paths, n);
+        ib_strv_free(initrd_paths, initrd_n);
         initrd_mods_free(&im);
         agent_modfiles_clear(&tree);
         modtree_clear(&t);

@@ -23,7 +23,7 @@ mkdir -p "$d/www" "$d/keys"
 cp "$IB_SRCDIR/keys/test-only-publisher.pub" "$d/keys/"
 rel=$(ls -1 /boot/vmlinuz-* | sort -V | tail -n 1); rel=${rel#/boot/vmlinuz-}
 nic=(--modalias virtio:d00000001v00001AF4 --modalias pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00)
-families="casper arch miso kiwi nixos alpine"
+families="casper arch miso kiwi nixos alpine slax"
 for f in $families; do
     "$IB_SRCDIR/tests/lib/mkfamilyiso" "$f" "$d/www/$f.iso" || { not_ok "mkfamilyiso $f"; finish; }
 done
@@ -194,6 +194,22 @@ if dryrun evil 1; then not_ok "a module linked out of the image: the dry run sto
 check "... and says which module and why" grep -qxF \
     "inetboot: error: module kernel/fs/fuse/fuse.ko.gz: cannot read modules/$rel/kernel/fs/fuse/fuse.ko.gz: No such file or directory" "$d/evil.log"
 check "... writing nothing" test ! -e "$d/evil.out/initrd"
-ok "six families' dry runs in $((SECONDS - t0)) s"
+# --- Slax (Linux Live Kit): from=/dev/loop0/slax, its initrd has fuse and loop ------------------
+family slax "Run Slax from CD" slax /slax/boot/vmlinuz
+if dryrun slax 1; then
+    check "slax: command line" test "$(cat "$d/slax.out/cmdline")" = \
+        "vga=normal load_ramdisk=1 prompt_ramdisk=0 rw printk.time=0 consoleblank=0 automount from=/dev/loop0/slax rdinit=/inetboot/hook"
+    check "slax: fuse and loop from its initrd (plain .ko), the NIC's drivers carried from /slax/01-core.sb" \
+        grep -qxF "inetboot: carried: virtio_ring virtio failover net_failover virtio_net virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci" "$d/slax.log"
+    check "slax: ... found in its first bundle" grep -qxF "inetboot: kernel modules for $rel: from the image's /slax/01-core.sb" "$d/slax.log"
+else
+    not_ok "slax: the dry run ($(tail -n 3 "$d/slax.log"))"
+fi
+dryrun slax 2
+check "slax: its toram entry without toram" test "$(cat "$d/slax.out/cmdline")" = \
+    "vga=normal load_ramdisk=1 prompt_ramdisk=0 rw printk.time=0 consoleblank=0 automount from=/dev/loop0/slax rdinit=/inetboot/hook"
+check "slax: ... said on the console" \
+    grep -qxF "inetboot: slax: 'toram' dropped: it would read the whole image over the network" "$d/slax.log"
+ok "seven families' dry runs in $((SECONDS - t0)) s"
 nginx_stop
 finish

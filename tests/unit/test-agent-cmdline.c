@@ -166,6 +166,14 @@ static const struct {
         { "KNOPPIX, its own fromhd= kept", "knoppix", "lang=en fromhd=/dev/sda1", NULL, NULL,
           "lang=en fromhd=/dev/sda1" HOOK },
 
+        /* Slax 12 (Linux Live Kit, slax/boot/isolinux.cfg, initrd= taken off): from= names loop0 and its folder. */
+        { "Slax: from=/dev/loop0/slax", "slax",
+          "vga=normal load_ramdisk=1 prompt_ramdisk=0 rw printk.time=0 consoleblank=0 automount", NULL, NULL,
+          "vga=normal load_ramdisk=1 prompt_ramdisk=0 rw printk.time=0 consoleblank=0 automount from=/dev/loop0/slax" HOOK },
+        { "Slax: toram and its own from= dropped", "slax",
+          "vga=normal load_ramdisk=1 rw consoleblank=0 toram automount from=http://example.org/slax.iso", NULL, NULL,
+          "vga=normal load_ramdisk=1 rw consoleblank=0 automount from=/dev/loop0/slax" HOOK },
+
         /* live-boot's own whole-image readers (families.md); agent.sh's golden dry runs have none. */
         { "debian-live, toram and fetch= dropped", "debian-live", "boot=live toram fetch=http://x/f.squashfs quiet", NULL,
           NULL, "boot=live quiet live-media=/dev/loop0 rootfstype=ramfs" HOOK },

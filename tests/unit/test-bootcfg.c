@@ -641,6 +641,15 @@ static void test_entry_family(void) {
               strcmp(ib_bootcfg_entry_family("", "/boot/linux", dir, 1), "generic") == 0);
         CHECK("entry family: the command line's family first",
               strcmp(ib_bootcfg_entry_family("boot=live", "/live/vmlinuz", minirt, 1), "debian-live") == 0);
+        {
+                char *initrfs[] = { "/slax/boot/initrfs.img" }, *mylinux[] = { "/mylinux/boot/initrfs.img" };
+
+                CHECK("entry family: Slax by its kernel's folder",
+                      strcmp(ib_bootcfg_entry_family("load_ramdisk=1 automount", "/slax/boot/vmlinuz", initrfs, 1), "slax") == 0 &&
+                      strcmp(ib_bootcfg_family(NULL, "/slax/boot/vmlinuz"), "slax") == 0);
+                CHECK("entry family: Linux Live Kit's initrfs.img elsewhere",
+                      strcmp(ib_bootcfg_entry_family("automount", "/mylinux/boot/vmlinuz", mylinux, 1), "slax") == 0);
+        }
         CHECK("entry family: no initrd", strcmp(ib_bootcfg_entry_family(knoppix, "/boot/isolinux/linux", NULL, 0), "generic") == 0 &&
               strcmp(ib_bootcfg_entry_family(NULL, NULL, NULL, 0), "generic") == 0);
         {

@@ -65,14 +65,15 @@ int ib_bootcfg_parse_grub(ib_bootcfg_read_fn read, void *userdata, const char *p
 /*
  * Distro family from a kernel command line and (may be NULL) the kernel's
  * path: debian-live, casper, dracut-live, arch, miso, opensuse, nixos,
- * alpine, knoppix, generic.
+ * alpine, knoppix, slax, generic.
  */
 const char *ib_bootcfg_family(const char *cmdline, const char *kernel);
 
 /*
  * The family of an entry: ib_bootcfg_family() of its command line and
  * kernel, or, when that is generic, "knoppix" if one of its @n_initrds
- * initrds (paths, may be NULL when 0) is KNOPPIX's minirt (minirt*).
+ * initrds (paths, may be NULL when 0) is KNOPPIX's minirt (minirt*), "slax"
+ * if one is Linux Live Kit's initrfs.img.
  */
 const char *ib_bootcfg_entry_family(const char *cmdline, const char *kernel, char *const *initrds, size_t n_initrds);
 

@@ -116,7 +116,7 @@ const struct ib_cmdline_word ib_cmdline_words[] = {
           "The seeds' form: 1 boots the first entry with a hypervisor (Xen) when inetboot.entry= names none." },
         { "type", IB_W_TYPE, "FAMILY",
           CHOICES("iso", "debian-live", "casper", "dracut-live", "arch", "miso", "opensuse", "nixos", "alpine", "knoppix",
-                  "generic"),
+                  "slax", "generic"),
           IB_WORD_AGENT, false, false,
           "The seeds' form: iso (theirs, an ISO image: nothing changes) or the image's family (docs/distros.md), how its "
           "initrd is told where its medium is, which wins over the family the manifest names." },

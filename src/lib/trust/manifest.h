@@ -60,7 +60,7 @@ struct ib_file_ref {
 
 struct ib_entry {
         char *label;
-        char *family;           /* debian-live, casper, dracut-live, arch, miso, opensuse, nixos, alpine, knoppix, generic */
+        char *family;           /* debian-live, casper, dracut-live, arch, miso, opensuse, nixos, alpine, knoppix, slax, generic */
         struct ib_file_ref kernel;
         struct ib_file_ref *initrds;
         size_t n_initrds;

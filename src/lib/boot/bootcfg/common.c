@@ -497,6 +497,7 @@ static const char *const syslinux_paths[] = {
         "/boot/syslinux/syslinux.cfg",
         "/syslinux.cfg",
         "/boot/x86_64/loader/isolinux.cfg",
+        "/slax/boot/isolinux.cfg",      /* Slax (Linux Live Kit) */
 };
 
 static const char *const grub_paths[] = {
@@ -578,6 +579,8 @@ static bool kiwi_layout(const char *kernel) {
  * arguments; "generic" when nothing is recognised.
  */
 const char *ib_bootcfg_family(const char *cmdline, const char *kernel) {
+        if (!cmdline && kernel && strncmp(kernel, "/slax/boot/", 11) == 0)
+                return "slax";
         /* Ubuntu since 20.04 has no boot=casper on its command line: its layout tells. */
         if (kernel && strncmp(kernel, "/casper/", 8) == 0 && !(cmdline && has_arg(cmdline, "boot=live", false)))
                 return "casper";
@@ -608,6 +611,9 @@ const char *ib_bootcfg_family(const char *cmdline, const char *kernel) {
         if (has_arg(cmdline, "modloop=", true) || has_arg(cmdline, "alpine_dev=", true) ||
             has_arg(cmdline, "modules=loop,squashfs", true))
                 return "alpine";
+        /* Slax (Linux Live Kit): its kernel in /slax/boot/, no word of its own. */
+        if (kernel && strncmp(kernel, "/slax/boot/", 11) == 0)
+                return "slax";
         /* KNOPPIX's own words for its cloop file, which multi-boot tools add to its entries. */
         if (has_arg(cmdline, "knoppix_dir=", true) || has_arg(cmdline, "knoppix_name=", true))
                 return "knoppix";
@@ -631,5 +637,9 @@ const char *ib_bootcfg_entry_family(const char *cmdline, const char *kernel, cha
         for (size_t i = 0; i < n_initrds; i++)
                 if (knoppix_minirt(initrds[i]))
                         return "knoppix";
+        /* Linux Live Kit's initrd (Slax and what others build with it): initrfs.img. */
+        for (size_t i = 0; i < n_initrds; i++)
+                if (initrds[i] && strcmp(strrchr(initrds[i], '/') ? strrchr(initrds[i], '/') + 1 : initrds[i], "initrfs.img") == 0)
+                        return "slax";
         return family;
 }
