@@ -155,9 +155,9 @@ $(FUZZ_OUT)/fuzz-%: tests/fuzz/fuzz-%.c $(LIB) | deps-build
 # ---- the preboot: Debian kernel + miniroot + the hook payload ------------------
 # initramfs: trusts keys/*.pub but the test-only key; initramfs-test trusts it too.
 INITRAMFS_SRCS := $(filter-out initramfs/mkmedia initramfs/mkipxe initramfs/menufile.sh,$(wildcard initramfs/*))
-$(BUILD)/initramfs/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
+$(BUILD)/initramfs/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub keys/roots/*.pub)
 	initramfs/mkminiroot --build $(BUILD) --out $(BUILD)/initramfs
-$(BUILD)/initramfs-test/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub)
+$(BUILD)/initramfs-test/miniroot.img: $(PROGS) $(INITRAMFS_SRCS) $(wildcard keys/*.pub keys/roots/*.pub)
 	initramfs/mkminiroot --build $(BUILD) --out $(BUILD)/initramfs-test --test-keys
 initramfs: $(BUILD)/initramfs/miniroot.img
 initramfs-test: $(BUILD)/initramfs-test/miniroot.img
@@ -294,6 +294,8 @@ install: $(PROGS)
 	for p in $(ATTEST_NAMES); do install -m 0644 attest/$$p.1 $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for k in keys/*.pub; do case $$k in *test-only*) ;; *) [ -e "$$k" ] && \
 		install -m 0644 $$k $(DESTDIR)$(PREFIX)/share/inetboot/keys/;; esac; done; true
+	for k in keys/roots/*.pub; do case $$k in *test-only*) ;; *) [ -e "$$k" ] && \
+		install -D -m 0644 $$k $(DESTDIR)$(PREFIX)/share/inetboot/keys/roots/$${k##*/};; esac; done; true
 	# The hook payload inetboot-agent appends (make initramfs builds it).
 	if [ -e $(BUILD)/initramfs/hook.cpio.zst ]; then install -d $(DESTDIR)$(PREFIX)/lib/inetboot && \
 		install -m 0644 $(BUILD)/initramfs/hook.cpio.zst $(DESTDIR)$(PREFIX)/lib/inetboot/; fi

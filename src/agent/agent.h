@@ -62,6 +62,10 @@ struct agent {
         size_t manifest_len, sig_len;
         bool verified;
         uint8_t key_id[32];             /* of the key that verified it */
+        struct ib_keyring *kr;          /* the verified keyring, if the keys have roots and one was published */
+        char *keyring, *keyring_sig;    /* its texts as fetched */
+        size_t keyring_len, keyring_sig_len;
+        bool certified;                 /* key_id is the keyring's, not the keys folder's */
         char *manifest_url;             /* where it came from; NULL: the cache's copy */
         struct ib_manifest *m;
         char **mirrors;                 /* image URLs for inetboot-httpfs -m */

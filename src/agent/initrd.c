@@ -38,10 +38,16 @@ static int conf_var(char **buf, size_t *len, const char *name, const char *value
         return 0;
 }
 
-static int add_keys(struct ib_cpio *cpio, const char *keys) {
+/* The keys' *.pub into HOOK_ROOT/keys/@sub (@sub "" or "roots/": the root keys that check a keyring). */
+static int add_keys(struct ib_cpio *cpio, const char *keys, const char *sub) {
         struct dirent **list = NULL;
-        int n = scandir(keys, &list, NULL, alphasort), r = 0;
+        char dir[PATH_MAX];
+        int n, r = 0;
 
+        agent_pathf(dir, sizeof(dir), "%s/%s", keys, sub);
+        n = scandir(dir, &list, NULL, alphasort);
+        if (n < 0 && *sub)
+                return 0;       /* no roots */
         if (n < 0)
                 return agent_fail("cannot read the keys directory %s: %m", keys);
         for (int i = 0; i < n; i++) {
@@ -50,8 +56,8 @@ static int add_keys(struct ib_cpio *cpio, const char *keys) {
                 struct ib_err e = {};
 
                 if (r == 0 && l > 4 && strcmp(list[i]->d_name + l - 4, ".pub") == 0) {
-                        agent_pathf(src, sizeof(src), "%s/%s", keys, list[i]->d_name);
-                        agent_pathf(dst, sizeof(dst), HOOK_ROOT "/keys/%s", list[i]->d_name);
+                        agent_pathf(src, sizeof(src), "%s/%s", dir, list[i]->d_name);
+                        agent_pathf(dst, sizeof(dst), HOOK_ROOT "/keys/%s%s", sub, list[i]->d_name);
                         if (ib_cpio_add_file_from(cpio, dst, 0644, src, &e) < 0)
                                 r = agent_fail("%s", e.msg);
                 }
@@ -116,10 +122,15 @@ int agent_build_initrd(struct agent *a, int fd) {
         }
         if (ib_cpio_new(&cpio) < 0)
                 return agent_fail("out of memory");
-        if (agent_add_modules(a, cpio, image_initrd_len) < 0 || add_keys(cpio, a->keys) < 0)
+        if (agent_add_modules(a, cpio, image_initrd_len) < 0 || add_keys(cpio, a->keys, "") < 0 ||
+            add_keys(cpio, a->keys, "roots/") < 0)
                 goto out;
+        /* The keyring that certified the signer: the hook's inetboot-httpfs checks it again (--keyring). */
         if (ib_cpio_add_file(cpio, HOOK_ROOT "/etc/image.manifest", 0644, a->manifest, a->manifest_len, &e) < 0 ||
-            (a->verified && ib_cpio_add_file(cpio, HOOK_ROOT "/etc/image.manifest.sig", 0644, a->sig, a->sig_len, &e) < 0)) {
+            (a->verified && ib_cpio_add_file(cpio, HOOK_ROOT "/etc/image.manifest.sig", 0644, a->sig, a->sig_len, &e) < 0) ||
+            (a->verified && a->kr &&
+             (ib_cpio_add_file(cpio, HOOK_ROOT "/etc/image.keyring", 0644, a->keyring, a->keyring_len, &e) < 0 ||
+              ib_cpio_add_file(cpio, HOOK_ROOT "/etc/image.keyring.sig", 0644, a->keyring_sig, a->keyring_sig_len, &e) < 0))) {
                 agent_fail("%s", e.msg);
                 goto out;
         }

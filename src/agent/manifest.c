@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "fetch.h"
+#include "keyring.h"
 #include "sig.h"
 #include "state.h"
 #include "tpm.h"
@@ -38,7 +39,7 @@ static char *cached_manifest_path(const struct agent *a, const char *url, const 
 }
 
 static void cache_manifest(const struct agent *a, const char *url) {
-        _cleanup_(freep) char *dir = NULL, *m = NULL, *s = NULL;
+        _cleanup_(freep) char *dir = NULL, *m = NULL, *s = NULL, *k = NULL, *ks = NULL;
 
         if (!a->cache_dir || asprintf(&dir, "%s/manifests", a->cache_dir) < 0)
                 return;
@@ -50,6 +51,75 @@ static void cache_manifest(const struct agent *a, const char *url) {
         if (ib_write_file_replace(m, a->manifest, a->manifest_len, 0644, true) < 0 ||
             ib_write_file_replace(s, a->sig, a->sig_len, 0644, true) < 0)
                 agent_say("warning: cannot keep the manifest in the cache %s: %m", dir);
+        /* The keyring that certified its key, for a boot with no server: same rule, signature last. */
+        k = cached_manifest_path(a, url, ".keyring");
+        ks = cached_manifest_path(a, url, ".keyring.sig");
+        if (a->kr && k && ks && (ib_write_file_replace(k, a->keyring, a->keyring_len, 0644, true) < 0 ||
+                                 ib_write_file_replace(ks, a->keyring_sig, a->keyring_sig_len, 0644, true) < 0))
+                agent_say("warning: cannot keep the keyring in the cache %s: %m", dir);
+        if (!a->kr && k && ks) {
+                unlink(k);
+                unlink(ks);
+        }
+}
+
+static void drop_keyring(struct agent *a) {
+        a->kr = ib_keyring_free(a->kr);
+        free(a->keyring);
+        free(a->keyring_sig);
+        a->keyring = a->keyring_sig = NULL;
+}
+
+/*
+ * The keyring (docs/signatures.md, "The life of a key"), when the trusted
+ * keys have roots (DIR/roots/): @url, verified by a root key.  0 with none
+ * published (the folder's keys alone), -1 when it cannot be used (said why).
+ */
+static int load_keyring(struct agent *a, const char *url, bool fetch) {
+        _cleanup_(freep) char *surl = NULL;
+        struct ib_err e = {};
+        char hex[65];
+        int r;
+
+        drop_keyring(a);
+        if (ib_keyring_n_roots(a->keys) == 0)
+                return 0;
+        if (asprintf(&surl, "%s.sig", url) < 0)
+                return agent_fail("out of memory");
+        r = fetch ? ib_fetch(url, a->ca_file, IB_KEYRING_MAX_BYTES, &a->keyring, &a->keyring_len, &e)
+                  : ib_read_file(url, IB_KEYRING_MAX_BYTES, &a->keyring, &a->keyring_len);
+        if (r == -ENOENT) {
+                if (fetch)
+                        agent_say("no keyring at %s: the media's publisher keys alone", url);
+                return 0;
+        }
+        if (r >= 0)
+                r = fetch ? ib_fetch(surl, a->ca_file, IB_SIG_MAX_BYTES, &a->keyring_sig, &a->keyring_sig_len, &e)
+                          : ib_read_file(surl, IB_SIG_MAX_BYTES, &a->keyring_sig, &a->keyring_sig_len);
+        if (r < 0) {
+                drop_keyring(a);
+                if (fetch)
+                        return agent_fail("cannot fetch the keyring: %s", e.msg);
+                return agent_fail("cannot read the keyring %s: %s", url, strerror(-r));
+        }
+        if (ib_keyring_verify(a->keys, a->keyring, a->keyring_len, a->keyring_sig, a->keyring_sig_len, &a->kr, &e) < 0) {
+                drop_keyring(a);
+                return agent_fail("%s: %s", url, e.msg);
+        }
+        ib_hex(a->kr->root, 32, hex);
+        agent_say("keyring version %" PRIu64 " signed by root key sha256:%.16s... (%zu keys certified, %zu revoked)",
+                  a->kr->version, hex, a->kr->n_keys, a->kr->n_revoked);
+        return 0;
+}
+
+/* inetboot.keyring beside the manifest at @murl (before a query). */
+static char *keyring_url(const char *murl) {
+        const char *q = strchr(murl, '?'), *slash;
+        char *u;
+
+        for (slash = q ? q : murl + strlen(murl); slash > murl && slash[-1] != '/'; slash--)
+                ;
+        return asprintf(&u, "%.*s" IB_KEYRING_FILE, (int)(slash - murl), murl) < 0 ? NULL : u;
 }
 
 static int cached_manifest(struct agent *a) {
@@ -63,8 +133,11 @@ static int cached_manifest(struct agent *a) {
                         return agent_fail("out of memory");
                 if (ib_read_file(m, IB_MANIFEST_MAX_BYTES, &a->manifest, &a->manifest_len) < 0)
                         continue;
-                if (ib_read_file(s, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len) < 0 ||
-                    ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, a->key_id, &e) < 0) {
+                _cleanup_(freep) char *k = cached_manifest_path(a, murl, ".keyring");
+
+                if (ib_read_file(s, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len) < 0 || !k || load_keyring(a, k, false) < 0 ||
+                    ib_verify_trusted(a->keys, a->kr, a->manifest, a->manifest_len, a->sig, a->sig_len, a->key_id,
+                                      &a->certified, &e) < 0) {
                         agent_say("warning: the cached manifest of %s does not verify (%s); ignored", murl,
                             e.msg[0] ? e.msg : "no signature");
                         free(a->manifest);
@@ -134,7 +207,16 @@ int agent_fetch_manifest(struct agent *a) {
                         last = r;
                         continue;
                 }
-                r = ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, a->key_id, &e);
+                {
+                        _cleanup_(freep) char *kurl = keyring_url(murl);
+
+                        if (!kurl)
+                                return agent_fail("out of memory");
+                        if (load_keyring(a, kurl, true) < 0)
+                                return -1;      /* like a bad signature: not a mirror problem */
+                }
+                r = ib_verify_trusted(a->keys, a->kr, a->manifest, a->manifest_len, a->sig, a->sig_len, a->key_id,
+                                      &a->certified, &e);
                 if (r < 0) {
                         if (a->req.insecure && a->allow_insecure) {
                                 agent_say("WARNING: %s; booting it anyway because of inetboot.insecure", e.msg);
@@ -151,7 +233,7 @@ int agent_fetch_manifest(struct agent *a) {
                         return -1;
                 }
                 a->verified = true;
-                agent_say("manifest signature good (%s)", a->keys);
+                agent_say("manifest signature good (%s%s)", a->keys, a->certified ? ", a key the keyring certifies" : "");
                 /* Kept in the cache once judged not old nor expired (agent_parse_manifest). */
                 a->manifest_url = murl;
                 murl = NULL;
@@ -216,9 +298,11 @@ static int judge_manifest(struct agent *a) {
         if (tpm_floors(a, st, &tpm) < 0)
                 return -1;
         if (ib_state_judge(a->cache_dir || tpm ? st : NULL, a->key_id, a->m, (uint64_t)time(NULL),
-                           a->req.allow_rollback ? IB_STATE_ALLOW_ROLLBACK : 0, &n, &e) < 0) {
+                           a->req.allow_rollback ? IB_STATE_ALLOW_ROLLBACK : 0, &n, &e) < 0 ||
+            ib_keyring_judge(a->cache_dir || tpm ? st : NULL, a->kr, a->key_id, a->certified, a->m,
+                             a->req.allow_rollback ? IB_STATE_ALLOW_ROLLBACK : 0, &n, &e) < 0) {
                 agent_fail("%s", e.msg);
-                if (e.code == IB_STATE_EROLLBACK)
+                if (e.code == IB_STATE_EROLLBACK || e.code == IB_KEYRING_EOLDER)
                         agent_say("to boot it anyway, as the machine's owner: inetboot.allow-rollback");
                 else if (e.code == IB_STATE_EEXPIRED)
                         agent_say("the publisher must sign the image again with a later expiry");
@@ -230,6 +314,9 @@ static int judge_manifest(struct agent *a) {
         if (n.rolled_back)
                 agent_say("WARNING: inetboot.allow-rollback: serial %" PRIu64 " accepted below serial %" PRIu64 "; the floor is "
                           "now %" PRIu64, a->m->serial, n.old_serial, a->m->serial);
+        if (n.keyring_rolled_back)
+                agent_say("WARNING: inetboot.allow-rollback: keyring version %" PRIu64 " accepted below version %" PRIu64,
+                          a->kr->version, n.keyring_old_version);
         if (a->cache_dir && n.changed && ib_state_save(st, a->cache_dir, &e) < 0)
                 return agent_fail("%s", e.msg);
         if (tpm && n.nv_changed) {

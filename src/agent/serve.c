@@ -30,7 +30,7 @@ static bool mounted(const char *dir) {
 
 int agent_start_httpfs(struct agent *a) {
         char *argv[64 + 2 * IB_CMDLINE_MAX_URLS];
-        _cleanup_(freep) char *mf = NULL, *sf = NULL;
+        _cleanup_(freep) char *mf = NULL, *sf = NULL, *kf = NULL;
         size_t n = 0;
         pid_t pid;
 
@@ -44,6 +44,12 @@ int agent_start_httpfs(struct agent *a) {
         if (agent_write_text(a->work, "image.manifest", a->manifest, a->manifest_len) < 0 ||
             (a->sig && agent_write_text(a->work, "image.manifest.sig", a->sig, a->sig_len) < 0))
                 return -1;
+        /* The keyring that certified the signer, checked again by httpfs (it judges the same version: no change). */
+        if (a->verified && a->kr &&
+            (asprintf(&kf, "%s/image.keyring", a->work) < 0 ||
+             agent_write_text(a->work, "image.keyring", a->keyring, a->keyring_len) < 0 ||
+             agent_write_text(a->work, "image.keyring.sig", a->keyring_sig, a->keyring_sig_len) < 0))
+                return agent_fail("cannot write the keyring into %s", a->work);
         argv[n++] = (char *)a->httpfs;
         argv[n++] = "-f";
         /* The boot profile is the booted system's: prefetched here it would end in RAM at kexec. */
@@ -56,6 +62,10 @@ int agent_start_httpfs(struct agent *a) {
         if (a->verified) {
                 argv[n++] = "--sig";
                 argv[n++] = sf;
+                if (kf) {
+                        argv[n++] = "--keyring";
+                        argv[n++] = kf;
+                }
         } else
                 argv[n++] = "--insecure";
         for (size_t i = 0; i < a->n_mirrors; i++) {

@@ -31,6 +31,7 @@
 #include "fetch.h"
 #include "manifest.h"
 #include "sig.h"
+#include "keyring.h"
 #include "state.h"
 
 #ifndef IB_KEYS_DIR
@@ -372,7 +373,9 @@ static void usage(FILE *f) {
                 "manifest's mirrors and every one is checked against the manifest's SHA-256.\n"
                 "MANIFEST is a file or an http(s) URL; its signature is MANIFEST.sig.\n"
                 "\n"
-                "  -K, --keys DIR        trusted public keys (default %s)\n"
+                "  -K, --keys DIR        trusted public keys (default %s); root keys in DIR/roots/\n"
+                "      --keyring FILE|URL  publisher keys the roots certify (default, when DIR/roots/\n"
+                "                        has keys: " IB_KEYRING_FILE " beside MANIFEST, if there is one)\n"
                 "      --sig FILE|URL    the manifest's signature (default MANIFEST.sig)\n"
                 "      --insecure        accept an unsigned manifest (NOT verified against keys)\n"
                 "      --allow-rollback  accept a lower serial than the cache's trust state has seen\n"
@@ -471,7 +474,8 @@ static void become_root_daemon(char **argv) {
  * rollback floor of this publisher's image lives in that state too.  Without
  * a cache only the expiry is judged; without a signature nothing.
  */
-static int judge_manifest(const struct ib_manifest *m, const uint8_t *key_id, const char *cache_dir, bool allow_rollback) {
+static int judge_manifest(const struct ib_manifest *m, const uint8_t *key_id, const struct ib_keyring *kr, bool certified,
+                          const char *cache_dir, bool allow_rollback) {
         _cleanup_(ib_state_freep) struct ib_state *st = NULL;
         struct ib_state_notes n;
         struct ib_err e = {};
@@ -483,9 +487,10 @@ static int judge_manifest(const struct ib_manifest *m, const uint8_t *key_id, co
                 fprintf(stderr, "%s: %s (remove it to forget every floor it holds)\n", prog, e.msg);
                 return -1;
         }
-        if (ib_state_judge(st, key_id, m, (uint64_t)time(NULL), allow_rollback ? IB_STATE_ALLOW_ROLLBACK : 0, &n, &e) < 0) {
+        if (ib_state_judge(st, key_id, m, (uint64_t)time(NULL), allow_rollback ? IB_STATE_ALLOW_ROLLBACK : 0, &n, &e) < 0 ||
+            ib_keyring_judge(st, kr, key_id, certified, m, allow_rollback ? IB_STATE_ALLOW_ROLLBACK : 0, &n, &e) < 0) {
                 fprintf(stderr, "%s: %s\n", prog, e.msg);
-                if (e.code == IB_STATE_EROLLBACK)
+                if (e.code == IB_STATE_EROLLBACK || e.code == IB_KEYRING_EOLDER)
                         fprintf(stderr, "%s: to boot it anyway, as the machine's owner: --allow-rollback\n", prog);
                 return -1;
         }
@@ -495,6 +500,9 @@ static int judge_manifest(const struct ib_manifest *m, const uint8_t *key_id, co
         if (n.rolled_back)
                 fprintf(stderr, "%s: warning: --allow-rollback: serial %" PRIu64 " accepted below serial %" PRIu64 "\n", prog,
                         m->serial, n.old_serial);
+        if (n.keyring_rolled_back)
+                fprintf(stderr, "%s: warning: --allow-rollback: keyring version %" PRIu64 " accepted below version %" PRIu64 "\n",
+                        prog, kr->version, n.keyring_old_version);
         if (st && n.changed && ib_state_save(st, cache_dir, &e) < 0) {
                 fprintf(stderr, "%s: %s\n", prog, e.msg);
                 return -1;
@@ -502,13 +510,61 @@ static int judge_manifest(const struct ib_manifest *m, const uint8_t *key_id, co
         return 0;
 }
 
+/*
+ * The keyring (docs/signatures.md, "The life of a key"): @src (--keyring), or
+ * inetboot.keyring beside the manifest, only when @keys has root keys; none
+ * there is no error (the folder's keys alone then).  Verified by a root key.
+ */
+static int load_keyring(const char *keys, const char *manifest_src, const char *src, const char *ca_file,
+                        struct ib_keyring **ret) {
+        _cleanup_(freep) char *text = NULL, *sig = NULL, *dflt = NULL, *sig_src = NULL;
+        size_t len, sig_len;
+        struct ib_err e = {};
+        int r;
+
+        *ret = NULL;
+        if (ib_keyring_n_roots(keys) == 0) {
+                if (src)
+                        fprintf(stderr, "%s: --keyring %s: no root keys in %s/" IB_KEYRING_ROOTS "/ to check it with\n", prog, src, keys);
+                return src ? -1 : 0;
+        }
+        if (!src) {
+                const char *q = strchr(manifest_src, '?'), *slash;
+
+                /* the manifest's directory: up to its last '/' (before a query) */
+                for (slash = q ? q : manifest_src + strlen(manifest_src); slash > manifest_src && slash[-1] != '/'; slash--)
+                        ;
+                if (asprintf(&dflt, "%.*s" IB_KEYRING_FILE, (int)(slash - manifest_src), manifest_src) < 0)
+                        return -1;
+        }
+        if (asprintf(&sig_src, "%s.sig", src ?: dflt) < 0)
+                return -1;
+        r = ib_fetch(src ?: dflt, ca_file, IB_KEYRING_MAX_BYTES, &text, &len, &e);
+        if (r == -ENOENT && !src)
+                return 0;
+        if (r < 0) {
+                fprintf(stderr, "%s: cannot read the keyring %s\n", prog, e.msg);
+                return -1;
+        }
+        if (ib_fetch(sig_src, ca_file, IB_SIG_MAX_BYTES, &sig, &sig_len, &e) < 0) {
+                fprintf(stderr, "%s: cannot read the keyring's signature %s\n", prog, e.msg);
+                return -1;
+        }
+        if (ib_keyring_verify(keys, text, len, sig, sig_len, ret, &e) < 0) {
+                fprintf(stderr, "%s: %s: %s\n", prog, src ?: dflt, e.msg);
+                return -1;
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
-        enum { O_ALLOW_ROLLBACK = 303, O_CACHE_FILL = 302, O_STORE = 301, O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_RECORD, O_KERNEL_RA, O_CA, O_LOG, O_ROOT };
+        enum { O_KEYRING = 304, O_ALLOW_ROLLBACK = 303, O_CACHE_FILL = 302, O_STORE = 301, O_CACHE_SIZE = 300, O_SIG = 256, O_INSECURE, O_NO_MANIFEST_MIRRORS, O_RAM, O_READAHEAD, O_TIMEOUT, O_NO_PROFILE, O_RECORD, O_KERNEL_RA, O_CA, O_LOG, O_ROOT };
         static const struct option options[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "sig", required_argument, NULL, O_SIG },
                 { "insecure", no_argument, NULL, O_INSECURE },
                 { "allow-rollback", no_argument, NULL, O_ALLOW_ROLLBACK },
+                { "keyring", required_argument, NULL, O_KEYRING },
                 { "mirror", required_argument, NULL, 'm' },
                 { "no-manifest-mirrors", no_argument, NULL, O_NO_MANIFEST_MIRRORS },
                 { "store", required_argument, NULL, O_STORE },
@@ -531,7 +587,9 @@ int main(int argc, char **argv) {
                 {}
         };
         struct ib_blockdev_opts bo = { .log = log_line, .cache_fill = true, .cache_fill_idle = 30 };
-        const char *keys = IB_KEYS_DIR, *sig_src = NULL, *manifest_src, *mountpoint;
+        const char *keys = IB_KEYS_DIR, *sig_src = NULL, *manifest_src, *mountpoint, *keyring_src = NULL;
+        _cleanup_(ib_keyring_freep) struct ib_keyring *kr = NULL;
+        bool certified = false;
         char *mirrors[128], *fuse_opts = NULL, *text = NULL, *sig = NULL, *sig_default = NULL;
         uint8_t key_id[32] = {};
         bool is_store[128];
@@ -613,6 +671,7 @@ int main(int argc, char **argv) {
                         break;
                 case O_ROOT: root_daemon = true; break;
                 case O_ALLOW_ROLLBACK: allow_rollback = true; break;
+                case O_KEYRING: keyring_src = optarg; break;
                 case 'f': g.foreground = true; break;
                 case 'd': debug = g.foreground = true; break;
                 case 'o':
@@ -675,7 +734,9 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "%s: cannot read the manifest's signature %s\n", prog, e.msg);
                         goto out;
                 }
-                if (ib_verify(keys, text, text_len, sig, sig_len, key_id, &e) < 0) {
+                if (load_keyring(keys, manifest_src, keyring_src, bo.ca_file, &kr) < 0)
+                        goto out;
+                if (ib_verify_trusted(keys, kr, text, text_len, sig, sig_len, key_id, &certified, &e) < 0) {
                         fprintf(stderr, "%s: %s: %s\n", prog, sig_src, e.msg);
                         goto out;
                 }
@@ -686,7 +747,7 @@ int main(int argc, char **argv) {
         }
         if (asprintf(&g.image_path, "/%s", g.m->name) < 0 || strcmp(g.m->name, STATS_NAME) == 0)
                 goto out;
-        if (judge_manifest(g.m, insecure ? NULL : key_id, bo.cache_dir, allow_rollback) < 0)
+        if (judge_manifest(g.m, insecure ? NULL : key_id, kr, certified, bo.cache_dir, allow_rollback) < 0)
                 goto out;
 
         /* 2. The block device and its mirrors: command line first, then the manifest's. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * inetboot-sign: the publisher's tool.  keygen, make, verify, show.
+ * inetboot-sign: the publisher's tool.  keygen, make, verify, show, sign, keyring.
  * See inetboot-sign(1) beside this file and docs/manifest.md.
  */
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include "bootcfg.h"
 #include "image.h"
 #include "iso.h"
+#include "keyring.h"
 #include "manifest.h"
 #include "sig.h"
 #include "state.h"
@@ -35,6 +36,8 @@ static void usage(FILE *f) {
                 "       %1$s verify [--keys DIR] [--sig FILE] NAME.manifest [IMAGE]\n"
                 "       %1$s show NAME.manifest\n"
                 "       %1$s sign --key KEY.key FILE\n"
+                "       %1$s keyring init|certify|revoke|renew --root-key ROOT.key [OPTIONS] [KEY.pub|sha256:FP]\n"
+                "       %1$s keyring show [FILE]\n"
                 "\n"
                 "Sign live ISO images for inetboot: a manifest of block hashes and boot entries,\n"
                 "with a detached signature NAME.manifest.sig.\n"
@@ -60,10 +63,25 @@ static void usage(FILE *f) {
                 "      --kernel PATH  --initrd PATH (repeatable)  --cmdline ARGS  --family NAME\n"
                 "      --hypervisor PATH  --hypervisor-args ARGS\n"
                 "verify    checks the signature against trusted keys; with IMAGE, every block\n"
-                "  -K, --keys DIR          trusted public keys (default %3$s)\n"
+                "  -K, --keys DIR          trusted public keys (default %3$s); root keys in DIR/roots/\n"
                 "      --sig FILE          signature file (default NAME.manifest.sig)\n"
+                "      --keyring FILE      the keyring certifying the signer (default: " IB_KEYRING_FILE " beside\n"
+                "                          the manifest, when DIR/roots/ has keys)\n"
                 "show      prints the manifest for people\n"
                 "sign      signs any FILE into FILE.sig (e.g. a preboot script for iscript=)\n"
+                "keyring   a root key certifies and revokes publisher keys (docs/signatures.md):\n"
+                "          init (version 1, no keys), certify KEY.pub, revoke KEY.pub|sha256:FP,\n"
+                "          renew (a new version, e.g. with a new --expires); each writes the next\n"
+                "          version and signs it into FILE.sig; show prints it\n"
+                "  -r, --root-key FILE     the root's private key (keygen makes one; its .pub goes\n"
+                "                          into the boot media's keys/roots/)\n"
+                "  -f, --keyring FILE      the keyring (default " IB_KEYRING_FILE ")\n"
+                "      --until WHEN        certify: the key is valid until then (required; as --expires)\n"
+                "      --from WHEN         certify: ... and from then (default: the keyring's creation)\n"
+                "      --names PATTERN     certify: the image names it may sign ('*', '?'; default *)\n"
+                "      --expires WHEN      clients refuse the keyring from then on (default: the\n"
+                "                          previous version's, if any; +DAYS is after the creation)\n"
+                "      --created SECONDS   creation time (default: $SOURCE_DATE_EPOCH or now)\n"
                 "\n"
                 "  -q, --quiet             print only errors\n"
                 "  -h, --help              this text\n"
@@ -610,26 +628,73 @@ static int cmd_sign(int argc, char **argv) {
         return 0;
 }
 
+/*
+ * The keyring a verifier uses: @path (--keyring), or inetboot.keyring beside
+ * the manifest when the keys directory has root keys (none there: none).
+ * Verified against the roots; 0 and *ret NULL when there is none to use.
+ */
+static int load_keyring(const char *keys, const char *manifest, const char *path, struct ib_keyring **ret) {
+        _cleanup_(freep) char *text = NULL, *sig = NULL, *dflt = NULL, *sig_path = NULL;
+        size_t len, sig_len;
+        struct ib_err e = {};
+        int r;
+
+        *ret = NULL;
+        if (ib_keyring_n_roots(keys) == 0) {
+                if (path)
+                        fprintf(stderr, "%s: --keyring %s: no root keys in %s/" IB_KEYRING_ROOTS "/ to check it with\n", prog, path,
+                                keys);
+                return path ? -1 : 0;
+        }
+        if (!path) {
+                const char *slash = strrchr(manifest, '/');
+
+                if (asprintf(&dflt, "%.*s" IB_KEYRING_FILE, slash ? (int)(slash - manifest + 1) : 0, manifest) < 0)
+                        return -1;
+        }
+        if (asprintf(&sig_path, "%s.sig", path ?: dflt) < 0)
+                return -1;
+        r = ib_read_file(path ?: dflt, IB_KEYRING_MAX_BYTES, &text, &len);
+        if (r == -ENOENT && !path)
+                return 0;       /* no keyring: the folder's keys alone */
+        if (r < 0) {
+                fprintf(stderr, "%s: cannot read the keyring %s: %s\n", prog, path ?: dflt, strerror(-r));
+                return -1;
+        }
+        if ((r = ib_read_file(sig_path, IB_SIG_MAX_BYTES, &sig, &sig_len)) < 0) {
+                fprintf(stderr, "%s: cannot read the keyring's signature %s: %s\n", prog, sig_path, strerror(-r));
+                return -1;
+        }
+        if (ib_keyring_verify(keys, text, len, sig, sig_len, ret, &e) < 0)
+                return error(path ?: dflt, &e), -1;
+        return 0;
+}
+
 static int cmd_verify(int argc, char **argv) {
         static const struct option opts[] = {
                 { "keys", required_argument, NULL, 'K' },
                 { "sig", required_argument, NULL, 'S' },
+                { "keyring", required_argument, NULL, 'R' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
         _cleanup_(ib_manifest_freep) struct ib_manifest *m = NULL;
         _cleanup_(freep) char *text = NULL, *sig = NULL, *sig_default = NULL;
-        const char *keys = IB_KEYS_DIR, *sig_path = NULL, *path;
+        _cleanup_(ib_keyring_freep) struct ib_keyring *kr = NULL;
+        const char *keys = IB_KEYS_DIR, *sig_path = NULL, *path, *keyring_path = NULL;
+        struct ib_state_notes notes = {};
         size_t text_len, sig_len;
         struct ib_err e = {};
+        bool certified = false;
         uint8_t id[32];
         char hex[65];
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "K:S:qh", opts, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "K:S:R:qh", opts, NULL)) >= 0)
                 switch (c) {
                 case 'K': keys = optarg; break;
+                case 'R': keyring_path = optarg; break;
                 case 'S': sig_path = optarg; break;
                 case 'q': quiet = true; break;
                 case 'h': usage(stdout); return 0;
@@ -652,17 +717,20 @@ static int cmd_verify(int argc, char **argv) {
                         r == -EFBIG ? "malformed signature file: too large" : strerror(-r));
                 return 1;
         }
-        if (ib_verify(keys, text, text_len, sig, sig_len, id, &e) < 0)
+        if (load_keyring(keys, path, keyring_path, &kr) < 0)
+                return 1;
+        if (ib_verify_trusted(keys, kr, text, text_len, sig, sig_len, id, &certified, &e) < 0)
                 return error(sig_path, &e);
         ib_hex(id, 32, hex);
         /* Signed is not enough: the manifest must also be well-formed. */
         if (ib_manifest_parse(text, text_len, &m, &e) < 0)
                 return error(path, &e);
         /* Signed and well-formed, but perhaps no longer to be used: clients refuse an expired manifest. */
-        if (ib_state_judge(NULL, id, m, (uint64_t)time(NULL), 0, NULL, &e) < 0)
+        if (ib_state_judge(NULL, id, m, (uint64_t)time(NULL), 0, &notes, &e) < 0 ||
+            ib_keyring_judge(NULL, kr, id, certified, m, 0, &notes, &e) < 0)
                 return error(path, &e);
         if (!quiet)
-                printf("%s: good signature by key sha256:%s\n", path, hex);
+                printf("%s: good signature by key sha256:%s%s\n", path, hex, certified ? ", certified by the keyring" : "");
         if (optind + 2 == argc) {
                 _cleanup_(closep) int fd = open(argv[optind + 1], O_RDONLY | O_CLOEXEC);
                 _cleanup_(ib_iso_freep) struct ib_iso *iso = NULL;
@@ -787,6 +855,238 @@ static int cmd_show(int argc, char **argv) {
         return 0;
 }
 
+/* ---- keyring ----------------------------------------------------------------- */
+
+static const char *fp_hex(const uint8_t fp[32], char hex[65]) {
+        ib_hex(fp, 32, hex);
+        return hex;
+}
+
+static int keyring_show(const char *path) {
+        _cleanup_(ib_keyring_freep) struct ib_keyring *kr = NULL;
+        _cleanup_(freep) char *text = NULL, *sig = NULL, *sig_path = NULL;
+        struct ib_sigfile sf = {};
+        size_t len, sig_len;
+        struct ib_err e = {};
+        char t1[40], t2[40], hex[65];
+        uint64_t now = (uint64_t)time(NULL);
+        int r;
+
+        if ((r = ib_read_file(path, IB_KEYRING_MAX_BYTES, &text, &len)) < 0) {
+                fprintf(stderr, "%s: cannot read %s: %s\n", prog, path, strerror(-r));
+                return 1;
+        }
+        if (ib_keyring_parse(text, len, &kr, &e) < 0)
+                return error(path, &e);
+        printf("keyring    version %" PRIu64 ", created %s\n", kr->version, ib_state_time(kr->created, t1));
+        if (kr->expires)
+                printf("expires    %s%s\n", ib_state_time(kr->expires, t1), kr->expires <= now ? " (expired: clients refuse it)" : "");
+        for (size_t i = 0; i < kr->n_keys; i++) {
+                const struct ib_keyring_key *k = &kr->keys[i];
+
+                printf("key        sha256:%s %s\n           valid %s to %s%s, may sign %s\n", fp_hex(k->fp, hex),
+                       ib_key_algorithm(k->pub), ib_state_time(k->not_before, t1), ib_state_time(k->not_after, t2),
+                       now >= k->not_after ? " (expired)" : now < k->not_before ? " (not yet)" : "", k->names);
+        }
+        for (size_t i = 0; i < kr->n_revoked; i++)
+                printf("revoked    sha256:%s in version %" PRIu64 "\n", fp_hex(kr->revoked[i].fp, hex), kr->revoked[i].version);
+        if (asprintf(&sig_path, "%s.sig", path) >= 0 && ib_read_file(sig_path, IB_SIG_MAX_BYTES, &sig, &sig_len) == 0 &&
+            ib_sigfile_parse(sig, sig_len, &sf, NULL) == 0) {
+                printf("signature  %s by root key sha256:%s (not checked here: use 'verify')\n", sf.algorithm, fp_hex(sf.key_id, hex));
+                ib_sigfile_clear(&sf);
+        } else
+                printf("signature  none found at %s\n", sig_path ?: "?");
+        return 0;
+}
+
+/* The keyring at @path, whose signature must be @root's own: a root key changes only what it signed. */
+static int keyring_load_own(const char *path, EVP_PKEY *root, struct ib_keyring **ret) {
+        _cleanup_(freep) char *text = NULL, *sig = NULL, *sig_path = NULL;
+        struct ib_sigfile sf = {};
+        size_t len, sig_len;
+        struct ib_err e = {};
+        int r;
+
+        if ((r = ib_read_file(path, IB_KEYRING_MAX_BYTES, &text, &len)) < 0) {
+                fprintf(stderr, "%s: cannot read %s: %s%s\n", prog, path, strerror(-r),
+                        r == -ENOENT ? " (start one with 'inetboot-sign keyring init')" : "");
+                return -1;
+        }
+        if (asprintf(&sig_path, "%s.sig", path) < 0)
+                return -1;
+        if ((r = ib_read_file(sig_path, IB_SIG_MAX_BYTES, &sig, &sig_len)) < 0) {
+                fprintf(stderr, "%s: cannot read %s: %s\n", prog, sig_path, strerror(-r));
+                return -1;
+        }
+        if (ib_sigfile_parse(sig, sig_len, &sf, &e) < 0 || ib_verify_key(root, &sf, text, len, &e) < 0) {
+                ib_sigfile_clear(&sf);
+                fprintf(stderr, "%s: %s: %s: not signed by this root key; refusing to change it\n", prog, sig_path, e.msg);
+                return -1;
+        }
+        ib_sigfile_clear(&sf);
+        if (ib_keyring_parse(text, len, ret, &e) < 0)
+                return error(path, &e), -1;
+        return 0;
+}
+
+/* Write @kr to @path and its signature by @root to @path.sig (the keyring first). */
+static int keyring_write(const struct ib_keyring *kr, const char *path, EVP_PKEY *root) {
+        _cleanup_(freep) char *text = NULL, *sig = NULL, *sig_path = NULL;
+        size_t len, sig_len;
+        struct ib_err e = {};
+        int r;
+
+        if (ib_keyring_format(kr, &text, &len) < 0 || asprintf(&sig_path, "%s.sig", path) < 0)
+                return -1;
+        if (ib_sign(root, text, len, &sig, &sig_len, &e) < 0)
+                return error("keyring", &e), -1;
+        if ((r = ib_write_file_replace(path, text, len, 0644, true)) < 0 ||
+            (r = ib_write_file_replace(sig_path, sig, sig_len, 0644, true)) < 0) {
+                fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(-r));
+                return -1;
+        }
+        return 0;
+}
+
+/* KEY.pub, or sha256:FP (revoke only: a lost key's fingerprint is all one may have). */
+static int keyring_key_arg(const char *arg, bool fp_ok, EVP_PKEY **ret_key, uint8_t fp[32]) {
+        struct ib_err e = {};
+
+        if (strncmp(arg, "sha256:", 7) == 0 && fp_ok) {
+                if (strlen(arg) != 7 + 64 || ib_unhex(arg + 7, 64, fp, 32) < 0)
+                        return usage_error("'%s' is not sha256: and 64 hex digits", arg), -1;
+                return 0;
+        }
+        if (ib_key_load_public(arg, ret_key, &e) < 0)
+                return error(arg, &e), -1;
+        return ib_key_fingerprint(*ret_key, fp) < 0 ? -1 : 0;
+}
+
+static int cmd_keyring(int argc, char **argv) {
+        enum { O_UNTIL = 256, O_FROM, O_NAMES, O_EXPIRES, O_CREATED };
+        static const struct option opts[] = {
+                { "root-key", required_argument, NULL, 'r' },
+                { "keyring", required_argument, NULL, 'f' },
+                { "until", required_argument, NULL, O_UNTIL },
+                { "from", required_argument, NULL, O_FROM },
+                { "names", required_argument, NULL, O_NAMES },
+                { "expires", required_argument, NULL, O_EXPIRES },
+                { "created", required_argument, NULL, O_CREATED },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(ib_keyring_freep) struct ib_keyring *kr = NULL;
+        _cleanup_(pkey_freep) EVP_PKEY *root = NULL, *pub = NULL;
+        const char *sub, *root_path = NULL, *path = IB_KEYRING_FILE, *until = NULL, *from = NULL, *names = "*";
+        const char *expires = NULL, *created_arg = NULL;
+        uint64_t created, not_before, not_after, old_expires = 0;
+        struct ib_err e = {};
+        uint8_t fp[32];
+        char hex[65], t1[40], t2[40];
+        int c;
+
+        if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+                usage(argc < 2 ? stderr : stdout);
+                return argc < 2 ? 2 : 0;
+        }
+        sub = argv[1];
+        argc--, argv++;
+        if (strcmp(sub, "show") == 0) {
+                if (argc > 2)
+                        return usage_error("%s", "keyring show takes one FILE");
+                return keyring_show(argc == 2 ? argv[1] : IB_KEYRING_FILE);
+        }
+        if (strcmp(sub, "init") && strcmp(sub, "certify") && strcmp(sub, "revoke") && strcmp(sub, "renew"))
+                return usage_error("unknown keyring command '%s' (init, certify, revoke, renew, show)", sub);
+        while ((c = getopt_long(argc, argv, "r:f:h", opts, NULL)) >= 0)
+                switch (c) {
+                case 'r': root_path = optarg; break;
+                case 'f': path = optarg; break;
+                case O_UNTIL: until = optarg; break;
+                case O_FROM: from = optarg; break;
+                case O_NAMES: names = optarg; break;
+                case O_EXPIRES: expires = optarg; break;
+                case O_CREATED: created_arg = optarg; break;
+                case 'h': usage(stdout); return 0;
+                default: return usage_error("keyring %s: bad option", sub);
+                }
+        if (!root_path)
+                return usage_error("keyring %s needs --root-key ROOT.key (create one with 'inetboot-sign keygen NAME')", sub);
+        if (optind + (strcmp(sub, "certify") == 0 || strcmp(sub, "revoke") == 0) != argc)
+                return usage_error("keyring %s takes %s", sub, strcmp(sub, "certify") == 0 ? "one KEY.pub" :
+                                   strcmp(sub, "revoke") == 0 ? "one KEY.pub or sha256:FP" : "no argument");
+        if (strcmp(sub, "certify") == 0 && !until)
+                return usage_error("%s", "keyring certify needs --until WHEN: a certified key is valid for a while, not for ever");
+        if (strcmp(sub, "certify") && (until || from || strcmp(names, "*")))
+                return usage_error("%s", "--until, --from and --names are for keyring certify");
+        if (ib_key_load_private(root_path, &root, &e) < 0)
+                return error(root_path, &e);
+        created = (uint64_t)time(NULL);
+        if (created_arg) {
+                if (ib_parse_u64(created_arg, strlen(created_arg), &created) < 0)
+                        return usage_error("bad --created '%s' (seconds since 1970)", created_arg);
+        } else {
+                const char *sde = getenv("SOURCE_DATE_EPOCH");
+
+                if (sde && ib_parse_u64(sde, strlen(sde), &created) < 0)
+                        created = (uint64_t)time(NULL);
+        }
+        if (strcmp(sub, "init") == 0) {
+                if (access(path, F_OK) == 0)
+                        return fprintf(stderr, "%s: %s exists already; 'keyring renew' writes its next version\n", prog, path), 1;
+                if (!(kr = ib_keyring_new()))
+                        return 1;
+        } else {
+                if (keyring_load_own(path, root, &kr) < 0)
+                        return 1;
+                old_expires = kr->expires;
+                if (kr->version == UINT64_MAX || created < kr->created)
+                        return fprintf(stderr, "%s: %s: version %" PRIu64 " was created on %s, after this one would be\n", prog,
+                                       path, kr->version, ib_state_time(kr->created, t1)), 1;
+        }
+        kr->version++;
+        kr->created = created;
+        kr->expires = 0;
+        if (expires) {
+                if (parse_expires(expires, created, &kr->expires) < 0 || kr->expires <= created)
+                        return usage_error("bad --expires '%s' (+DAYS, YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @SECONDS, after the creation)",
+                                           expires);
+        } else if (old_expires > created)
+                kr->expires = old_expires;
+        else if (old_expires)
+                return usage_error("version %" PRIu64 " expired on %s: give the new one an --expires", kr->version - 1,
+                                   ib_state_time(old_expires, t1));
+        if (strcmp(sub, "certify") == 0) {
+                if (keyring_key_arg(argv[optind], false, &pub, fp) < 0)
+                        return 1;
+                not_before = created;
+                if (from && parse_expires(from, created, &not_before) < 0)
+                        return usage_error("bad --from '%s'", from);
+                if (parse_expires(until, created, &not_after) < 0)
+                        return usage_error("bad --until '%s' (+DAYS, YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @SECONDS)", until);
+                if (ib_keyring_certify(kr, pub, not_before, not_after, names, &e) < 0)
+                        return error("keyring certify", &e);
+        } else if (strcmp(sub, "revoke") == 0) {
+                if (keyring_key_arg(argv[optind], true, &pub, fp) < 0)
+                        return 1;
+                if (ib_keyring_revoke(kr, fp, kr->version, &e) < 0)
+                        return error("keyring revoke", &e);
+        }
+        if (keyring_write(kr, path, root) < 0)
+                return 1;
+        if (!quiet) {
+                printf("%s: version %" PRIu64 ", %zu key%s certified, %zu revoked%s%s; signed into %s.sig\n", path, kr->version,
+                       kr->n_keys, kr->n_keys == 1 ? "" : "s", kr->n_revoked, kr->expires ? ", expires " : "",
+                       kr->expires ? ib_state_time(kr->expires, t2) : "", path);
+                if (strcmp(sub, "certify") == 0)
+                        printf("certified key sha256:%s: %s to %s, images %s\n", fp_hex(fp, hex), ib_state_time(not_before, t1),
+                               ib_state_time(not_after, t2), names);
+                else if (strcmp(sub, "revoke") == 0)
+                        printf("revoked key sha256:%s\n", fp_hex(fp, hex));
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
         const char *cmd;
 
@@ -816,5 +1116,7 @@ int main(int argc, char **argv) {
                 return cmd_show(argc - 1, argv + 1);
         if (strcmp(cmd, "sign") == 0)
                 return cmd_sign(argc - 1, argv + 1);
-        return usage_error("unknown command '%s' (keygen, make, verify, show, sign)", cmd);
+        if (strcmp(cmd, "keyring") == 0)
+                return cmd_keyring(argc - 1, argv + 1);
+        return usage_error("unknown command '%s' (keygen, make, verify, show, sign, keyring)", cmd);
 }

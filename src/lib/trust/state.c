@@ -34,6 +34,7 @@ struct ib_state *ib_state_free(struct ib_state *s) {
         for (size_t i = 0; i < s->n_recs; i++)
                 free(s->recs[i].name);
         free(s->recs);
+        free(s->keyrings);
         free(s);
         return NULL;
 }
@@ -101,6 +102,36 @@ static int parse_rec(struct ib_state *s, const char *l, size_t len, unsigned lin
         return 0;
 }
 
+/* "keyring <root: 64 hex> <version> <seen>" */
+static int parse_keyring(struct ib_state *s, const char *l, size_t len, unsigned line, struct ib_err *err) {
+        const char *p = l + strlen("keyring "), *end = l + len;
+        struct ib_state_keyring k = {};
+
+        if (s->n_keyrings >= IB_STATE_MAX_KEYRINGS)
+                return corrupt(err, line, "too many keyring records");
+        if ((size_t)(end - p) < 65 || p[64] != ' ' || ib_unhex(p, 64, k.root, 32) < 0)
+                return corrupt(err, line, "malformed root key id");
+        for (size_t i = 0; i < 64; i++)
+                if (p[i] >= 'A' && p[i] <= 'F')
+                        return corrupt(err, line, "malformed root key id");
+        p += 65;
+        if (field_u64(&p, end, &k.version) < 0 || p == end || field_u64(&p, end, &k.seen) < 0 || p != end ||
+            end[-1] == ' ')
+                return corrupt(err, line, "malformed number");
+        for (size_t i = 0; i < s->n_keyrings; i++)
+                if (memcmp(s->keyrings[i].root, k.root, 32) == 0)
+                        return corrupt(err, line, "a root key given twice");
+        if (s->n_keyrings % 16 == 0) {
+                struct ib_state_keyring *n = realloc(s->keyrings, (s->n_keyrings + 16) * sizeof(*n));
+
+                if (!n)
+                        return ib_err_set(err, -ENOMEM, line, "out of memory");
+                s->keyrings = n;
+        }
+        s->keyrings[s->n_keyrings++] = k;
+        return 0;
+}
+
 int ib_state_parse(const char *buf, size_t len, struct ib_state **ret, struct ib_err *err) {
         _cleanup_(ib_state_freep) struct ib_state *s = NULL;
         const char *p = buf, *end = buf + len;
@@ -132,7 +163,12 @@ int ib_state_parse(const char *buf, size_t len, struct ib_state **ret, struct ib
                                 return corrupt(err, line, "not 'time-floor SECONDS'");
                         floor_seen = true;
                 } else if (l > strlen("serial ") && memcmp(p, "serial ", strlen("serial ")) == 0) {
+                        if (s->n_keyrings)
+                                return corrupt(err, line, "a serial record after the keyring records");
                         if ((r = parse_rec(s, p, l, line, err)) < 0)
+                                return r;
+                } else if (l > strlen("keyring ") && memcmp(p, "keyring ", strlen("keyring ")) == 0) {
+                        if ((r = parse_keyring(s, p, l, line, err)) < 0)
                                 return r;
                 } else
                         return corrupt(err, line, "unknown line");
@@ -157,6 +193,10 @@ int ib_state_format(const struct ib_state *s, char **ret, size_t *ret_len) {
         for (size_t i = 0; i < s->n_recs; i++) {
                 ib_hex(s->recs[i].key_id, 32, hex);
                 fprintf(f, "serial %s %" PRIu64 " %" PRIu64 " %s\n", hex, s->recs[i].serial, s->recs[i].seen, s->recs[i].name);
+        }
+        for (size_t i = 0; i < s->n_keyrings; i++) {
+                ib_hex(s->keyrings[i].root, 32, hex);
+                fprintf(f, "keyring %s %" PRIu64 " %" PRIu64 "\n", hex, s->keyrings[i].version, s->keyrings[i].seen);
         }
         if (fclose(f) != 0) {
                 free(buf);
@@ -405,6 +445,86 @@ int ib_state_judge(struct ib_state *s, const uint8_t key_id[32], const struct ib
         }
         if (m->created > s->time_floor) {
                 s->time_floor = m->created;
+                notes->changed = notes->nv_changed = true;
+        }
+        return 0;
+}
+
+/* ---- keyring versions ------------------------------------------------------- */
+
+uint64_t ib_state_now(const struct ib_state *s, uint64_t clock, uint64_t signed_time) {
+        uint64_t now = clock;
+
+        if (s && s->time_floor > now)
+                now = s->time_floor;
+        return signed_time > now ? signed_time : now;
+}
+
+/* Image names have no '/': this one is no image's, so its TPM tag is the keyring's own. */
+#define NV_KEYRING_NAME "/keyring"
+
+int ib_state_keyring_floor(struct ib_state *s, const uint8_t root[32], uint64_t version, uint64_t created, uint64_t now,
+                           unsigned flags, struct ib_state_notes *notes, uint64_t *ret_floor, uint64_t *ret_seen) {
+        struct ib_state_keyring *k = NULL;
+        struct ib_state_nvrec *nvrec;
+        uint64_t floor, seen;
+        uint8_t tag[8];
+
+        for (size_t i = 0; i < s->n_keyrings; i++)
+                if (memcmp(s->keyrings[i].root, root, 32) == 0)
+                        k = &s->keyrings[i];
+        nv_tag(root, NV_KEYRING_NAME, tag);
+        nvrec = find_nv(s, tag);
+        floor = k ? k->version : 0;
+        seen = k ? k->seen : 0;
+        if (nvrec && nvrec->serial > floor) {
+                floor = nvrec->serial;
+                seen = 0;
+                notes->floor_from_tpm = true;
+        }
+        if (version < floor) {
+                if (!(flags & IB_STATE_ALLOW_ROLLBACK)) {
+                        if (ret_floor)
+                                *ret_floor = floor;
+                        if (ret_seen)
+                                *ret_seen = seen;
+                        return -ESTALE;
+                }
+                notes->keyring_rolled_back = true;
+                notes->keyring_old_version = floor;
+        }
+        if (!nvrec || nvrec->serial != version) {
+                set_nv(s, tag, version);
+                notes->nv_changed = true;
+        }
+        if (!k) {
+                if (s->n_keyrings >= IB_STATE_MAX_KEYRINGS) {
+                        /* the one accepted longest ago gives way */
+                        k = &s->keyrings[0];
+                        for (size_t i = 1; i < s->n_keyrings; i++)
+                                if (s->keyrings[i].seen < k->seen)
+                                        k = &s->keyrings[i];
+                } else {
+                        if (s->n_keyrings % 16 == 0) {
+                                struct ib_state_keyring *n = realloc(s->keyrings, (s->n_keyrings + 16) * sizeof(*n));
+
+                                if (!n)
+                                        return -ENOMEM;
+                                s->keyrings = n;
+                        }
+                        k = &s->keyrings[s->n_keyrings++];
+                }
+                *k = (struct ib_state_keyring){};
+                memcpy(k->root, root, 32);
+                k->version = version + 1;       /* differs: recorded below */
+        }
+        if (k->version != version || notes->keyring_rolled_back) {
+                k->version = version;
+                k->seen = now;
+                notes->changed = true;
+        }
+        if (created > s->time_floor) {
+                s->time_floor = created;
                 notes->changed = notes->nv_changed = true;
         }
         return 0;

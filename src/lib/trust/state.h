@@ -13,7 +13,10 @@
  *   inetboot-trust-state 1
  *   time-floor 1766500000
  *   serial <key id: 64 hex> <serial> <accepted: seconds> <image name>
+ *   keyring <root key id: 64 hex> <version> <accepted: seconds>
  *
+ * (keyring lines after the serial lines: the highest keyring version
+ * accepted per root key, keyring.h.)
  * The file is read back from a disk anybody with the machine in hand can
  * write; the parser is strict and bounded (fuzz-state), and a damaged file
  * stops the boot rather than silently forgetting the floors.  Deleting it
@@ -33,12 +36,20 @@
 #define IB_STATE_MAGIC     "inetboot-trust-state 1"
 #define IB_STATE_MAX_BYTES (1u << 20)
 #define IB_STATE_MAX_RECS  4096u
+#define IB_STATE_MAX_KEYRINGS 256u
 
 /* Error classes (struct ib_err.code) of ib_state_judge. */
 enum {
         IB_STATE_EEXPIRED = 1100,       /* the manifest's expiry has passed */
         IB_STATE_EROLLBACK,             /* a lower serial than one accepted before */
         IB_STATE_ECORRUPT,              /* the state file is damaged */
+};
+
+/* The highest keyring version accepted from a root key. */
+struct ib_state_keyring {
+        uint8_t root[32];
+        uint64_t version;
+        uint64_t seen;
 };
 
 struct ib_state_rec {
@@ -67,6 +78,8 @@ struct ib_state {
         uint64_t time_floor;    /* newest 'created' of any manifest accepted */
         struct ib_state_rec *recs;
         size_t n_recs;
+        struct ib_state_keyring *keyrings;
+        size_t n_keyrings;
         struct ib_state_nvrec nv[IB_STATE_NV_RECS];     /* the TPM's floors, most recent first */
         size_t n_nv;
 };
@@ -103,7 +116,23 @@ struct ib_state_notes {
         bool changed;           /* @s changed: save it */
         bool nv_changed;        /* its TPM floors changed: write them */
         bool floor_from_tpm;    /* a refusal came from the TPM's floor (the cache's state had less) */
+        bool keyring_rolled_back;       /* IB_STATE_ALLOW_ROLLBACK took a lower keyring version */
+        uint64_t keyring_old_version;   /* the version it replaced, when keyring_rolled_back */
 };
+
+/* The time judgements use: @clock, never before @s's time floor nor @signed_time (@s may be NULL). */
+uint64_t ib_state_now(const struct ib_state *s, uint64_t clock, uint64_t signed_time);
+
+/*
+ * The keyring version floor of the root key @root: @version below the one
+ * accepted is refused (-ESTALE, IB_STATE_EROLLBACK; the TPM's floor counts
+ * too), unless IB_STATE_ALLOW_ROLLBACK; else the floor becomes @version
+ * (accepted at @now) and the time floor at least @created.  Sets
+ * notes->changed, nv_changed, floor_from_tpm, keyring_rolled_back; *@ret_seen
+ * (may be NULL) is when the refused floor was accepted (0: the TPM's).
+ */
+int ib_state_keyring_floor(struct ib_state *s, const uint8_t root[32], uint64_t version, uint64_t created, uint64_t now,
+                           unsigned flags, struct ib_state_notes *notes, uint64_t *ret_floor, uint64_t *ret_seen);
 
 /*
  * Judge @m, whose signature the caller verified with the key @key_id, at
