@@ -7,6 +7,7 @@
 # initrd and checked again there) alike.  The plain keys folder keeps working.
 . "$(dirname "$0")/../lib/common.sh"
 . "$IB_SRCDIR/tests/lib/servers.sh"
+. "$IB_SRCDIR/tests/lib/swtpm.sh"
 requires inetboot-httpfs inetboot-sign inetboot-agent fusermount3 nginx xorriso cpio zstd
 [ -e /dev/fuse ] || { echo "skip - no /dev/fuse"; exit 77; }
 scratch d
@@ -52,7 +53,7 @@ runs=0
 agent() {  # agent CACHE URL: a dry run
     runs=$((runs + 1))
     inetboot-agent --dry-run --out "$d/out$runs" --work "$d/work$runs" -K "$d/keys" --hook "$hook" \
-        ${1:+--cache "$1"} --modalias virtio:d00000001v00001AF4 --cmdline "inetboot.url=$2"
+        ${1:+--cache "$1"} ${TPM:+--tpm "$TPM"} --modalias virtio:d00000001v00001AF4 --cmdline "inetboot.url=$2"
 }
 
 # --- the root certifies the first publisher key ------------------------------------
@@ -178,5 +179,18 @@ check "... and without the keyring it would not" \
 cp "$d/keyring.v2" "$d/www/inetboot.keyring"; cp "$d/keyring.v2.sig" "$d/www/inetboot.keyring.sig"
 expect_fail "agent: keyring version 2 after 6 refused" 'keyring version 2 is older than version 6 seen on' agent "$d/acache" "$U/a.manifest"
 publish
+
+# --- the TPM keeps the keyring's version too: no cache is no way around it ---------------
+if command -v swtpm >/dev/null && swtpm2_start "$d/tpm"; then
+    expect_out "TPM: keyring version 6 accepted with no cache, its floor kept in NV" 'kept by the TPM' \
+        env TPM="$SWTPM_SPEC" bash -c "$(declare -f agent); d='$d' hook='$hook' runs=100 agent '' '$U/b.manifest'"
+    cp "$d/keyring.v2" "$d/www/inetboot.keyring"; cp "$d/keyring.v2.sig" "$d/www/inetboot.keyring.sig"
+    expect_fail "TPM: keyring version 2 refused with no cache" 'keyring version 2 is older than version 6 the TPM keeps' \
+        env TPM="$SWTPM_SPEC" bash -c "$(declare -f agent); d='$d' hook='$hook' runs=110 agent '' '$U/a.manifest'"
+    publish
+    swtpm_stop
+else
+    echo "skip - no swtpm: the TPM's keyring floor is not tested"
+fi
 nginx_stop
 finish
