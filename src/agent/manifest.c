@@ -163,10 +163,20 @@ int agent_read_manifest(struct agent *a) {
                 return agent_fail("cannot read the manifest %s: %s", a->manifest_file, strerror(-r));
         if ((r = ib_read_file(sp, IB_SIG_MAX_BYTES, &a->sig, &a->sig_len)) < 0)
                 return agent_fail("cannot read its signature %s: %s", sp, strerror(-r));
-        if (ib_verify(a->keys, a->manifest, a->manifest_len, a->sig, a->sig_len, a->key_id, &e) < 0)
+        /* A keyring beside the manifest file, as beside a manifest URL. */
+        {
+                _cleanup_(freep) char *kp = keyring_url(a->manifest_file);
+
+                if (!kp)
+                        return agent_fail("out of memory");
+                if (load_keyring(a, kp, false) < 0)
+                        return -1;
+        }
+        if (ib_verify_trusted(a->keys, a->kr, a->manifest, a->manifest_len, a->sig, a->sig_len, a->key_id, &a->certified, &e) < 0)
                 return agent_fail("%s: %s", sp, e.msg);
         a->verified = true;
-        agent_say("manifest %s: signature good (%s)", a->manifest_file, a->keys);
+        agent_say("manifest %s: signature good (%s%s)", a->manifest_file, a->keys,
+                  a->certified ? ", a key the keyring certifies" : "");
         return 0;
 }
 

@@ -698,7 +698,7 @@ int main(int argc, char **argv) {
         g.mountpoint = realpath(mountpoint, NULL); /* the daemon runs in / */
         if (!make_absolute("MANIFEST", &manifest_src) || !make_absolute("--keys", &keys) || !make_absolute("--sig", &sig_src) ||
             !make_absolute("--cache", &bo.cache_dir) || !make_absolute("--record-profile", &bo.record_profile) ||
-            !make_absolute("--ca-file", &bo.ca_file))
+            !make_absolute("--ca-file", &bo.ca_file) || !make_absolute("--keyring", &keyring_src))
                 return 1;
         /*
          * Request buffers (up to max_run blocks) are allocated and freed all the

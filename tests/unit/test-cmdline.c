@@ -349,7 +349,7 @@ static void test_docs_table(void) {
  */
 static void test_docs_mention(void) {
         static const char *const patterns[] = { "README.md", "docs/*.md", "initramfs/*", "src/*/*.1", "attest/*.1", "src/try/inetboot-try" };
-        static const char *const files[] = { "inetboot.iso", "inetboot.ipxe" };
+        static const char *const files[] = { "inetboot.iso", "inetboot.ipxe", "inetboot.keyring" };
         char path[4096], *man;
         regex_t re;
         size_t n_files = 0;
