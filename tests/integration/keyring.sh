@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$IB_SRCDIR/tests/lib/servers.sh"
 . "$IB_SRCDIR/tests/lib/swtpm.sh"
-requires inetboot-httpfs inetboot-sign inetboot-agent fusermount3 nginx xorriso cpio zstd
+requires inetboot-httpfs inetboot-sign inetboot-agent fusermount3 nginx xorriso cpio zstd openssl
 [ -e /dev/fuse ] || { echo "skip - no /dev/fuse"; exit 77; }
 scratch d
 S=inetboot-sign
