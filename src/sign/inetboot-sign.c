@@ -33,7 +33,7 @@ static void usage(FILE *f) {
         fprintf(f,
                 "Usage: %1$s keygen [--type ed25519|rsa|ecdsa] NAME\n"
                 "       %1$s make --key KEY.key [OPTIONS] IMAGE [-o NAME.manifest]\n"
-                "       %1$s verify [--keys DIR] [--sig FILE] NAME.manifest [IMAGE]\n"
+                "       %1$s verify [--keys DIR] [--sig FILE] [--cache DIR] NAME.manifest [IMAGE]\n"
                 "       %1$s show NAME.manifest\n"
                 "       %1$s sign --key KEY.key FILE\n"
                 "       %1$s keyring init|certify|revoke|renew --root-key ROOT.key [OPTIONS] [KEY.pub|sha256:FP]\n"
@@ -65,6 +65,8 @@ static void usage(FILE *f) {
                 "verify    checks the signature against trusted keys; with IMAGE, every block\n"
                 "  -K, --keys DIR          trusted public keys (default %3$s); root keys in DIR/roots/\n"
                 "      --sig FILE          signature file (default NAME.manifest.sig)\n"
+                "  -c, --cache DIR         also refuse what a client with this cache would: a lower\n"
+                "                          serial than its trust state holds (read, never written)\n"
                 "      --keyring FILE      the keyring certifying the signer (default: " IB_KEYRING_FILE " beside\n"
                 "                          the manifest, when DIR/roots/ has keys)\n"
                 "show      prints the manifest for people\n"
@@ -675,6 +677,7 @@ static int cmd_verify(int argc, char **argv) {
                 { "keys", required_argument, NULL, 'K' },
                 { "sig", required_argument, NULL, 'S' },
                 { "keyring", required_argument, NULL, 'R' },
+                { "cache", required_argument, NULL, 'c' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -682,7 +685,8 @@ static int cmd_verify(int argc, char **argv) {
         _cleanup_(ib_manifest_freep) struct ib_manifest *m = NULL;
         _cleanup_(freep) char *text = NULL, *sig = NULL, *sig_default = NULL;
         _cleanup_(ib_keyring_freep) struct ib_keyring *kr = NULL;
-        const char *keys = IB_KEYS_DIR, *sig_path = NULL, *path, *keyring_path = NULL;
+        _cleanup_(ib_state_freep) struct ib_state *st = NULL;
+        const char *keys = IB_KEYS_DIR, *sig_path = NULL, *path, *keyring_path = NULL, *cache = NULL;
         struct ib_state_notes notes = {};
         size_t text_len, sig_len;
         struct ib_err e = {};
@@ -691,10 +695,11 @@ static int cmd_verify(int argc, char **argv) {
         char hex[65];
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "K:S:R:qh", opts, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "K:S:R:c:qh", opts, NULL)) >= 0)
                 switch (c) {
                 case 'K': keys = optarg; break;
                 case 'R': keyring_path = optarg; break;
+                case 'c': cache = optarg; break;
                 case 'S': sig_path = optarg; break;
                 case 'q': quiet = true; break;
                 case 'h': usage(stdout); return 0;
@@ -725,9 +730,15 @@ static int cmd_verify(int argc, char **argv) {
         /* Signed is not enough: the manifest must also be well-formed. */
         if (ib_manifest_parse(text, text_len, &m, &e) < 0)
                 return error(path, &e);
-        /* Signed and well-formed, but perhaps no longer to be used: clients refuse an expired manifest. */
-        if (ib_state_judge(NULL, id, m, (uint64_t)time(NULL), 0, &notes, &e) < 0 ||
-            ib_keyring_judge(NULL, kr, id, certified, m, 0, &notes, &e) < 0)
+        /*
+         * Signed and well-formed, but perhaps no longer to be used: clients
+         * refuse an expired manifest, and (--cache DIR: a client's trust
+         * state, read, never written) one older than they accepted.
+         */
+        if (cache && ib_state_load(cache, &st, &e) < 0)
+                return error(cache, &e);
+        if (ib_state_judge(st, id, m, (uint64_t)time(NULL), 0, &notes, &e) < 0 ||
+            ib_keyring_judge(st, kr, id, certified, m, 0, &notes, &e) < 0)
                 return error(path, &e);
         if (!quiet)
                 printf("%s: good signature by key sha256:%s%s\n", path, hex, certified ? ", certified by the keyring" : "");

@@ -92,6 +92,12 @@ check "httpfs refuses serial 100 after 200 (exit 1)" test $? = 1
 check "... naming both serials and when the higher was seen" \
     grep -qE 'serial 100, older than serial 200 accepted on 20[0-9-]+ [0-9:]+ UTC: refusing a rollback' "$d/httpfs.err"
 check "... and the owner's way out" grep -q -- '--allow-rollback' "$d/httpfs.err"
+cp "$d/cache/trust-state" "$d/state.before"
+expect_fail "verify --cache: serial 100 refused against the cache's floor" \
+    'serial 100, older than serial 200 accepted on 20[0-9-]+ [0-9:]+ UTC: refusing a rollback' \
+    $S verify --keys "$d/keys" --cache "$d/cache" "$d/www/older.manifest"
+expect_out "verify --cache: serial 200 is fine" 'good signature' $S verify --keys "$d/keys" --cache "$d/cache" "$d/www/new.manifest"
+check "verify --cache reads the trust state, never writes it" cmp -s "$d/cache/trust-state" "$d/state.before"
 check "httpfs without the cache has no floor: serial 100 mounts" try_mount "$d/m" "$U/older.manifest"
 check "the same serial again mounts" try_mount "$d/m" --cache "$d/cache" "$U/new.manifest"
 check "--allow-rollback takes serial 100" try_mount "$d/m" --cache "$d/cache" --allow-rollback "$U/older.manifest"
