@@ -820,8 +820,9 @@ int agent_add_modules(struct agent *a, struct ib_cpio *cpio, size_t image_initrd
                         }
                         agent_say("kernel modules for %s: from %s", a->release, t.base);
                 }
-                if ((from_image ? tree_modfiles_read(t.dir, t.base + strlen(t.dir) + 1, &tree) : agent_modfiles_read(t.base, &tree)) < 0 ||
-                    resolve_hook_modules(a, &tree, false, &paths, &n, &n_required, NULL) < 0)
+                if (need_tree &&
+                    ((from_image ? tree_modfiles_read(t.dir, t.base + strlen(t.dir) + 1, &tree) : agent_modfiles_read(t.base, &tree)) < 0 ||
+                     resolve_hook_modules(a, &tree, false, &paths, &n, &n_required, NULL) < 0))
                         goto out;
         }
         /* Extracted trees: the modules to carry, from the squashfs that had the lists, then the layers below it. */

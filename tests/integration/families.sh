@@ -210,6 +210,18 @@ check "slax: its toram entry without toram" test "$(cat "$d/slax.out/cmdline")" 
     "vga=normal load_ramdisk=1 prompt_ramdisk=0 rw printk.time=0 consoleblank=0 automount from=/dev/loop0/slax rdinit=/inetboot/hook"
 check "slax: ... said on the console" \
     grep -qxF "inetboot: slax: 'toram' dropped: it would read the whole image over the network" "$d/slax.log"
+# The same without its first bundle: no tree in the image for the NIC's driver; the initrd's modules serve.
+xorriso -indev "$d/www/slax.iso" -outdev "$d/www/slaxbare.iso" -rm /slax/01-core.sb -- >/dev/null 2>&1
+inetboot-sign make -q --key "$TEST_KEY" -o "$d/www/slaxbare.iso.manifest" "$d/www/slaxbare.iso" >/dev/null 2>&1
+if dryrun slaxbare 1; then
+    check "slax without a module tree: the initrd's modules, said so" grep -qxF \
+        "inetboot: no driver in the image's initrd for a network device, and no module tree in the image: the hook takes what the initrd has" \
+        "$d/slaxbare.log"
+    check "... fuse and loop from the initrd, nothing carried" \
+        grep -qE "^inetboot: 2 kernel modules for the hook: 2 from the image's initrd, 0 carried$" "$d/slaxbare.log"
+else
+    not_ok "slax without a module tree: the dry run ($(tail -n 3 "$d/slaxbare.log"))"
+fi
 ok "seven families' dry runs in $((SECONDS - t0)) s"
 nginx_stop
 finish
